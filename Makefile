@@ -1,0 +1,26 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint venv
+
+# A venv with the pinned runtime and test dependencies, rebuilt when they change.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The whole system: web (daphne), Celery worker and beat, demo data.
+run: $(STAMP)
+	$(BIN)/python -m project.local_redis bin/run-dev
+
+# The full suite. Tests refuse the development key, so they get one of their own.
+test: $(STAMP)
+	SECRET_KEY="$${SECRET_KEY:-test-secret-key-for-the-suite-only}" \
+		$(BIN)/python -m project.local_redis $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .

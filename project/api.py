@@ -1,0 +1,82 @@
+"""The REST API at /api/v1/: one NinjaAPI, each app's router, one error shape."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from project.errors import ApiError, api_error_response, error_response
+from workspaces.views import router as workspace_router
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="Callboard API",
+    version="1",
+    description="The REST API of Callboard. Errors share one shape: "
+    '`{"error": {"code", "message", "details"}}`.',
+    urls_namespace="api-v1",
+)
+api.add_router("/", workspace_router)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError):
+    return api_error_response(exc)
+
+
+def _field_error(error: dict) -> dict:
+    location, *path = error.get("loc", ()) or ("body",)
+    # ninja puts the view's parameter name after "body" ("body", "payload", "name"):
+    # the client never saw that name, so it is dropped.
+    if location == "body" and len(path) > 1:
+        path = path[1:]
+    return {
+        "field": ".".join(str(part) for part in path),
+        "location": location,
+        "message": error.get("msg", "Invalid value."),
+        "code": error.get("type", "invalid"),
+    }
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError):
+    fields = [_field_error(error) for error in exc.errors]
+    return error_response(400, "validation_error", "The request is not valid.", {"fields": fields})
+
+
+@api.exception_handler(AuthenticationError)
+def _authentication_error(request: HttpRequest, exc: AuthenticationError):
+    return error_response(401, "not_authenticated", "Authentication credentials were not provided.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError):
+    return error_response(exc.status_code, message=str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404):
+    return error_response(404, "not_found", "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def _permission_denied(request: HttpRequest, exc: PermissionDenied):
+    return error_response(403, "forbidden", "You do not have permission to do this.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig):
+    return error_response(413, "payload_too_large", "The request body is too large.")
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception):
+    # The traceback goes to the log with the request id, never to the client.
+    logger.exception("unhandled error in %s %s", request.method, request.path)
+    return error_response(
+        500, "internal_error", "Something went wrong on our side. Quote the request id.",
+        {"request_id": getattr(request, "request_id", None)},
+    )

@@ -1,0 +1,88 @@
+"""The one error shape: {"error": {"code", "message", "details"}} for every status."""
+
+from http import HTTPStatus
+
+from django.http import JsonResponse
+
+# The code a bare status gets when nothing more specific raised it.
+DEFAULT_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    402: "payment_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class ApiError(Exception):
+    """Raised anywhere below a view; the API turns it into the error shape."""
+
+    status = 400
+    code = "bad_request"
+    message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None,
+                 details: dict | None = None, headers: dict | None = None):
+        self.message = message or self.message
+        self.code = code or self.code
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BadRequest(ApiError):
+    pass
+
+
+class NotAuthenticated(ApiError):
+    status, code, message = 401, "not_authenticated", "Authentication credentials were not provided."
+
+
+class PaymentRequired(ApiError):
+    status, code, message = 402, "payment_required", "Payment is required."
+
+
+class Forbidden(ApiError):
+    status, code, message = 403, "forbidden", "You do not have permission to do this."
+
+
+class NotFound(ApiError):
+    status, code, message = 404, "not_found", "Not found."
+
+
+class Conflict(ApiError):
+    status, code, message = 409, "conflict", "The request conflicts with the current state."
+
+
+class PayloadTooLarge(ApiError):
+    status, code, message = 413, "payload_too_large", "The request body is too large."
+
+
+class TooManyRequests(ApiError):
+    status, code, message = 429, "too_many_requests", "Too many requests."
+
+
+def error_response(status: int, code: str | None = None, message: str | None = None,
+                   details: dict | None = None, headers: dict | None = None) -> JsonResponse:
+    body = {
+        "error": {
+            "code": code or DEFAULT_CODES.get(status, "error"),
+            "message": message or HTTPStatus(status).phrase + ".",
+            "details": details or {},
+        }
+    }
+    response = JsonResponse(body, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def api_error_response(error: ApiError) -> JsonResponse:
+    return error_response(error.status, error.code, error.message, error.details, error.headers)

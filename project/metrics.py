@@ -1,0 +1,54 @@
+"""Prometheus metrics. With PROMETHEUS_MULTIPROC_DIR set (make run sets it),
+every process writes its samples there and /metrics adds them up, so the
+numbers are right however many daphne and Celery processes run."""
+
+import hmac
+import os
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from project.errors import error_response
+
+http_requests = Counter(
+    "callboard_http_requests_total",
+    "HTTP requests answered, by method, URL pattern and status.",
+    ["method", "route", "status"],
+)
+http_request_duration = Histogram(
+    "callboard_http_request_duration_seconds",
+    "Time to the first byte of the response, by method and URL pattern.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def observe_http_request(method: str, route: str, status: int, seconds: float) -> None:
+    http_requests.labels(method, route, str(status)).inc()
+    http_request_duration.labels(method, route).observe(seconds)
+
+
+def _registry():
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    token = settings.METRICS_TOKEN
+    if token:
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(presented.encode(), token.encode()):
+            return error_response(401, "not_authenticated", "A valid metrics token is required.")
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

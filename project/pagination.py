@@ -1,0 +1,58 @@
+"""Cursor pagination for every list (SPEC §6).
+
+Keyset on (created_at, id), newest first: a page is stable while new rows
+arrive, with no duplicates or gaps between pages. The token is signed, so a
+client cannot forge a position; a bad one is a 400.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
+from ninja import Field, Schema
+
+from project.errors import BadRequest
+
+_SALT = "callboard.pagination"
+
+
+class PageParams(Schema):
+    """The query parameters of every list endpoint."""
+
+    page_size: int = Field(settings.API_PAGE_SIZE_DEFAULT, ge=1, le=settings.API_PAGE_SIZE_MAX)
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class Page:
+    results: list
+    next_page_token: str
+    total_count: int
+
+
+def _decode(token: str) -> tuple:
+    try:
+        created_at, pk = signing.loads(token, salt=_SALT)
+        moment = parse_datetime(created_at)
+    except (signing.BadSignature, ValueError, TypeError):
+        moment = None
+    if moment is None:
+        raise BadRequest("The page token is not valid.", code="invalid_page_token")
+    return moment, pk
+
+
+def paginate(queryset: QuerySet, *, page_size: int, page_token: str = "") -> Page:
+    total = queryset.count()
+    ordered = queryset.order_by("-created_at", "-pk")
+    if page_token:
+        created_at, pk = _decode(page_token)
+        ordered = ordered.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+    rows = list(ordered[: page_size + 1])
+    next_token = ""
+    if len(rows) > page_size:
+        rows = rows[:page_size]
+        last = rows[-1]
+        next_token = signing.dumps([last.created_at.isoformat(), str(last.pk)], salt=_SALT)
+    return Page(results=rows, next_page_token=next_token, total_count=total)

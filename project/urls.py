@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.http import HttpRequest
+from django.shortcuts import redirect
+from django.urls import include, path, re_path
+
+from project.api import api
+from project.errors import error_response
+from project.health import healthz, readyz
+from project.metrics import metrics_view
+
+
+def api_not_found(request: HttpRequest):
+    return error_response(404, "not_found", f"There is no API endpoint at {request.path}.")
+
+
+def home(request: HttpRequest):
+    return redirect("/api/v1/docs")
+
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    # Anything else under /api/ is a JSON 404, never Django's HTML page.
+    re_path(r"^api/", api_not_found),
+    path("healthz", healthz),
+    path("readyz", readyz),
+    path("metrics", metrics_view),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", home),
+]

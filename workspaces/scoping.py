@@ -1,0 +1,30 @@
+"""The one way to query a workspace's data.
+
+Every read or write of a tenant row in a workspace's name starts here, so the
+workspace filter cannot be forgotten. A row of another workspace is simply not
+found: callers answer 404, never 403, so ids of other tenants leak nothing.
+
+(Authentication is the only code that looks rows up across workspaces: it must
+find a presented key before it knows the workspace.)
+"""
+
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+
+from project.errors import NotFound
+from workspaces.models import TenantModel, Workspace
+
+
+def scoped(model: type[Model], workspace: Workspace) -> QuerySet:
+    if not issubclass(model, TenantModel):
+        raise TypeError(f"{model.__name__} is not a tenant model")
+    if not isinstance(workspace, Workspace):
+        raise TypeError("a workspace is required to query tenant data")
+    return model._default_manager.filter(workspace=workspace)
+
+
+def get_scoped_or_404(model: type[Model], workspace: Workspace, **lookup) -> Model:
+    try:
+        return scoped(model, workspace).get(**lookup)
+    except (model.DoesNotExist, ValidationError, ValueError):
+        raise NotFound(f"{model._meta.verbose_name.capitalize()} not found.") from None

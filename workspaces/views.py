@@ -1,0 +1,61 @@
+"""REST endpoints of the workspace: who am I, SSE tickets, API keys."""
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from project.pagination import PageParams, paginate
+from workspaces import services
+from workspaces.auth import ADMIN, READ, WorkspaceAuth
+from workspaces.models import ApiKey
+from workspaces.schemas import (
+    ApiKeyCreatedOut,
+    ApiKeyIn,
+    ApiKeyOut,
+    ApiKeyPage,
+    SseTicketOut,
+    WorkspaceOut,
+)
+from workspaces.scoping import scoped
+from workspaces.tickets import ticket_issue
+
+router = Router(tags=["workspace"])
+
+
+@router.get("/workspace", response=WorkspaceOut, auth=WorkspaceAuth(READ))
+def workspace_detail(request: HttpRequest):
+    principal = request.auth
+    workspace = principal.workspace
+    return {
+        "id": workspace.id, "slug": workspace.slug, "name": workspace.name,
+        "timezone": workspace.timezone, "role": principal.role, "scopes": principal.scopes,
+    }
+
+
+@router.post("/auth/sse-ticket", response=SseTicketOut, auth=WorkspaceAuth(READ))
+def sse_ticket_create(request: HttpRequest):
+    ticket = ticket_issue(principal=request.auth)
+    return {"ticket": ticket, "expires_in": settings.SSE_TICKET_TTL_SECONDS}
+
+
+@router.get("/api-keys", response=ApiKeyPage, auth=WorkspaceAuth(ADMIN))
+def api_key_list(request: HttpRequest, params: Query[PageParams]):
+    keys = scoped(ApiKey, request.auth.workspace)
+    return paginate(keys, page_size=params.page_size, page_token=params.page_token)
+
+
+@router.post("/api-keys", response={201: ApiKeyCreatedOut}, auth=WorkspaceAuth(ADMIN))
+def api_key_create(request: HttpRequest, payload: ApiKeyIn):
+    issued = services.api_key_create(
+        workspace=request.auth.workspace,
+        name=payload.name,
+        scopes=[scope.value for scope in payload.scopes],
+        created_by=request.auth.user,
+    )
+    body = ApiKeyOut.from_orm(issued.api_key).dict()
+    return 201, {**body, "key": issued.plaintext}
+
+
+@router.post("/api-keys/{key_id}/revoke", response=ApiKeyOut, auth=WorkspaceAuth(ADMIN))
+def api_key_revoke(request: HttpRequest, key_id: str):
+    return services.api_key_revoke(workspace=request.auth.workspace, key_id=key_id)
