@@ -1,6 +1,7 @@
 """Personas and clients shared by every app's tests.
 
-Workspace "acme" has an owner, an admin, a teammate (member) and a viewer;
+Workspace "acme" has an owner, an admin (`workspace_admin`: not Django staff, and
+named so as not to shadow pytest-django's `admin_user`), a teammate (member) and a viewer;
 workspace "globex" has the outsider. Keys exist for each scope of acme.
 """
 
@@ -38,7 +39,7 @@ def owner(workspace):
 
 
 @pytest.fixture
-def admin_user(workspace):
+def workspace_admin(workspace):
     return _member(workspace, "adam-admin", Role.ADMIN)
 
 

@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from project.errors import ApiError, api_error_response, error_response
+from project.errors import INTERNAL_ERROR_MESSAGE, ApiError, api_error_response, error_response
 from workspaces.views import router as workspace_router
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,6 @@ def _unexpected(request: HttpRequest, exc: Exception):
     # The traceback goes to the log with the request id, never to the client.
     logger.exception("unhandled error in %s %s", request.method, request.path)
     return error_response(
-        500, "internal_error", "Something went wrong on our side. Quote the request id.",
+        500, "internal_error", INTERNAL_ERROR_MESSAGE,
         {"request_id": getattr(request, "request_id", None)},
     )

@@ -3,6 +3,7 @@
 from http import HTTPStatus
 
 from django.http import JsonResponse
+from ninja import Field, Schema
 
 # The code a bare status gets when nothing more specific raised it.
 DEFAULT_CODES = {
@@ -19,6 +20,9 @@ DEFAULT_CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
+
+
+INTERNAL_ERROR_MESSAGE = "Something went wrong on our side. Quote the request id."
 
 
 class ApiError(Exception):
@@ -86,3 +90,20 @@ def error_response(status: int, code: str | None = None, message: str | None = N
 
 def api_error_response(error: ApiError) -> JsonResponse:
     return error_response(error.status, error.code, error.message, error.details, error.headers)
+
+
+class ErrorDetail(Schema):
+    code: str = Field(description="A stable snake_case code to branch on.")
+    message: str = Field(description="A sentence for people.")
+    details: dict = Field(description="Structured context, e.g. `fields` of a validation error.")
+
+
+class ErrorOut(Schema):
+    """The body of every error response (OpenAPI)."""
+
+    error: ErrorDetail
+
+
+def documented_errors(*statuses: int) -> dict:
+    """Response declarations for OpenAPI: `response={200: Out, **documented_errors(401, 403)}`."""
+    return {status: ErrorOut for status in statuses}

@@ -12,7 +12,8 @@ from project.request_context import request_id_var, workspace_id_var
 _SECRET_PATTERNS = [
     (re.compile(r"\b(cbk_[a-z0-9]{8})_[A-Za-z0-9_\-]+"), r"\1_[redacted]"),
     (
-        re.compile(r"(?i)\b(ticket|api_key|apikey|token|password|secret)=[^&\s\"']+"),
+        # Any parameter whose name ends in one of these: access_token, client_secret, ...
+        re.compile(r"(?i)\b(\w*(?:ticket|api_key|apikey|token|password|secret))=[^&\s\"']+"),
         r"\1=[redacted]",
     ),
     (re.compile(r"(?i)\bbearer\s+[^\s\"']+"), "Bearer [redacted]"),

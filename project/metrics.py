@@ -48,7 +48,7 @@ def _registry():
 def metrics_view(request: HttpRequest) -> HttpResponse:
     token = settings.METRICS_TOKEN
     if token:
-        presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(presented.encode(), token.encode()):
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
             return error_response(401, "not_authenticated", "A valid metrics token is required.")
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from project import metrics
-from project.errors import error_response
+from project.errors import INTERNAL_ERROR_MESSAGE, error_response
 from project.request_context import request_id_var, workspace_id_var
 
 access_log = logging.getLogger("callboard.request")
@@ -99,7 +99,16 @@ class ApiErrorShapeMiddleware(HybridMiddleware):
         if response.get("Content-Type", "").startswith("application/json"):
             return response
         kept = {name: response[name] for name in _KEPT_HEADERS if response.has_header(name)}
-        return error_response(response.status_code, headers=kept)
+        if response.status_code >= 500:
+            shaped = error_response(
+                response.status_code, message=INTERNAL_ERROR_MESSAGE,
+                details={"request_id": getattr(request, "request_id", None)}, headers=kept,
+            )
+        else:
+            shaped = error_response(response.status_code, headers=kept)
+        # Django logged the original already; the replacement must not be logged again.
+        shaped._has_been_logged = getattr(response, "_has_been_logged", False)
+        return shaped
 
 
 class BodySizeLimitMiddleware(HybridMiddleware):

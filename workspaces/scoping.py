@@ -10,6 +10,7 @@ find a presented key before it knows the workspace.)
 
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
+from django.utils.text import capfirst
 
 from project.errors import NotFound
 from workspaces.models import TenantModel, Workspace
@@ -27,4 +28,4 @@ def get_scoped_or_404(model: type[Model], workspace: Workspace, **lookup) -> Mod
     try:
         return scoped(model, workspace).get(**lookup)
     except (model.DoesNotExist, ValidationError, ValueError):
-        raise NotFound(f"{model._meta.verbose_name.capitalize()} not found.") from None
+        raise NotFound(f"{capfirst(model._meta.verbose_name)} not found.") from None

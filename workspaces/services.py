@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from project.errors import BadRequest
+from project.errors import BadRequest, Conflict
 from workspaces.keys import generate_key
 from workspaces.models import ApiKey, Membership, Role, Scope, Workspace, validate_timezone
 from workspaces.scoping import get_scoped_or_404, scoped
@@ -17,6 +17,10 @@ from workspaces.scoping import get_scoped_or_404, scoped
 User = get_user_model()
 
 _KEY_PREFIX_ATTEMPTS = 5
+CENT = Decimal("0.01")
+_credit_field = Workspace._meta.get_field("opening_credit")
+MAX_CREDIT = Decimal(10) ** (_credit_field.max_digits - _credit_field.decimal_places)
+MAX_NAME_LENGTH = Workspace._meta.get_field("name").max_length
 
 
 @dataclass(frozen=True)
@@ -34,21 +38,35 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+def _chosen_slug(slug: str) -> str:
+    chosen = slugify(slug)
+    if not chosen or len(chosen) > Workspace._meta.get_field("slug").max_length:
+        raise BadRequest(f"{slug!r} is not a usable slug.", code="invalid_slug")
+    if Workspace.objects.filter(slug=chosen).exists():
+        raise Conflict(f"The slug {chosen!r} is taken.", code="slug_taken")
+    return chosen
+
+
 def parse_credit(amount: str | Decimal) -> Decimal:
+    """A credit amount in USD, rounded to the cent, that the database can hold."""
     try:
         credit = Decimal(str(amount))
     except InvalidOperation:
         raise BadRequest(f"{amount!r} is not an amount of money.", code="invalid_amount") from None
     if not credit.is_finite() or credit < 0:
         raise BadRequest("Credit must be zero or more.", code="invalid_amount")
-    return credit.quantize(Decimal("0.01"))
+    if credit >= MAX_CREDIT:
+        raise BadRequest(f"Credit must be less than {MAX_CREDIT}.", code="invalid_amount")
+    return credit.quantize(CENT)
 
 
 def workspace_create(*, name: str, owner=None, slug: str | None = None,
                      timezone_name: str = "UTC", opening_credit: Decimal = Decimal("0")) -> Workspace:
     name = name.strip()
-    if not name:
-        raise BadRequest("A workspace needs a name.", code="invalid_name")
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise BadRequest(
+            f"A workspace needs a name of 1 to {MAX_NAME_LENGTH} characters.", code="invalid_name"
+        )
     try:
         validate_timezone(timezone_name)
     except ValidationError:
@@ -56,7 +74,7 @@ def workspace_create(*, name: str, owner=None, slug: str | None = None,
     with transaction.atomic():
         workspace = Workspace.objects.create(
             name=name,
-            slug=slugify(slug) if slug else _unique_slug(name),
+            slug=_chosen_slug(slug) if slug else _unique_slug(name),
             timezone=timezone_name,
             opening_credit=parse_credit(opening_credit),
         )
@@ -105,8 +123,9 @@ def validate_scopes(scopes: list[str]) -> list[str]:
 
 def api_key_create(*, workspace: Workspace, name: str, scopes: list[str], created_by=None) -> IssuedKey:
     name = name.strip()
-    if not name:
-        raise BadRequest("An API key needs a name.", code="invalid_name")
+    max_length = ApiKey._meta.get_field("name").max_length
+    if not name or len(name) > max_length:
+        raise BadRequest(f"An API key needs a name of 1 to {max_length} characters.", code="invalid_name")
     scopes = validate_scopes(scopes)
     for _ in range(_KEY_PREFIX_ATTEMPTS):
         new = generate_key()

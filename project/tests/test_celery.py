@@ -1,0 +1,87 @@
+"""The Celery app: safe defaults, and a real worker boots with it."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from django.conf import settings
+
+from project import celery_app
+
+
+def test_tasks_and_results_travel_as_json_only():
+    # given
+    conf = celery_app.conf
+
+    # then
+    assert conf.task_serializer == "json"
+    assert conf.result_serializer == "json"
+    assert list(conf.accept_content) == ["json"]
+
+
+def test_a_task_is_acknowledged_after_it_ran_and_requeued_if_its_worker_dies():
+    # given
+    conf = celery_app.conf
+
+    # then
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+
+
+def test_a_task_has_a_soft_then_a_hard_time_limit():
+    # given
+    conf = celery_app.conf
+
+    # then
+    assert conf.task_soft_time_limit > 0
+    assert conf.task_time_limit > conf.task_soft_time_limit
+    # an unacknowledged task is not redelivered while it may still be running
+    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+
+
+def test_the_broker_is_the_configured_redis():
+    # then
+    assert celery_app.conf.broker_url == os.environ.get("CELERY_BROKER_URL", settings.REDIS_URL)
+
+
+def test_the_worker_leaves_the_root_logger_to_django():
+    # then
+    assert celery_app.conf.worker_hijack_root_logger is False
+
+
+@pytest.mark.e2e
+def test_a_real_worker_boots_with_this_app_and_answers_a_ping(tmp_path):
+    # given a worker with a name of its own, on the broker of this test run
+    node = f"callboard-test-{uuid.uuid4().hex[:8]}@127.0.0.1"
+    env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret-for-the-worker")}
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
+             "--loglevel", "INFO", "--hostname", node, "--without-gossip", "--without-mingle"],
+            env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        # when it is pinged until it answers, for at most 30 s
+        answered = False
+        deadline = time.monotonic() + 30
+        while not answered and time.monotonic() < deadline:
+            if worker.poll() is not None:
+                pytest.fail(f"the worker exited with {worker.returncode}:\n{log_path.read_text()}")
+            replies = celery_app.control.ping(destination=[node], timeout=1)
+            answered = any(reply.get(node) == {"ok": "pong"} for reply in replies)
+
+        # then
+        assert answered, f"the worker did not answer within 30 s:\n{log_path.read_text()}"
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
