@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 
 from project import celery_app
+from project.testing import stop_process
 
 
 def test_tasks_and_results_travel_as_json_only():
@@ -79,9 +80,4 @@ def test_a_real_worker_boots_with_this_app_and_answers_a_ping(tmp_path):
         assert answered, f"the worker did not answer within 30 s:\n{log_path.read_text()}"
         assert worker.poll() is None
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_process(worker, timeout=15)

@@ -18,6 +18,7 @@ from django.test import Client, override_settings
 
 from project.local_redis import free_loopback_port
 from project.logging import JsonFormatter, RequestContextFilter, SecretRedactingFilter, redact_secrets
+from project.testing import stop_process
 from project.tests.urls_errors import SECRET_FAILURE_MESSAGE
 
 API_KEY = "cbk_ab12cd34_Zm9vYmFyLWJhei1xdXV4X3NlY3JldC1tYXRlcmlhbC0xMjM"
@@ -222,12 +223,7 @@ def running_daphne(env: dict, log_path):
                 pass
         yield port
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 @pytest.mark.e2e
