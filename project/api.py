@@ -8,11 +8,21 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from project.errors import INTERNAL_ERROR_MESSAGE, ApiError, api_error_response, error_response
+from realtime.docs import add_event_components
+from realtime.views import router as realtime_router
 from workspaces.views import router as workspace_router
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+class CallboardAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        # The event envelopes, as a discriminated union on `type` (SPEC §4.1).
+        add_event_components(schema)
+        return schema
+
+
+api = CallboardAPI(
     title="Callboard API",
     version="1",
     description="The REST API of Callboard. Errors share one shape: "
@@ -20,6 +30,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
 )
 api.add_router("/", workspace_router)
+api.add_router("/", realtime_router)
 
 
 @api.exception_handler(ApiError)

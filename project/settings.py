@@ -40,6 +40,12 @@ INSTALLED_APPS = [
     "channels",
     "ninja",
     "workspaces",
+    "realtime",
+    "calls",
+    "billing",
+    "campaigns",
+    "exports",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -133,7 +139,18 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "realtime-sweep-unpublished": {
+        "task": "realtime.tasks.sweep_unpublished_events",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    },
+    "realtime-trim-history": {
+        "task": "realtime.tasks.trim_event_history",
+        "schedule": 300.0,
+        "options": {"expires": 600},
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -167,3 +184,17 @@ LOGGING = {
 
 # /metrics is open unless this is set; then it wants `Authorization: Bearer <token>`.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Realtime engine (SPEC §4-5).
+REALTIME_HISTORY_HOURS = env.float("REALTIME_HISTORY_HOURS", default=24)
+REALTIME_KEEPALIVE_SECONDS = env.float("REALTIME_KEEPALIVE_SECONDS", default=15)
+REALTIME_RETRY_MS = env.int("REALTIME_RETRY_MS", default=3000)
+# Events waiting for one slow client: a lag-warning at the soft limit, the
+# stream is closed at the hard limit (the client resumes from its cursor).
+REALTIME_BUFFER_SOFT_LIMIT = env.int("REALTIME_BUFFER_SOFT_LIMIT", default=1000)
+REALTIME_BUFFER_HARD_LIMIT = env.int("REALTIME_BUFFER_HARD_LIMIT", default=5000)
+REALTIME_MAX_STREAMS_PER_WORKSPACE = env.int("REALTIME_MAX_STREAMS_PER_WORKSPACE", default=2000)
+REALTIME_MAX_STREAMS_PER_PRINCIPAL = env.int("REALTIME_MAX_STREAMS_PER_PRINCIPAL", default=200)
+# A committed event not yet published after this long is published by the sweeper.
+REALTIME_SWEEP_GRACE_SECONDS = env.float("REALTIME_SWEEP_GRACE_SECONDS", default=1.5)
+REALTIME_REPLAY_BATCH = env.int("REALTIME_REPLAY_BATCH", default=500)

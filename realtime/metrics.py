@@ -1,0 +1,22 @@
+"""Prometheus metrics of the realtime engine (SPEC §6 Ops)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+events_published = Counter("callboard_events_published_total", "Events handed to Redis.")
+publish_failures = Counter("callboard_event_publish_failures_total", "Publishes that failed.")
+events_swept = Counter("callboard_events_swept_total", "Events the sweeper had to publish.")
+events_delivered = Counter(
+    "callboard_events_delivered_total", "Event frames written to stream clients.", ["stream"]
+)
+connections = Gauge(
+    "callboard_stream_connections", "Open stream connections.", ["stream"], multiprocess_mode="livesum"
+)
+delivery_lag = Histogram(
+    "callboard_event_delivery_lag_seconds",
+    "From an event's timestamp to its frame being written to a client.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+lag_warnings = Counter("callboard_stream_lag_warnings_total", "lag-warning events sent.")
+overflow_closes = Counter(
+    "callboard_stream_overflow_closes_total", "Streams closed at the hard buffer limit."
+)

@@ -1,0 +1,57 @@
+"""The event log: outbox and replayable history in one table."""
+
+import uuid
+
+from django.db import models
+
+from workspaces.models import TenantModel, Workspace
+
+
+class StreamCounter(TenantModel):
+    """The last cursor handed out in a workspace.
+
+    `emit` increments it inside the emitting transaction. The row lock that the
+    increment takes is held until commit, so a second transaction of the same
+    workspace waits for the first to commit before it draws its cursor: cursors
+    follow commit order and have no holes. (An auto-increment id would not: two
+    transactions can commit in the opposite order of their ids, and a client
+    that has seen the larger id would skip the smaller one when it resumes.)
+    """
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True,
+                                     related_name="+")
+    last_seq = models.BigIntegerField(default=0)
+
+
+class Event(TenantModel):
+    """One persisted event. `published_at` is null until the relay has handed it
+    to Redis; the sweeper republishes rows that stay null (a crash between
+    commit and publish)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField(help_text="The resume cursor, per workspace, in commit order.")
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=64)
+    audience = models.CharField(max_length=16)
+    # NULL, not "", for "not about a call": the envelope then has no call_id at all.
+    call_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    agent = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    data = models.JSONField()
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "seq"], name="one_event_per_cursor"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "call_id", "seq"], name="event_call_timeline"),
+            models.Index(
+                fields=["created_at"], name="event_unpublished",
+                condition=models.Q(published_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.seq} in {self.workspace_id}"

@@ -1,0 +1,75 @@
+"""What travels: the envelope (SPEC §4.1), the Redis message, the SSE frame.
+
+An event is serialized once, when it is published; every process and every
+connection reuses those bytes. A Redis message is a small JSON header, a
+newline, then the envelope JSON, so a process routes it by the header and
+never re-encodes the envelope.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def envelope(*, event_id: str, type: str, workspace_id: str, call_id: str | None,
+             timestamp: datetime, data: dict) -> dict:
+    body = {"event_id": event_id, "type": type, "workspace_id": workspace_id}
+    if call_id is not None:
+        body["call_id"] = call_id
+    body["timestamp"] = format_timestamp(timestamp)
+    body["data"] = data
+    return body
+
+
+def dumps(value) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event as a process received it: routing facts plus the encoded envelope."""
+
+    seq: int | None  # None for ephemeral events: they have no cursor
+    type: str
+    audience: str
+    call_id: str | None
+    agent: str | None
+    envelope_json: bytes
+
+    def sse_frame(self) -> bytes:
+        cursor = b"id: %d\n" % self.seq if self.seq is not None else b""
+        return cursor + b"event: " + self.type.encode() + b"\ndata: " + self.envelope_json + b"\n\n"
+
+
+def encode_event(*, seq, type, audience, call_id, agent, envelope_body: dict) -> bytes:
+    header = {"seq": seq, "type": type, "audience": audience, "call_id": call_id, "agent": agent}
+    return dumps(header) + b"\n" + dumps(envelope_body)
+
+
+def encode_control(**fields) -> bytes:
+    """A message for the processes, not for clients (e.g. subscribe a connection to a call)."""
+    return dumps({"control": fields})
+
+
+def decode(message: bytes) -> Delivery | dict:
+    """A Delivery, or the fields of a control message."""
+    head, _, envelope_json = message.partition(b"\n")
+    header = json.loads(head)
+    if "control" in header:
+        return header["control"]
+    return Delivery(seq=header["seq"], type=header["type"], audience=header["audience"],
+                    call_id=header["call_id"], agent=header["agent"], envelope_json=envelope_json)
+
+
+def control_frame(type: str, data: dict, *, workspace_id: str, call_id: str | None = None) -> bytes:
+    """A control event (SPEC §4.4) for one client, in the same envelope as every
+    event, but with no `id:` line: it has no cursor, so resuming never skips or
+    repeats because of it."""
+    body = envelope(event_id=str(uuid.uuid4()), type=type, workspace_id=workspace_id,
+                    call_id=call_id, timestamp=datetime.now(UTC), data=data)
+    return b"event: " + type.encode() + b"\ndata: " + dumps(body) + b"\n\n"
