@@ -1,16 +1,28 @@
-"""daphne, with an access log that goes through our JSON logging with secrets removed.
+"""daphne, extended through its `server_class` where it falls short of our contract.
 
-daphne's own access log prints the full URI, query string included, and SSE
-tickets travel in the query string. Its `server_class` is the extension point:
-we swap the action logger it is given for ours.
+- Access log: daphne prints the full URI, query string included, and SSE
+  tickets travel in the query string. We swap its action logger for ours,
+  which redacts and writes through the JSON logging.
+- Backpressure: daphne's `send` writes into Twisted's buffer and returns at
+  once, so a slow client's backlog grows in the server, unseen and unbounded.
+  We register a push producer on each streaming response; while Twisted says
+  the socket is full, `send` waits, so the backlog stays in the stream's own
+  bounded buffer, where lag-warning and the hard limit apply.
+- Graceful stop: on SIGTERM daphne cancels every application at once. We first
+  send `shutdown` to every open stream and give them a moment to flush.
 
     python -m project.serve [daphne arguments] project.asgi:application
 """
 
+import asyncio
 import logging
+import time
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
 
 from project.logging import redact_secrets
 
@@ -41,13 +53,71 @@ class AccessLog:
         })
 
 
-class RedactingServer(Server):
+@implementer(IPushProducer)
+class WriteGate:
+    """Open while the client's socket takes data; Twisted closes and reopens it."""
+
+    def __init__(self):
+        self.open = asyncio.Event()
+        self.open.set()
+
+    def pauseProducing(self):
+        self.open.clear()
+
+    def resumeProducing(self):
+        self.open.set()
+
+    def stopProducing(self):
+        self.open.set()  # the connection is gone: let the writer run into that
+
+
+SHUTDOWN_GRACE_SECONDS = 3.0
+
+
+async def _wait_for_streams_to_close(hub, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while hub.open_streams and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)  # let the last frames reach the sockets
+
+
+class CallboardServer(Server):
     def __init__(self, *args, action_logger=None, **kwargs):
         super().__init__(*args, action_logger=AccessLog() if action_logger else None, **kwargs)
 
+    async def handle_reply(self, protocol, message):
+        is_body = message.get("type") == "http.response.body"
+        gate = getattr(protocol, "callboard_write_gate", None)
+        if is_body and not message.get("more_body") and gate is not None:
+            protocol.unregisterProducer()  # the channel may serve another request next
+            protocol.callboard_write_gate = gate = None
+        await super().handle_reply(protocol, message)
+        if not (is_body and message.get("more_body")) or getattr(protocol, "finished", False):
+            return
+        if gate is None:
+            gate = protocol.callboard_write_gate = WriteGate()
+            protocol.registerProducer(gate, True)
+        if not gate.open.is_set():
+            await gate.open.wait()
+
+    def kill_all_applications(self):
+        from realtime.hub import current_hub
+
+        hub = current_hub()
+        if hub is None or not hub.open_streams:
+            return super().kill_all_applications()
+        from django.conf import settings
+
+        hub.begin_shutdown(retry_ms=settings.REALTIME_RETRY_MS)
+        waiting = Deferred.fromFuture(asyncio.ensure_future(
+            _wait_for_streams_to_close(hub, SHUTDOWN_GRACE_SECONDS)
+        ))
+        waiting.addBoth(lambda _: super(CallboardServer, self).kill_all_applications())
+        return waiting
+
 
 class CallboardCommandLine(CommandLineInterface):
-    server_class = RedactingServer
+    server_class = CallboardServer
 
 
 if __name__ == "__main__":

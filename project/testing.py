@@ -1,6 +1,17 @@
-"""Helpers for tests that run real processes (daphne, Celery workers)."""
+"""Helpers for tests that run real processes (daphne, Celery workers) and read
+their streams over real sockets."""
 
+import json
+import os
 import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from django.conf import settings
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
@@ -13,3 +24,108 @@ def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL for a subprocess, pointing at the database this test run uses."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{config['NAME']}"
+    user = config.get("USER") or "postgres"
+    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+    return (f"postgres://{user}{password}@{config.get('HOST') or '127.0.0.1'}:"
+            f"{config.get('PORT') or 5432}/{config['NAME']}")
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_daphne(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30):
+    """A real daphne (project.serve) on a free loopback port, sharing this test
+    run's database and Redis; stopped with SIGTERM at the end."""
+    from project.local_redis import free_loopback_port
+
+    port = free_loopback_port()
+    log_path = tmp_path / f"daphne-{port}.log"
+    process_env = {
+        **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
+        "DATABASE_URL": test_database_url(), "LOG_LEVEL": "WARNING", **(env or {}),
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port),
+             "project.asgi:application"],
+            cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    server = ServerProcess(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    try:
+        _wait_until_healthy(server, startup_timeout)
+        yield server
+    finally:
+        stop_process(process)
+
+
+def _wait_until_healthy(server: ServerProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"daphne did not answer within {timeout}s:\n{server.log()}")
+
+
+@dataclass
+class SseEvent:
+    event: str
+    data: dict
+    id: str | None = None
+
+
+def sse_events(response: httpx.Response):
+    """Parses a text/event-stream response into SseEvents as they arrive."""
+    fields: dict[str, str] = {}
+    for line in response.iter_lines():
+        if line == "":
+            if "event" in fields:
+                yield SseEvent(event=fields["event"], data=json.loads(fields.get("data", "null")),
+                               id=fields.get("id"))
+            fields = {}
+        elif not line.startswith(":") and ":" in line:
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
+class SseReader:
+    """Reads one stream's events across several calls (a response's lines can be
+    iterated only once)."""
+
+    def __init__(self, response: httpx.Response):
+        self._events = sse_events(response)
+
+    def next(self) -> SseEvent:
+        return next(self._events)
+
+    def until(self, predicate, *, limit: int = 10_000) -> list[SseEvent]:
+        """Events up to the first for which `predicate(event)` holds (included), the
+        end of the stream, or `limit` events; the response's read timeout bounds
+        the wait for each one."""
+        events: list[SseEvent] = []
+        for event in self._events:
+            events.append(event)
+            if predicate(event) or len(events) >= limit:
+                break
+        return events

@@ -31,6 +31,8 @@ def _next_seq(workspace_id) -> int:
     """Draws the workspace's next cursor. The UPDATE's row lock lasts until the
     caller's transaction ends: that is what keeps cursors in commit order."""
     table = StreamCounter._meta.db_table
+    # Raw SQL for UPDATE ... RETURNING; the id must be in the backend's own form.
+    workspace_id = StreamCounter._meta.pk.target_field.get_db_prep_value(workspace_id, connection)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET last_seq = last_seq + 1 WHERE workspace_id = %s RETURNING last_seq",  # noqa: S608

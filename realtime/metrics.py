@@ -6,7 +6,7 @@ events_published = Counter("callboard_events_published_total", "Events handed to
 publish_failures = Counter("callboard_event_publish_failures_total", "Publishes that failed.")
 events_swept = Counter("callboard_events_swept_total", "Events the sweeper had to publish.")
 events_delivered = Counter(
-    "callboard_events_delivered_total", "Event frames written to stream clients.", ["stream"]
+    "callboard_events_delivered_total", "Event frames queued for stream clients (one per client)."
 )
 connections = Gauge(
     "callboard_stream_connections", "Open stream connections.", ["stream"], multiprocess_mode="livesum"

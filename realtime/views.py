@@ -1,11 +1,60 @@
-"""HTTP surface of the realtime engine."""
+"""HTTP surface of the realtime engine: the workspace streams and the AsyncAPI document."""
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
-from ninja import Router
+from ninja import Field, Query, Router, Schema
 
+from project.errors import documented_errors
+from project.request_context import bind_workspace
+from realtime.connection import StreamFilters
 from realtime.docs import asyncapi_document
+from realtime.streams import open_stream, parse_event_types
+from workspaces.auth import READ, WorkspaceAuth, require
+from workspaces.tickets import ticket_redeem
 
 router = Router(tags=["events"])
+
+STREAM_ERRORS = documented_errors(400, 401, 403, 429, 503)
+STREAM_DESCRIPTION = (
+    "Server-Sent Events of the workspace (`text/event-stream`). The first event is `connected` "
+    "(with `client_id`); persisted events carry `id:` cursors; resume with the `Last-Event-ID` "
+    "header or `last_event_id`. Event payloads: the `Event` and `ControlEvent` schemas, and "
+    "/api/v1/asyncapi.json."
+)
+
+
+class StreamParams(Schema):
+    event_types: str | None = Field(None, description="Comma list of event types to receive.")
+    call_id: str | None = Field(None, description="Only events about this call.")
+    agent: str | None = Field(None, description="Only events about calls of this agent.")
+    last_event_id: str | None = Field(
+        None, description="Resume after this cursor (for clients that cannot set Last-Event-ID)."
+    )
+
+
+class TicketStreamParams(StreamParams):
+    ticket: str = Field(description="A ticket from POST /api/v1/auth/sse-ticket (single use).")
+
+
+async def _stream(request: HttpRequest, principal, params: StreamParams):
+    filters = StreamFilters(event_types=parse_event_types(params.event_types),
+                            call_id=params.call_id, agent=params.agent)
+    last_event_id = request.headers.get("Last-Event-ID") or params.last_event_id
+    return await open_stream(principal=principal, filters=filters, last_event_id=last_event_id)
+
+
+@router.get("/events/stream", auth=WorkspaceAuth(READ), response=STREAM_ERRORS,
+            description=STREAM_DESCRIPTION)
+async def workspace_stream(request: HttpRequest, params: Query[StreamParams]):
+    return await _stream(request, request.auth, params)
+
+
+@router.get("/sse/connect", auth=None, response=STREAM_ERRORS, description=STREAM_DESCRIPTION)
+async def ticket_stream(request: HttpRequest, params: Query[TicketStreamParams]):
+    principal = await sync_to_async(ticket_redeem)(params.ticket)
+    require(principal, READ)
+    bind_workspace(principal.workspace.pk)
+    return await _stream(request, principal, params)
 
 
 @router.get("/asyncapi.json", auth=None, include_in_schema=False)

@@ -1,0 +1,268 @@
+"""The process's fan-out: Redis pub/sub in, connections out.
+
+One hub per ASGI process. It subscribes only to the channels of workspaces
+that its own clients watch, so it decodes nothing else. For each workspace it
+keeps the last cursor it delivered: a repeated publish (the sweeper's, say) is
+dropped, and a cursor that arrives early (two publishers racing after commit)
+makes it read the missing ones from the database first, so every connection
+sees every persisted event once, in cursor order.
+"""
+
+import asyncio
+import logging
+import time
+
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from realtime import history, limits, metrics
+from realtime.channels import workspace_channel
+from realtime.connection import Connection
+from realtime.wire import Delivery, decode
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+
+
+class ShuttingDown(Exception):
+    pass
+
+
+class Feed:
+    """One workspace's events in this process."""
+
+    def __init__(self, workspace_id: str, loop: asyncio.AbstractEventLoop):
+        self.workspace_id = workspace_id
+        self.channel = workspace_channel(workspace_id)
+        self.connections: set[Connection] = set()
+        self.last_seq = 0
+        self.ready: asyncio.Future = loop.create_future()
+        self.subscribed: asyncio.Future = loop.create_future()
+        # Messages that arrive after SUBSCRIBE but before last_seq is known.
+        self.early: list[Delivery | dict] = []
+
+
+class Hub:
+    def __init__(self):
+        self.loop = asyncio.get_running_loop()
+        self.redis = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT_SECONDS,
+            health_check_interval=0,
+        )
+        self._pubsub = self.redis.pubsub()
+        self._feeds: dict[str, Feed] = {}
+        self._by_channel: dict[bytes, Feed] = {}
+        self.clients: dict[str, Connection] = {}
+        self._has_channels = asyncio.Event()
+        self._tasks = [self.loop.create_task(self._read_forever()),
+                       self.loop.create_task(self._tick_forever())]
+        self.shutting_down = False
+        self._last_refresh = time.monotonic()
+        self._background: set[asyncio.Task] = set()
+
+    def spawn(self, coroutine) -> None:
+        """Runs a coroutine in the background, keeping it referenced until it ends."""
+        task = self.loop.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- connections --------------------------------------------------------------------
+
+    async def attach(self, connection: Connection) -> int:
+        """Registers the connection (holding live events until it has replayed) and
+        returns the workspace's committed cursor at that moment."""
+        if self.shutting_down:
+            raise ShuttingDown()
+        feed = self._feeds.get(connection.workspace_id)
+        if feed is None:
+            feed = self._feeds[connection.workspace_id] = Feed(connection.workspace_id, self.loop)
+            self._by_channel[feed.channel.encode()] = feed
+            self.spawn(self._open_feed(feed))
+        await asyncio.shield(feed.ready)
+        connection.hold()
+        feed.connections.add(connection)
+        self.clients[connection.client_id] = connection
+        metrics.connections.labels(connection.stream).inc()
+        position = await sync_to_async(history.position)(connection.workspace_id)
+        return position.current
+
+    def detach(self, connection: Connection) -> None:
+        feed = self._feeds.get(connection.workspace_id)
+        if feed is not None and connection in feed.connections:
+            feed.connections.discard(connection)
+            metrics.connections.labels(connection.stream).dec()
+            if not feed.connections:
+                self._close_feed(feed)
+        self.clients.pop(connection.client_id, None)
+
+    async def _open_feed(self, feed: Feed) -> None:
+        try:
+            await self._pubsub.subscribe(feed.channel)
+            self._has_channels.set()
+            await asyncio.wait_for(asyncio.shield(feed.subscribed), timeout=10)
+            position = await sync_to_async(history.position)(feed.workspace_id)
+            feed.last_seq = position.current
+            early, feed.early = feed.early, []
+            for item in early:
+                await self._route(feed, item)
+            feed.ready.set_result(None)
+        except Exception as exc:
+            logger.exception("could not open the feed of workspace %s", feed.workspace_id)
+            self._feeds.pop(feed.workspace_id, None)
+            self._by_channel.pop(feed.channel.encode(), None)
+            if not feed.ready.done():
+                feed.ready.set_exception(exc)
+
+    def _close_feed(self, feed: Feed) -> None:
+        self._feeds.pop(feed.workspace_id, None)
+        self._by_channel.pop(feed.channel.encode(), None)
+        self.spawn(self._unsubscribe(feed.channel))
+
+    async def _unsubscribe(self, channel: str) -> None:
+        try:
+            if channel not in {f.channel for f in self._feeds.values()}:
+                await self._pubsub.unsubscribe(channel)
+        except Exception:  # the connection is gone; nothing to unsubscribe from
+            logger.debug("unsubscribe from %s failed", channel, exc_info=True)
+
+    # --- incoming -----------------------------------------------------------------------
+
+    async def _read_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            if not self._pubsub.subscribed:
+                self._has_channels.clear()
+                await self._has_channels.wait()
+                continue
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Redis pub/sub failed; reconnecting", exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                await self._catch_up_all()
+                continue
+            if message is not None:
+                await self._handle(message)
+
+    async def _handle(self, message: dict) -> None:
+        feed = self._by_channel.get(message.get("channel"))
+        if feed is None:
+            return
+        if message["type"] == "subscribe":
+            if not feed.subscribed.done():
+                feed.subscribed.set_result(None)
+            return
+        if message["type"] != "message":
+            return
+        item = decode(message["data"])
+        if not feed.ready.done():
+            feed.early.append(item)
+            return
+        await self._route(feed, item)
+
+    async def _route(self, feed: Feed, item: Delivery | dict) -> None:
+        if isinstance(item, dict):
+            self._apply_control(feed, item)
+            return
+        if item.seq is None:
+            self._fan_out(feed, item)
+            return
+        if item.seq <= feed.last_seq:
+            return
+        if item.seq > feed.last_seq + 1:
+            missing = await sync_to_async(history.gap)(feed.workspace_id, after=feed.last_seq,
+                                                       before=item.seq)
+            for delivery in missing:
+                self._fan_out(feed, delivery)
+        feed.last_seq = item.seq
+        self._fan_out(feed, item)
+
+    def _fan_out(self, feed: Feed, delivery: Delivery) -> None:
+        frame = None
+        delivered = 0
+        for connection in feed.connections:
+            if connection.wants(delivery):
+                if frame is None:
+                    frame = delivery.sse_frame()
+                connection.push(delivery, frame)
+                delivered += 1
+        if delivered:
+            metrics.events_delivered.inc(delivered)
+
+    def _apply_control(self, feed: Feed, control: dict) -> None:
+        connection = self.clients.get(control.get("client_id", ""))
+        if connection is None or connection.workspace_id != feed.workspace_id:
+            return
+        if control.get("action") == "subscribe":
+            connection.subscribed_calls.add(control["call_id"])
+        elif control.get("action") == "unsubscribe":
+            connection.subscribed_calls.discard(control["call_id"])
+
+    async def _catch_up_all(self) -> None:
+        """After a pub/sub outage: deliver from the database what was published meanwhile."""
+        for feed in list(self._feeds.values()):
+            if not feed.ready.done():
+                continue
+            try:
+                position = await sync_to_async(history.position)(feed.workspace_id)
+                if position.current > feed.last_seq:
+                    missing = await sync_to_async(history.gap)(
+                        feed.workspace_id, after=feed.last_seq, before=position.current + 1
+                    )
+                    for delivery in missing:
+                        self._fan_out(feed, delivery)
+                    feed.last_seq = position.current
+            except Exception:
+                logger.warning("catch-up of workspace %s failed", feed.workspace_id, exc_info=True)
+
+    # --- time ---------------------------------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        keepalive = settings.REALTIME_KEEPALIVE_SECONDS
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            now = time.monotonic()
+            for connection in list(self.clients.values()):
+                if now - connection.last_write >= keepalive and not connection.pending:
+                    connection.push_keepalive()
+            if now - self._last_refresh >= limits.REFRESH_SECONDS:
+                self._last_refresh = now
+                try:
+                    await limits.refresh(self.redis, list(self.clients.values()))
+                except Exception:
+                    logger.warning("refreshing stream registrations failed", exc_info=True)
+
+    # --- stopping -----------------------------------------------------------------------
+
+    def begin_shutdown(self, retry_ms: int) -> None:
+        """Every stream gets `shutdown` and then ends; new streams are refused."""
+        self.shutting_down = True
+        for connection in list(self.clients.values()):
+            connection.push_control("shutdown", {"reconnect": True, "retry_ms": retry_ms},
+                                    closing="shutdown")
+
+    @property
+    def open_streams(self) -> int:
+        return len(self.clients)
+
+
+_hub: Hub | None = None
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (a new loop, as in tests, gets a new hub)."""
+    global _hub
+    loop = asyncio.get_running_loop()
+    if _hub is None or _hub.loop is not loop:
+        _hub = Hub()
+    return _hub
+
+
+def current_hub() -> Hub | None:
+    return _hub

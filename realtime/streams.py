@@ -1,0 +1,159 @@
+"""Server-Sent Events responses (SPEC §5): the connected preamble, replay from a
+cursor, live events, keep-alives, and the ways a stream ends."""
+
+import logging
+from datetime import UTC, datetime
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import StreamingHttpResponse
+
+from project.errors import ApiError, BadRequest, TooManyRequests
+from realtime import catalogue, history, limits
+from realtime.connection import Connection, StreamFilters
+from realtime.hub import ShuttingDown, get_hub
+from realtime.wire import control_frame, format_timestamp
+
+logger = logging.getLogger(__name__)
+
+_MAX_CURSOR_DIGITS = 18
+RETRY_AFTER_SECONDS = 5
+
+
+class ServiceUnavailable(ApiError):
+    status, code, message = 503, "shutting_down", "The server is restarting; reconnect shortly."
+
+
+def parse_cursor(text: str | None) -> int | None:
+    """A resume cursor is the decimal `id:` of an event of this stream, nothing else."""
+    if text is None or text == "":
+        return None
+    if not text.isdigit() or len(text) > _MAX_CURSOR_DIGITS:
+        raise BadRequest("Last-Event-ID must be the id of an event of this stream.",
+                         code="invalid_cursor", details={"last_event_id": text[:64]})
+    return int(text)
+
+
+def parse_event_types(text: str | None) -> frozenset[str] | None:
+    if not text:
+        return None
+    wanted = {name.strip() for name in text.split(",") if name.strip()}
+    valid = catalogue.names()
+    unknown = sorted(wanted - set(valid))
+    if unknown:
+        raise BadRequest(
+            f"Unknown event type(s): {', '.join(unknown)}. Valid types: {', '.join(valid)}.",
+            code="unknown_event_type", details={"unknown": unknown, "valid": valid},
+        )
+    return frozenset(wanted)
+
+
+async def open_stream(*, principal, filters: StreamFilters, last_event_id: str | None,
+                      stream: str = "workspace", follow_call_id: str | None = None,
+                      ) -> StreamingHttpResponse:
+    """Admits a stream for `principal` and returns its response; raises the API
+    error to answer instead (400 bad cursor, 429 over a cap, 503 shutting down)."""
+    cursor = parse_cursor(last_event_id)
+    hub = get_hub()
+    if hub.shutting_down:
+        raise ServiceUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    connection = Connection(
+        workspace_id=str(principal.workspace.pk), subject_id=principal.subject_id, stream=stream,
+        soft_limit=settings.REALTIME_BUFFER_SOFT_LIMIT, hard_limit=settings.REALTIME_BUFFER_HARD_LIMIT,
+        filters=filters, follow_call_id=follow_call_id,
+    )
+    verdict = await limits.admit(hub.redis, connection)
+    if verdict != limits.ADMITTED:
+        scope = "workspace" if verdict == limits.WORKSPACE_FULL else "principal"
+        raise TooManyRequests(
+            f"Too many open streams for this {scope}; close one or retry later.",
+            code="too_many_streams", details={"scope": scope},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    response = StreamingHttpResponse(_frames(hub, connection, cursor), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _preamble(connection: Connection, *, resumed: bool) -> bytes:
+    connected = {
+        "client_id": connection.client_id, "stream": connection.stream, "resumed": resumed,
+        "server_time": format_timestamp(datetime.now(UTC)),
+        "keepalive_seconds": int(settings.REALTIME_KEEPALIVE_SECONDS),
+    }
+    return (b"retry: %d\n\n" % settings.REALTIME_RETRY_MS) + control_frame(
+        "connected", connected, workspace_id=connection.workspace_id,
+        call_id=connection.follow_call_id,
+    )
+
+
+async def _frames(hub, connection: Connection, cursor: int | None):
+    attached = False
+    try:
+        try:
+            current = await hub.attach(connection)
+        except ShuttingDown:
+            return
+        attached = True
+        # Only now: `connected` promises that every event committed after it arrives.
+        yield _preamble(connection, resumed=cursor is not None)
+        if cursor is not None:
+            async for chunk in _replay(connection, cursor, current):
+                yield chunk
+        connection.release(current)
+        while True:
+            chunk = connection.drain()
+            if chunk:
+                yield chunk
+            elif connection.closing:
+                return
+            else:
+                await connection.wait()
+    finally:
+        if attached:
+            hub.detach(connection)
+        _release_later(hub, connection)
+
+
+async def _replay(connection: Connection, cursor: int, current: int):
+    """Persisted events after `cursor`, or a stream-reset when they are gone."""
+    position = await sync_to_async(history.position)(connection.workspace_id)
+    if cursor > current:
+        yield _reset(connection, "cursor-ahead", position)
+        return
+    if cursor < current and (position.oldest is None or position.oldest > cursor + 1):
+        yield _reset(connection, "cursor-expired", position)
+        return
+    after = cursor
+    while after < current:
+        batch = await sync_to_async(history.replay)(
+            connection.workspace_id, after=after, upto=current, limit=settings.REALTIME_REPLAY_BATCH,
+            follow_call_id=connection.follow_call_id,
+            subscribed_calls=frozenset(connection.subscribed_calls),
+            event_types=connection.filters.event_types,
+        )
+        wanted = [delivery.sse_frame() for delivery in batch if connection.wants(delivery)]
+        if wanted:
+            yield b"".join(wanted)
+        if len(batch) < settings.REALTIME_REPLAY_BATCH:
+            return
+        after = batch[-1].seq
+
+
+def _reset(connection: Connection, reason: str, position: history.Position) -> bytes:
+    oldest = str(position.oldest) if position.oldest is not None else None
+    return control_frame("stream-reset", {"reason": reason, "oldest_available": oldest},
+                         workspace_id=connection.workspace_id, call_id=connection.follow_call_id)
+
+
+def _release_later(hub, connection: Connection) -> None:
+    """Frees the connection's admission slot without blocking the closing stream."""
+
+    async def release():
+        try:
+            await limits.release(hub.redis, connection)
+        except Exception:  # the slot expires by itself within limits.EXPIRY_SECONDS
+            logger.warning("releasing stream %s failed", connection.client_id, exc_info=True)
+
+    hub.spawn(release())

@@ -1,0 +1,298 @@
+"""The relay: committed events reach Redis even when publishing fails or the process dies
+between commit and publish (SPEC §7, events are transactional), and old history is trimmed."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from project.redis_client import get_redis
+from realtime import relay
+from realtime.channels import workspace_channel
+from realtime.emit import emit
+from realtime.models import Event
+from realtime.tasks import sweep_unpublished_events
+from realtime.wire import Delivery, decode
+from workspaces.models import Workspace
+
+WAIT = 10  # seconds: the bound of every wait in this file
+CAMPAIGN = {"campaign_id": "cmp_1", "status": "running", "previous_status": "draft"}
+
+
+class Subscriber:
+    """A real Redis subscriber of one workspace's channel."""
+
+    def __init__(self, workspace):
+        self.redis = get_redis()
+        self.channel = workspace_channel(str(workspace.pk))
+        self.pubsub = self.redis.pubsub()
+        self.pubsub.subscribe(self.channel)
+        assert self._next("subscribe") is not None, "the subscription was not confirmed"
+
+    def _next(self, message_type):
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            message = self.pubsub.get_message(timeout=0.2)
+            if message is not None and message["type"] == message_type:
+                return message
+        return None
+
+    def received(self) -> list[Delivery]:
+        """Everything published so far: a marker is published after it, and Redis delivers
+        one channel's messages in order, so reading up to the marker misses nothing."""
+        marker = f"marker:{uuid.uuid4()}"
+        self.redis.publish(self.channel, marker)
+        deliveries = []
+        while True:
+            message = self._next("message")
+            assert message is not None, f"the marker did not come back within {WAIT} s"
+            if message["data"] == marker:
+                return deliveries
+            deliveries.append(decode(message["data"].encode()))
+
+
+@pytest.fixture
+def subscriber(workspace):
+    subscriber = Subscriber(workspace)
+    yield subscriber
+    subscriber.pubsub.close()
+
+
+def event_ids(deliveries: list[Delivery]) -> list[str]:
+    return [json.loads(delivery.envelope_json)["event_id"] for delivery in deliveries]
+
+
+def unreachable_url() -> str:
+    """A Redis URL on a loopback port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def emit_while_redis_is_down(workspace) -> Event:
+    """Emits and commits; call it under settings whose Redis is unreachable."""
+    with transaction.atomic():
+        envelope = emit(workspace, "campaign-status-changed", CAMPAIGN)
+    return Event.objects.get(event_id=envelope["event_id"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publishing_hands_the_event_to_redis_and_marks_it_published(workspace, subscriber):
+    # given a committed event that was never published
+    with override_settings(REDIS_URL=unreachable_url()):
+        row = emit_while_redis_is_down(workspace)
+
+    # when
+    published = relay.publish([(row.pk, str(workspace.pk), relay.message_of(row))])
+
+    # then
+    assert published is True
+    assert event_ids(subscriber.received()) == [str(row.event_id)]
+    row.refresh_from_db()
+    assert row.published_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_redis_is_down_the_change_still_commits_and_the_event_waits(workspace, subscriber):
+    # given
+    with override_settings(REDIS_URL=unreachable_url()):
+        # when a change and its event commit together
+        with transaction.atomic():
+            Workspace.objects.filter(pk=workspace.pk).update(name="Acme Renamed")
+            envelope = emit(workspace, "campaign-status-changed", CAMPAIGN)
+        row = Event.objects.get(event_id=envelope["event_id"])
+        published_again = relay.publish([(row.pk, str(workspace.pk), relay.message_of(row))])
+
+    # then the change and its event are both there, the event waiting for the sweeper
+    assert Workspace.objects.get(pk=workspace.pk).name == "Acme Renamed"
+    assert published_again is False
+    row.refresh_from_db()
+    assert row.published_at is None
+    assert subscriber.received() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_publishes_what_failed_exactly_once(workspace, subscriber):
+    # given
+    with override_settings(REDIS_URL=unreachable_url()):
+        rows = [emit_while_redis_is_down(workspace) for _ in range(3)]
+
+    # when
+    swept = relay.sweep_unpublished(grace_seconds=0)
+
+    # then in cursor order
+    deliveries = subscriber.received()
+    assert swept == 3
+    assert event_ids(deliveries) == [str(row.event_id) for row in rows]
+    assert [delivery.seq for delivery in deliveries] == [1, 2, 3]
+    assert not Event.objects.filter(published_at__isnull=True).exists()
+
+    # when it runs again
+    swept_again = relay.sweep_unpublished(grace_seconds=0)
+
+    # then nothing goes out twice
+    assert swept_again == 0
+    assert subscriber.received() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_leaves_alone_an_event_still_within_its_grace_period(workspace, subscriber):
+    # given an event whose own publish may still be on its way
+    with override_settings(REDIS_URL=unreachable_url()):
+        row = emit_while_redis_is_down(workspace)
+
+    # when
+    swept = relay.sweep_unpublished(grace_seconds=3600)
+
+    # then
+    assert swept == 0
+    assert subscriber.received() == []
+    row.refresh_from_db()
+    assert row.published_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_keeps_the_event_when_redis_is_still_down(workspace, subscriber):
+    # given
+    with override_settings(REDIS_URL=unreachable_url()):
+        row = emit_while_redis_is_down(workspace)
+
+        # when
+        swept = relay.sweep_unpublished(grace_seconds=0)
+
+    # then
+    assert swept == 0
+    row.refresh_from_db()
+    assert row.published_at is None
+    assert relay.sweep_unpublished(grace_seconds=0) == 1
+    assert event_ids(subscriber.received()) == [str(row.event_id)]
+
+
+CRASHING_EMITTER = textwrap.dedent("""
+    import json, os, sys
+    import django
+    django.setup()
+    from django.db import transaction
+    from realtime.emit import emit
+    from workspaces.models import Workspace
+
+    workspace = Workspace.objects.get(pk=sys.argv[1])
+    with transaction.atomic():
+        # the first after-commit callback: the process dies after the commit,
+        # before the publish that emit registered next can run
+        transaction.on_commit(lambda: os._exit(0))
+        envelope = emit(workspace, "notification", {
+            "id": "ntf_1", "kind": "export-ready", "severity": "info", "title": "Export ready",
+            "body": "Your calls export is ready.", "read": False,
+            "created_at": "2026-01-01T12:00:00Z",
+        })
+        print(json.dumps(envelope), flush=True)
+    sys.exit(3)  # not reached
+""")
+
+
+def url_of_the_test_database() -> str:
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_an_event_lost_to_a_crash_between_commit_and_publish_is_delivered_by_the_sweeper(
+        workspace, subscriber):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: a second process shares the test database")
+    # given a process that commits an event and dies before publishing it
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
+        "DATABASE_URL": url_of_the_test_database(),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_EMITTER, str(workspace.pk)],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert crashed.returncode == 0, crashed.stderr
+    emitted = json.loads(crashed.stdout.strip().splitlines()[-1])
+
+    # then the event committed but nobody heard of it
+    row = Event.objects.get(workspace=workspace)
+    assert str(row.event_id) == emitted["event_id"]
+    assert row.published_at is None
+    assert subscriber.received() == []
+
+    # when the periodic sweep runs
+    with override_settings(REALTIME_SWEEP_GRACE_SECONDS=0):
+        swept = sweep_unpublished_events()
+
+    # then it is delivered once, as the event that was emitted
+    deliveries = subscriber.received()
+    assert swept == 1
+    assert event_ids(deliveries) == [emitted["event_id"]]
+    assert json.loads(deliveries[0].envelope_json) == emitted
+    assert deliveries[0].seq == row.seq
+    row.refresh_from_db()
+    assert row.published_at is not None
+    with override_settings(REALTIME_SWEEP_GRACE_SECONDS=0):
+        assert sweep_unpublished_events() == 0
+    assert subscriber.received() == []
+
+
+def aged(row: Event, *, hours: float, published: bool) -> Event:
+    moment = timezone.now() - timedelta(hours=hours)
+    Event.objects.filter(pk=row.pk).update(created_at=moment, published_at=moment if published else None)
+    return row
+
+
+@pytest.mark.django_db
+def test_trimming_deletes_published_history_older_than_the_retention(workspace, other_workspace):
+    # given
+    def event(target=workspace):
+        envelope = emit(target, "campaign-status-changed", CAMPAIGN)
+        return Event.objects.get(event_id=envelope["event_id"])
+
+    old = aged(event(), hours=30, published=True)
+    old_elsewhere = aged(event(other_workspace), hours=25, published=True)
+    old_unpublished = aged(event(), hours=30, published=False)
+    recent = aged(event(), hours=23, published=True)
+    fresh = event()
+
+    # when
+    deleted = relay.trim_history(hours=24)
+
+    # then
+    assert deleted == 2
+    remaining = set(Event.objects.values_list("pk", flat=True))
+    assert remaining == {old_unpublished.pk, recent.pk, fresh.pk}
+    assert old.pk not in remaining and old_elsewhere.pk not in remaining
+
+
+@pytest.mark.django_db
+def test_trimming_an_empty_or_recent_history_deletes_nothing(workspace):
+    # given
+    emit(workspace, "campaign-status-changed", CAMPAIGN)
+
+    # when
+    deleted = relay.trim_history(hours=24)
+
+    # then
+    assert deleted == 0
+    assert Event.objects.count() == 1
