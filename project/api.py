@@ -7,7 +7,13 @@ from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from project.errors import INTERNAL_ERROR_MESSAGE, ApiError, api_error_response, error_response
+from project.errors import (
+    INTERNAL_ERROR_MESSAGE,
+    ApiError,
+    api_error_response,
+    error_response,
+    validation_error_response,
+)
 from realtime.docs import add_event_components
 from realtime.views import router as realtime_router
 from workspaces.views import router as workspace_router
@@ -38,24 +44,9 @@ def _api_error(request: HttpRequest, exc: ApiError):
     return api_error_response(exc)
 
 
-def _field_error(error: dict) -> dict:
-    location, *path = error.get("loc", ()) or ("body",)
-    # ninja puts the view's parameter name after "body" ("body", "payload", "name"):
-    # the client never saw that name, so it is dropped.
-    if location == "body" and len(path) > 1:
-        path = path[1:]
-    return {
-        "field": ".".join(str(part) for part in path),
-        "location": location,
-        "message": error.get("msg", "Invalid value."),
-        "code": error.get("type", "invalid"),
-    }
-
-
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError):
-    fields = [_field_error(error) for error in exc.errors]
-    return error_response(400, "validation_error", "The request is not valid.", {"fields": fields})
+    return validation_error_response(exc.errors)
 
 
 @api.exception_handler(AuthenticationError)

@@ -14,12 +14,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from project.routing import websocket_urlpatterns  # noqa: E402
+from realtime.asgi import StreamRouter  # noqa: E402
 
-http_app = django_asgi_app
+http_app = StreamRouter(django_asgi_app)
 if settings.SERVE_STATIC:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    http_app = ASGIStaticFilesHandler(django_asgi_app)
+    http_app = ASGIStaticFilesHandler(http_app)
 
 application = ProtocolTypeRouter(
     {

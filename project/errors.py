@@ -107,3 +107,25 @@ class ErrorOut(Schema):
 def documented_errors(*statuses: int) -> dict:
     """Response declarations for OpenAPI: `response={200: Out, **documented_errors(401, 403)}`."""
     return {status: ErrorOut for status in statuses}
+
+
+def field_error(error: dict, *, default_location: str = "body") -> dict:
+    """One pydantic/ninja error as {field, location, message, code}."""
+    location, *path = error.get("loc", ()) or (default_location,)
+    if location not in ("body", "query", "path", "header", "cookie", "form", "file"):
+        location, path = default_location, [location, *path]
+    # ninja puts the view's parameter name after "body" ("body", "payload", "name"):
+    # the client never saw that name, so it is dropped.
+    if location == "body" and len(path) > 1:
+        path = path[1:]
+    return {
+        "field": ".".join(str(part) for part in path),
+        "location": location,
+        "message": error.get("msg", "Invalid value."),
+        "code": error.get("type", "invalid"),
+    }
+
+
+def validation_error_response(errors: list[dict], *, default_location: str = "body") -> JsonResponse:
+    fields = [field_error(error, default_location=default_location) for error in errors]
+    return error_response(400, "validation_error", "The request is not valid.", {"fields": fields})

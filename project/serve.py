@@ -89,7 +89,8 @@ class CallboardServer(Server):
         is_body = message.get("type") == "http.response.body"
         gate = getattr(protocol, "callboard_write_gate", None)
         if is_body and not message.get("more_body") and gate is not None:
-            protocol.unregisterProducer()  # the channel may serve another request next
+            if protocol.channel is not None:  # None once the client has gone
+                protocol.unregisterProducer()  # the channel may serve another request next
             protocol.callboard_write_gate = gate = None
         await super().handle_reply(protocol, message)
         if not (is_body and message.get("more_body")) or getattr(protocol, "finished", False):

@@ -110,6 +110,13 @@ class Connection:
             self.closing = closing
         self._wake()
 
+    def close(self, reason: str) -> None:
+        """Ends the stream: the writer returns once it wakes."""
+        if not self.closing:
+            self.closing = reason
+            self._frames.clear()
+        self._wake()
+
     def push_keepalive(self) -> None:
         self.push_control("keep-alive", {"server_time": format_timestamp(datetime.now(UTC))})
 

@@ -72,7 +72,9 @@ class Hub:
 
     async def attach(self, connection: Connection) -> int:
         """Registers the connection (holding live events until it has replayed) and
-        returns the workspace's committed cursor at that moment."""
+        returns the last cursor this process delivered in the workspace: every
+        event up to it is committed (replay reads those), every later one will
+        reach the connection live. No database read, so connects stay cheap."""
         if self.shutting_down:
             raise ShuttingDown()
         feed = self._feeds.get(connection.workspace_id)
@@ -85,8 +87,7 @@ class Hub:
         feed.connections.add(connection)
         self.clients[connection.client_id] = connection
         metrics.connections.labels(connection.stream).inc()
-        position = await sync_to_async(history.position)(connection.workspace_id)
-        return position.current
+        return feed.last_seq
 
     def detach(self, connection: Connection) -> None:
         feed = self._feeds.get(connection.workspace_id)

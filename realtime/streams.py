@@ -2,6 +2,8 @@
 cursor, live events, keep-alives, and the ways a stream ends."""
 
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
@@ -48,11 +50,31 @@ def parse_event_types(text: str | None) -> frozenset[str] | None:
     return frozenset(wanted)
 
 
+STREAM_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+@dataclass
+class Stream:
+    """An admitted stream: its connection and the bytes to send, in order."""
+
+    connection: Connection
+    frames: AsyncIterator[bytes]
+
+    def as_response(self) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(self.frames)
+        for name, value in STREAM_HEADERS.items():
+            response[name] = value
+        return response
+
+
 async def open_stream(*, principal, filters: StreamFilters, last_event_id: str | None,
-                      stream: str = "workspace", follow_call_id: str | None = None,
-                      ) -> StreamingHttpResponse:
-    """Admits a stream for `principal` and returns its response; raises the API
-    error to answer instead (400 bad cursor, 429 over a cap, 503 shutting down)."""
+                      stream: str = "workspace", follow_call_id: str | None = None) -> Stream:
+    """Admits a stream for `principal`; raises the API error to answer instead
+    (400 bad cursor, 429 over a cap, 503 shutting down)."""
     cursor = parse_cursor(last_event_id)
     hub = get_hub()
     if hub.shutting_down:
@@ -70,10 +92,7 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
             code="too_many_streams", details={"scope": scope},
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    response = StreamingHttpResponse(_frames(hub, connection, cursor), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return Stream(connection=connection, frames=_frames(hub, connection, cursor))
 
 
 def _preamble(connection: Connection, *, resumed: bool) -> bytes:
@@ -117,12 +136,13 @@ async def _frames(hub, connection: Connection, cursor: int | None):
 
 
 async def _replay(connection: Connection, cursor: int, current: int):
-    """Persisted events after `cursor`, or a stream-reset when they are gone."""
+    """Persisted events in (cursor, current], or a stream-reset when they are gone.
+    `current` is what the process has delivered live; later events come live."""
     position = await sync_to_async(history.position)(connection.workspace_id)
-    if cursor > current:
+    if cursor > position.current:
         yield _reset(connection, "cursor-ahead", position)
         return
-    if cursor < current and (position.oldest is None or position.oldest > cursor + 1):
+    if cursor < position.current and (position.oldest is None or position.oldest > cursor + 1):
         yield _reset(connection, "cursor-expired", position)
         return
     after = cursor

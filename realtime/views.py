@@ -40,7 +40,8 @@ async def _stream(request: HttpRequest, principal, params: StreamParams):
     filters = StreamFilters(event_types=parse_event_types(params.event_types),
                             call_id=params.call_id, agent=params.agent)
     last_event_id = request.headers.get("Last-Event-ID") or params.last_event_id
-    return await open_stream(principal=principal, filters=filters, last_event_id=last_event_id)
+    stream = await open_stream(principal=principal, filters=filters, last_event_id=last_event_id)
+    return stream.as_response()
 
 
 @router.get("/events/stream", auth=WorkspaceAuth(READ), response=STREAM_ERRORS,

@@ -1,0 +1,141 @@
+"""The stream endpoints' fast path, in front of Django.
+
+Under ASGI every MiddlewareMixin middleware (sessions, CSRF, auth, messages,
+...) runs its hooks through `sync_to_async` on one shared thread: about
+fourteen thread hops before a stream's first byte, and a request object graph
+kept alive for the stream's whole life. The two workspace stream endpoints
+are long-lived and reconnect in storms, so here they get one thread hop (to
+authenticate) and nothing else: the same parameters, errors, auth order and
+stream machinery as the django-ninja views that document them, without
+Django's request pipeline. Every other request goes to Django untouched.
+"""
+
+import asyncio
+import io
+import logging
+import re
+import time
+import uuid
+from importlib import import_module
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.core.handlers.asgi import ASGIRequest
+from django.http import JsonResponse
+from pydantic import ValidationError
+
+from project import metrics as http_metrics
+from project.errors import ApiError, api_error_response, validation_error_response
+from project.request_context import bind_workspace, request_id_var, workspace_id_var
+from realtime.connection import StreamFilters
+from realtime.streams import STREAM_HEADERS, Stream, open_stream, parse_event_types
+from realtime.views import StreamParams, TicketStreamParams
+from workspaces.auth import READ, authenticate, require
+from workspaces.tickets import ticket_redeem
+
+access_log = logging.getLogger("callboard.request")
+
+WORKSPACE_STREAM = "/api/v1/events/stream"
+TICKET_STREAM = "/api/v1/sse/connect"
+_ROUTES = {WORKSPACE_STREAM: "api/v1/events/stream", TICKET_STREAM: "api/v1/sse/connect"}
+_INCOMING_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_RESPONSE_HEADERS = [(name.lower().encode(), value.encode()) for name, value in STREAM_HEADERS.items()]
+
+
+class StreamRouter:
+    """Sends GET requests for the workspace streams down the fast path, the rest to Django."""
+
+    def __init__(self, django_app):
+        self.django_app = django_app
+        self._session_store = import_module(settings.SESSION_ENGINE).SessionStore
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in _ROUTES:
+            await self._serve(scope, receive, send)
+        else:
+            await self.django_app(scope, receive, send)
+
+    async def _serve(self, scope, receive, send) -> None:
+        started = time.perf_counter()
+        request = ASGIRequest(scope, io.BytesIO())
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _INCOMING_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id_var.set(request_id)
+        workspace_id_var.set("-")
+        try:
+            stream = await self._open(request)
+        except ApiError as error:
+            status = await self._send_json(send, api_error_response(error), request_id)
+        except ValidationError as error:
+            response = validation_error_response(error.errors(), default_location="query")
+            status = await self._send_json(send, response, request_id)
+        else:
+            status = 200
+            self._log(request, status, started)
+            await self._stream(stream, receive, send, request_id)
+            return
+        self._log(request, status, started)
+
+    async def _open(self, request: ASGIRequest) -> Stream:
+        query = {key: request.GET.get(key) for key in request.GET}
+        ticket_path = request.path == TICKET_STREAM
+        params = (TicketStreamParams if ticket_path else StreamParams).model_validate(query)
+        principal = await sync_to_async(self._authenticate)(
+            request, params.ticket if ticket_path else None
+        )
+        bind_workspace(principal.workspace.pk)
+        filters = StreamFilters(event_types=parse_event_types(params.event_types),
+                                call_id=params.call_id, agent=params.agent)
+        last_event_id = request.headers.get("Last-Event-ID") or params.last_event_id
+        return await open_stream(principal=principal, filters=filters, last_event_id=last_event_id)
+
+    def _authenticate(self, request: ASGIRequest, ticket: str | None):
+        """The same auth as the API: a ticket here, else bearer key, else session."""
+        if ticket is not None:
+            principal = ticket_redeem(ticket)
+        else:
+            request.session = self._session_store(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+            request.user = get_user(request)
+            principal = authenticate(request)
+        require(principal, READ)
+        return principal
+
+    async def _stream(self, stream: Stream, receive, send, request_id: str) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*_RESPONSE_HEADERS, (b"x-request-id", request_id.encode())]})
+        watcher = asyncio.ensure_future(_close_on_disconnect(stream, receive))
+        try:
+            async for chunk in stream.frames:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if stream.connection.closing != "disconnected":
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
+            await stream.frames.aclose()
+
+    async def _send_json(self, send, response: JsonResponse, request_id: str) -> int:
+        headers = [(name.lower().encode(), value.encode()) for name, value in response.items()]
+        headers.append((b"x-request-id", request_id.encode()))
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": response.content})
+        return response.status_code
+
+    def _log(self, request: ASGIRequest, status: int, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        route = _ROUTES[request.path]
+        http_metrics.observe_http_request("GET", route, status, elapsed)
+        access_log.info("GET %s %s", request.path, status, extra={
+            "method": "GET", "path": request.path, "route": route, "status": status,
+            "duration_ms": round(elapsed * 1000, 2), "streaming": status == 200,
+        })
+
+
+async def _close_on_disconnect(stream: Stream, receive) -> None:
+    """Ends the stream when the client goes away (daphne drops writes to a closed
+    socket silently, so the writer alone would never notice)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            stream.connection.close("disconnected")
+            return
