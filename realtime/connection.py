@@ -17,6 +17,8 @@ from realtime import metrics
 from realtime.catalogue import Audience
 from realtime.wire import Delivery, control_frame, format_timestamp
 
+CALL_ENDED = "call-ended"
+
 
 @dataclass(frozen=True)
 class StreamFilters:
@@ -97,6 +99,9 @@ class Connection:
             self.cursor = delivery.seq
         self._frames.append(frame)
         self._check_backlog()
+        if self.stream == "call" and delivery.type == CALL_ENDED:
+            # A call's own stream ends with its call (SPEC §4.4 stream-closed).
+            self.push_control("stream-closed", {"reason": "call-ended"}, closing="call-ended")
         self._wake()
 
     def push_control(self, type: str, data: dict, *, closing: str | None = None) -> None:

@@ -8,7 +8,7 @@ from functools import partial
 
 from django.db import connection, transaction
 
-from realtime import catalogue, relay
+from realtime import catalogue, metrics, relay
 from realtime.catalogue import Audience
 from realtime.models import Event, StreamCounter
 from realtime.wire import encode_event, envelope
@@ -76,8 +76,10 @@ def emit(workspace, type: str, data, call=None, *, occurred_at: datetime | None 
     if not event_type.persisted:
         body = envelope(event_id=_new_event_id(), type=type, workspace_id=workspace_id,
                         call_id=call_id, timestamp=moment, data=payload)
-        message = encode_event(seq=None, type=type, audience=event_type.audience.value,
-                               call_id=call_id, agent=agent, envelope_body=body)
+        message = encode_event(seq=None, ts=moment.timestamp(), type=type,
+                               audience=event_type.audience.value, call_id=call_id, agent=agent,
+                               envelope_body=body)
+        metrics.events_emitted.labels(type).inc()
         transaction.on_commit(partial(relay.publish, [(None, workspace_id, message)]), robust=True)
         return body
 
@@ -88,8 +90,9 @@ def emit(workspace, type: str, data, call=None, *, occurred_at: datetime | None 
             call_id=call_id, agent=agent, data=payload, occurred_at=moment,
         )
     body = relay.envelope_of(row)
-    message = encode_event(seq=seq, type=type, audience=row.audience, call_id=call_id,
-                           agent=agent, envelope_body=body)
+    message = encode_event(seq=seq, ts=moment.timestamp(), type=type, audience=row.audience,
+                           call_id=call_id, agent=agent, envelope_body=body)
+    metrics.events_emitted.labels(type).inc()
     transaction.on_commit(partial(relay.publish, [(row.pk, workspace_id, message)]), robust=True)
     return body
 

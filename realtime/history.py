@@ -26,7 +26,8 @@ class Position:
 
 
 def delivery_of(row: Event) -> Delivery:
-    return Delivery(seq=row.seq, type=row.type, audience=row.audience, call_id=row.call_id,
+    return Delivery(seq=row.seq, ts=row.occurred_at.timestamp(), type=row.type,
+                    audience=row.audience, call_id=row.call_id,
                     agent=row.agent, envelope_json=dumps(envelope_of(row)))
 
 

@@ -195,6 +195,7 @@ class Hub:
                 delivered += 1
         if delivered:
             metrics.events_delivered.inc(delivered)
+            metrics.delivery_lag.observe(max(0.0, time.time() - delivery.ts))
 
     def _apply_control(self, feed: Feed, control: dict) -> None:
         connection = self.clients.get(control.get("client_id", ""))

@@ -2,6 +2,9 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+events_emitted = Counter(
+    "callboard_events_emitted_total", "Events emitted (counted when recorded, before commit).", ["type"]
+)
 events_published = Counter("callboard_events_published_total", "Events handed to Redis.")
 publish_failures = Counter("callboard_event_publish_failures_total", "Publishes that failed.")
 events_swept = Counter("callboard_events_swept_total", "Events the sweeper had to publish.")
@@ -13,7 +16,7 @@ connections = Gauge(
 )
 delivery_lag = Histogram(
     "callboard_event_delivery_lag_seconds",
-    "From an event's timestamp to its frame being written to a client.",
+    "From an event's timestamp to its fan-out in a streaming process.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 lag_warnings = Counter("callboard_stream_lag_warnings_total", "lag-warning events sent.")

@@ -25,8 +25,9 @@ def envelope_of(row: Event) -> dict:
 
 
 def message_of(row: Event) -> bytes:
-    return encode_event(seq=row.seq, type=row.type, audience=row.audience, call_id=row.call_id,
-                        agent=row.agent, envelope_body=envelope_of(row))
+    return encode_event(seq=row.seq, ts=row.occurred_at.timestamp(), type=row.type,
+                        audience=row.audience, call_id=row.call_id, agent=row.agent,
+                        envelope_body=envelope_of(row))
 
 
 def publish(messages: list[tuple[int | None, str, bytes]]) -> bool:

@@ -35,6 +35,7 @@ class Delivery:
     """One event as a process received it: routing facts plus the encoded envelope."""
 
     seq: int | None  # None for ephemeral events: they have no cursor
+    ts: float  # when it happened, seconds since the epoch (for lag metrics)
     type: str
     audience: str
     call_id: str | None
@@ -46,8 +47,9 @@ class Delivery:
         return cursor + b"event: " + self.type.encode() + b"\ndata: " + self.envelope_json + b"\n\n"
 
 
-def encode_event(*, seq, type, audience, call_id, agent, envelope_body: dict) -> bytes:
-    header = {"seq": seq, "type": type, "audience": audience, "call_id": call_id, "agent": agent}
+def encode_event(*, seq, ts: float, type, audience, call_id, agent, envelope_body: dict) -> bytes:
+    header = {"seq": seq, "ts": ts, "type": type, "audience": audience, "call_id": call_id,
+              "agent": agent}
     return dumps(header) + b"\n" + dumps(envelope_body)
 
 
@@ -62,7 +64,7 @@ def decode(message: bytes) -> Delivery | dict:
     header = json.loads(head)
     if "control" in header:
         return header["control"]
-    return Delivery(seq=header["seq"], type=header["type"], audience=header["audience"],
+    return Delivery(seq=header["seq"], ts=header["ts"], type=header["type"], audience=header["audience"],
                     call_id=header["call_id"], agent=header["agent"], envelope_json=envelope_json)
 
 
