@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from realtime import metrics
 from realtime.catalogue import Audience
-from realtime.wire import Delivery, control_frame, format_timestamp
+from realtime.wire import SSE, Delivery, control_frame, format_timestamp
 
 CALL_ENDED = "call-ended"
 
@@ -36,6 +36,8 @@ class Connection:
     hard_limit: int
     filters: StreamFilters = field(default_factory=StreamFilters)
     follow_call_id: str | None = None  # the call of a per-call stream
+    # SSE frames joined into chunks, or one JSON envelope per message (WebSocket).
+    wire: str = SSE
     client_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self):
@@ -109,7 +111,8 @@ class Connection:
         if self.closing:
             return
         self._frames.append(
-            control_frame(type, data, workspace_id=self.workspace_id, call_id=self.follow_call_id)
+            control_frame(type, data, workspace_id=self.workspace_id, call_id=self.follow_call_id,
+                          wire=self.wire)
         )
         if closing:
             self.closing = closing
@@ -140,7 +143,7 @@ class Connection:
             # it has no cursor, so moving it ahead of events changes no resume.
             self._frames.appendleft(control_frame(
                 "lag-warning", {"pending": pending, "limit": self.hard_limit},
-                workspace_id=self.workspace_id, call_id=self.follow_call_id,
+                workspace_id=self.workspace_id, call_id=self.follow_call_id, wire=self.wire,
             ))
 
     def _wake(self) -> None:
@@ -155,17 +158,21 @@ class Connection:
         return len(self._frames)
 
     def drain(self) -> bytes:
-        """Everything waiting, as one chunk: under load a client gets many events
-        per write instead of one write per event."""
+        """Everything waiting, as one chunk of SSE frames: under load a client gets
+        many events per write instead of one write per event."""
+        messages = self.drain_messages()
+        return messages[0] if len(messages) == 1 else b"".join(messages)
+
+    def drain_messages(self) -> list[bytes]:
+        """Everything waiting, one item per event (for WebSocket messages)."""
         frames = self._frames
         if not frames:
-            return b""
-        chunk = frames.popleft() if len(frames) == 1 else b"".join(frames)
+            return []
+        messages = list(frames)
         frames.clear()
-        if self._lag_warned and not frames:
-            self._lag_warned = False
+        self._lag_warned = False
         self.last_write = time.monotonic()
-        return chunk
+        return messages
 
     async def wait(self) -> None:
         if self._frames or self.closing:

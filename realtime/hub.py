@@ -185,12 +185,13 @@ class Hub:
         self._fan_out(feed, item)
 
     def _fan_out(self, feed: Feed, delivery: Delivery) -> None:
-        frame = None
+        encoded: dict[str, bytes] = {}  # each wire format encoded once per event
         delivered = 0
         for connection in feed.connections:
             if connection.wants(delivery):
+                frame = encoded.get(connection.wire)
                 if frame is None:
-                    frame = delivery.sse_frame()
+                    frame = encoded[connection.wire] = delivery.encoded(connection.wire)
                 connection.push(delivery, frame)
                 delivered += 1
         if delivered:

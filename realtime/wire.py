@@ -42,6 +42,9 @@ class Delivery:
     agent: str | None
     envelope_json: bytes
 
+    def encoded(self, wire: str) -> bytes:
+        return self.envelope_json if wire == JSON else self.sse_frame()
+
     def sse_frame(self) -> bytes:
         cursor = b"id: %d\n" % self.seq if self.seq is not None else b""
         return cursor + b"event: " + self.type.encode() + b"\ndata: " + self.envelope_json + b"\n\n"
@@ -68,10 +71,21 @@ def decode(message: bytes) -> Delivery | dict:
                     call_id=header["call_id"], agent=header["agent"], envelope_json=envelope_json)
 
 
-def control_frame(type: str, data: dict, *, workspace_id: str, call_id: str | None = None) -> bytes:
-    """A control event (SPEC §4.4) for one client, in the same envelope as every
-    event, but with no `id:` line: it has no cursor, so resuming never skips or
-    repeats because of it."""
+SSE, JSON = "sse", "json"
+
+
+def control_envelope(type: str, data: dict, *, workspace_id: str, call_id: str | None = None) -> bytes:
+    """A control event (SPEC §4.4) for one client, in the same envelope as every event."""
     body = envelope(event_id=str(uuid.uuid4()), type=type, workspace_id=workspace_id,
                     call_id=call_id, timestamp=datetime.now(UTC), data=data)
-    return b"event: " + type.encode() + b"\ndata: " + dumps(body) + b"\n\n"
+    return dumps(body)
+
+
+def control_frame(type: str, data: dict, *, workspace_id: str, call_id: str | None = None,
+                  wire: str = SSE) -> bytes:
+    """As an SSE frame it has no `id:` line: it has no cursor, so resuming never
+    skips or repeats because of it. As JSON it is the envelope alone."""
+    body = control_envelope(type, data, workspace_id=workspace_id, call_id=call_id)
+    if wire == JSON:
+        return body
+    return b"event: " + type.encode() + b"\ndata: " + body + b"\n\n"
