@@ -39,6 +39,12 @@ def position(workspace_id: str) -> Position:
     return Position(current=current, oldest=oldest)
 
 
+def is_retained(workspace_id: str, seq: int) -> bool:
+    """Whether the event with this cursor is still stored. Cursors have no holes
+    (a rolled-back draw rolls back too), so a missing one was trimmed."""
+    return Event.objects.filter(workspace_id=workspace_id, seq=seq).exists()
+
+
 def _stream_predicate(*, follow_call_id: str | None, subscribed_calls: frozenset[str]) -> Q:
     if follow_call_id is not None:
         return Q(call_id=follow_call_id)

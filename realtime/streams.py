@@ -118,7 +118,7 @@ async def _frames(hub, connection: Connection, cursor: int | None):
         # Only now: `connected` promises that every event committed after it arrives.
         yield _preamble(connection, resumed=cursor is not None)
         if cursor is not None:
-            async for chunk in _replay(connection, cursor, current):
+            async for chunk in _replay(hub, connection, cursor, current):
                 yield chunk
         connection.release(current)
         while True:
@@ -135,14 +135,22 @@ async def _frames(hub, connection: Connection, cursor: int | None):
         _release_later(hub, connection)
 
 
-async def _replay(connection: Connection, cursor: int, current: int):
+async def _replay(hub, connection: Connection, cursor: int, current: int):
     """Persisted events in (cursor, current], or a stream-reset when they are gone.
-    `current` is what the process has delivered live; later events come live."""
-    position = await sync_to_async(history.position)(connection.workspace_id)
-    if cursor > position.current:
-        yield _reset(connection, "cursor-ahead", position)
+    `current` is what this process has delivered live; later events come live.
+
+    A client that reconnects already up to date (the common case after a
+    deploy) costs no database read at all."""
+    if cursor == current:
         return
-    if cursor < position.current and (position.oldest is None or position.oldest > cursor + 1):
+    if cursor > current:
+        # Ahead of this process: in flight to it, or a cursor from nowhere.
+        position = await sync_to_async(history.position)(connection.workspace_id)
+        if cursor > position.current:
+            yield _reset(connection, "cursor-ahead", position)
+        return
+    if not await sync_to_async(history.is_retained)(connection.workspace_id, cursor + 1):
+        position = await sync_to_async(history.position)(connection.workspace_id)
         yield _reset(connection, "cursor-expired", position)
         return
     after = cursor
