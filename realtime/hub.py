@@ -56,11 +56,25 @@ class Hub:
         self._by_channel: dict[bytes, Feed] = {}
         self.clients: dict[str, Connection] = {}
         self._has_channels = asyncio.Event()
-        self._tasks = [self.loop.create_task(self._read_forever()),
-                       self.loop.create_task(self._tick_forever())]
+        self._tasks = [self._supervised(self._read_forever), self._supervised(self._tick_forever)]
         self.shutting_down = False
         self._last_refresh = time.monotonic()
         self._background: set[asyncio.Task] = set()
+
+    def _supervised(self, loop_function) -> asyncio.Task:
+        """Runs one of the hub's endless loops, restarting it if it ever dies."""
+
+        async def run_forever():
+            while True:
+                try:
+                    await loop_function()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("hub loop %s died; restarting it", loop_function.__name__)
+                    await asyncio.sleep(1)
+
+        return self.loop.create_task(run_forever())
 
     def spawn(self, coroutine) -> None:
         """Runs a coroutine in the background, keeping it referenced until it ends."""
@@ -148,8 +162,14 @@ class Hub:
                 backoff = min(backoff * 2, 5.0)
                 await self._catch_up_all()
                 continue
-            if message is not None:
+            if message is None:
+                continue
+            try:
                 await self._handle(message)
+            except Exception:
+                # One bad message must not stop every stream of the process.
+                metrics.unreadable_messages.inc()
+                logger.exception("dropped a pub/sub message the hub could not handle")
 
     async def _handle(self, message: dict) -> None:
         feed = self._by_channel.get(message.get("channel"))

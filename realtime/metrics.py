@@ -19,6 +19,9 @@ delivery_lag = Histogram(
     "From an event's timestamp to its fan-out in a streaming process.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+unreadable_messages = Counter(
+    "callboard_realtime_unreadable_messages_total", "Pub/sub messages the hub dropped as unreadable."
+)
 lag_warnings = Counter("callboard_stream_lag_warnings_total", "lag-warning events sent.")
 overflow_closes = Counter(
     "callboard_stream_overflow_closes_total", "Streams closed at the hard buffer limit."

@@ -141,18 +141,22 @@ async def _replay(hub, connection: Connection, cursor: int, current: int):
 
     A client that reconnects already up to date (the common case after a
     deploy) costs no database read at all."""
-    if cursor == current:
-        return
-    if cursor > current:
-        # Ahead of this process: in flight to it, or a cursor from nowhere.
-        position = await sync_to_async(history.position)(connection.workspace_id)
-        if cursor > position.current:
-            yield _reset(connection, "cursor-ahead", position)
+    if cursor >= current:
+        if cursor > current:
+            # Ahead of this process: in flight to it, or a cursor from nowhere.
+            position = await sync_to_async(history.position)(connection.workspace_id)
+            if cursor > position.current:
+                yield _reset(connection, "cursor-ahead", position)
+                return
+        # The client has everything up to its cursor: nothing below it may go out
+        # again, even when this process is behind the one the client came from.
+        connection.cursor = cursor
         return
     if not await sync_to_async(history.is_retained)(connection.workspace_id, cursor + 1):
         position = await sync_to_async(history.position)(connection.workspace_id)
         yield _reset(connection, "cursor-expired", position)
         return
+    connection.cursor = cursor
     after = cursor
     while after < current:
         batch = await sync_to_async(history.replay)(

@@ -7,6 +7,7 @@ never re-encodes the envelope.
 """
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,7 +68,9 @@ def decode(message: bytes) -> Delivery | dict:
     header = json.loads(head)
     if "control" in header:
         return header["control"]
-    return Delivery(seq=header["seq"], ts=header["ts"], type=header["type"], audience=header["audience"],
+    # A message without "ts" comes from a publisher older than this field.
+    return Delivery(seq=header["seq"], ts=header.get("ts", time.time()), type=header["type"],
+                    audience=header["audience"],
                     call_id=header["call_id"], agent=header["agent"], envelope_json=envelope_json)
 
 

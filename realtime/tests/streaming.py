@@ -9,7 +9,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -87,7 +87,15 @@ def expire_ticket(ticket: str) -> None:
     deadline = time.monotonic() + WAIT
     while redis.exists(redis_key):
         assert time.monotonic() < deadline, "the ticket did not expire"
-        time.sleep(0.01)
+        time.sleep(0.01)  # polling interval, bounded by the deadline
+
+
+def unreachable_redis_url() -> str:
+    """A Redis URL on a loopback port nobody listens on: publishing there fails."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
 
 
 def session_cookie(client) -> str:
@@ -145,7 +153,10 @@ def open_stream(server, **request):
         if response.status_code != 200:
             response.read()
         assert response.status_code == 200, (response.status_code, response.text)
-        yield Stream(response)
+        # Held here: a Stream nobody references is collected, and closing its reader
+        # closes the connection (a `with open_stream(...):` without `as`).
+        stream = Stream(response)
+        yield stream
 
 
 def refused(server, **request) -> httpx.Response:
@@ -172,7 +183,8 @@ def open_stream_once_admitted(server, **request):
     while True:
         with stream_request(server, **request) as response:
             if response.status_code == 200:
-                yield Stream(response)
+                stream = Stream(response)
+                yield stream
                 return
             response.read()
         assert response.status_code == 429, (response.status_code, response.text)
@@ -197,16 +209,15 @@ class RawStream:
     """A stream over a bare socket with a small receive buffer: bytes move only when
     the test reads them, so it can play a client that stalls or sips."""
 
-    def __init__(self, server, *, key: str, receive_buffer: int = 4096, last_event_id: str | None = None):
+    def __init__(self, server, *, key: str, receive_buffer: int = 4096):
         address = urlsplit(server.url)
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # Before connecting, so the window the client advertises is small from the start.
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         self.socket.settimeout(WAIT)
         self.socket.connect((address.hostname, address.port))
-        query = f"?{urlencode({'last_event_id': last_event_id})}" if last_event_id else ""
         self.socket.sendall(
-            f"GET {STREAM_PATH}{query} HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            f"GET {STREAM_PATH} HTTP/1.1\r\nHost: {address.netloc}\r\n"
             f"Authorization: Bearer {key}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".encode()
         )
         self._raw = bytearray()
@@ -226,12 +237,11 @@ class RawStream:
         assert headers.get("transfer-encoding") == "chunked", headers
         return int(status_line.split()[1]), headers
 
-    def _receive(self, size: int) -> int:
+    def _receive(self, size: int) -> None:
         data = self.socket.recv(size)
         if not data:
-            raise ConnectionError("the server closed the connection")
+            raise ConnectionError("the server closed the connection without ending the stream")
         self._raw += data
-        return len(data)
 
     def _decode_chunks(self) -> None:
         raw = self._raw
@@ -245,14 +255,17 @@ class RawStream:
             self._body += raw[line_end + 2:line_end + 2 + size]
             del raw[:line_end + 2 + size + 2]
 
-    def sip(self, size: int) -> list[SseEvent]:
-        """Reads at most `size` bytes (waiting for some) and returns the events completed."""
-        self._receive(size)
+    def _buffered(self) -> list[SseEvent]:
         self._decode_chunks()
         return parse_frames(self._body)
 
+    def sip(self, size: int) -> list[SseEvent]:
+        """Reads at most `size` bytes (waiting for some) and returns the events completed."""
+        self._receive(size)
+        return self._buffered()
+
     def read_until(self, predicate) -> list[SseEvent]:
-        events = []
+        events = self._buffered()
         while not any(predicate(event) for event in events):
             assert not self.ended, f"the stream ended first; last events: {events[-3:]}"
             events += self.sip(65536)
@@ -260,12 +273,15 @@ class RawStream:
 
     def read_to_end(self) -> list[SseEvent]:
         """Everything until the server ends the stream."""
-        events = []
+        events = self._buffered()
         while not self.ended:
             events += self.sip(65536)
-        return events + parse_frames(self._body)
+        return events
 
-    def close(self) -> None:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
         self.socket.close()
 
 
