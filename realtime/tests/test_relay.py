@@ -7,8 +7,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
-import uuid
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -18,56 +16,17 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from project.redis_client import get_redis
 from realtime import relay
-from realtime.channels import workspace_channel
 from realtime.emit import emit
 from realtime.models import Event
 from realtime.tasks import sweep_unpublished_events
-from realtime.wire import Delivery, decode
+from realtime.wire import Delivery
 from workspaces.models import Workspace
 
 WAIT = 10  # seconds: the bound of every wait in this file
 CAMPAIGN = {"campaign_id": "cmp_1", "status": "running", "previous_status": "draft"}
 
 
-class Subscriber:
-    """A real Redis subscriber of one workspace's channel."""
-
-    def __init__(self, workspace):
-        self.redis = get_redis()
-        self.channel = workspace_channel(str(workspace.pk))
-        self.pubsub = self.redis.pubsub()
-        self.pubsub.subscribe(self.channel)
-        assert self._next("subscribe") is not None, "the subscription was not confirmed"
-
-    def _next(self, message_type):
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            message = self.pubsub.get_message(timeout=0.2)
-            if message is not None and message["type"] == message_type:
-                return message
-        return None
-
-    def received(self) -> list[Delivery]:
-        """Everything published so far: a marker is published after it, and Redis delivers
-        one channel's messages in order, so reading up to the marker misses nothing."""
-        marker = f"marker:{uuid.uuid4()}"
-        self.redis.publish(self.channel, marker)
-        deliveries = []
-        while True:
-            message = self._next("message")
-            assert message is not None, f"the marker did not come back within {WAIT} s"
-            if message["data"] == marker:
-                return deliveries
-            deliveries.append(decode(message["data"].encode()))
-
-
-@pytest.fixture
-def subscriber(workspace):
-    subscriber = Subscriber(workspace)
-    yield subscriber
-    subscriber.pubsub.close()
 
 
 def event_ids(deliveries: list[Delivery]) -> list[str]:
