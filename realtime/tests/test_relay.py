@@ -23,7 +23,6 @@ from realtime.tasks import sweep_unpublished_events
 from realtime.wire import Delivery
 from workspaces.models import Workspace
 
-WAIT = 10  # seconds: the bound of every wait in this file
 CAMPAIGN = {"campaign_id": "cmp_1", "status": "running", "previous_status": "draft"}
 
 
