@@ -49,22 +49,30 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def _server_command(server: str, port: int) -> list[str]:
+    if server == "uvicorn":
+        return [sys.executable, "-m", "project.serve_uvicorn", "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port),
+            "project.asgi:application"]
+
+
 @contextmanager
-def running_daphne(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30):
-    """A real daphne (project.serve) on a free loopback port, sharing this test
-    run's database and Redis; stopped with SIGTERM at the end."""
+def running_daphne(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30,
+                   server: str = "daphne"):
+    """A real ASGI server (daphne via project.serve, or uvicorn via
+    project.serve_uvicorn) on a free loopback port, sharing this test run's
+    database and Redis; stopped with SIGTERM at the end."""
     from project.local_redis import free_loopback_port
 
     port = free_loopback_port()
-    log_path = tmp_path / f"daphne-{port}.log"
+    log_path = tmp_path / f"{server}-{port}.log"
     process_env = {
         **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
         "DATABASE_URL": test_database_url(), "LOG_LEVEL": "WARNING", **(env or {}),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port),
-             "project.asgi:application"],
+            _server_command(server, port),
             cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
         )
     server = ServerProcess(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
@@ -79,13 +87,13 @@ def _wait_until_healthy(server: ServerProcess, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {server.process.returncode}:\n{server.log()}")
+            raise RuntimeError(f"the server exited with {server.process.returncode}:\n{server.log()}")
         try:
             if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
-    raise RuntimeError(f"daphne did not answer within {timeout}s:\n{server.log()}")
+    raise RuntimeError(f"the server did not answer within {timeout}s:\n{server.log()}")
 
 
 @dataclass
