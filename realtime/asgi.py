@@ -29,12 +29,20 @@ from project import metrics as http_metrics
 from project.errors import ApiError, api_error_response, validation_error_response
 from project.request_context import bind_workspace, request_id_var, workspace_id_var
 from realtime.connection import StreamFilters
-from realtime.streams import STREAM_HEADERS, Stream, open_stream, parse_event_types
+from realtime.streams import (
+    RETRY_AFTER_SECONDS,
+    STREAM_HEADERS,
+    ServiceUnavailable,
+    Stream,
+    open_stream,
+    parse_event_types,
+)
 from realtime.views import StreamParams, TicketStreamParams
 from workspaces.auth import READ, authenticate, require
 from workspaces.tickets import ticket_redeem
 
 access_log = logging.getLogger("callboard.request")
+logger = logging.getLogger(__name__)
 
 WORKSPACE_STREAM = "/api/v1/events/stream"
 TICKET_STREAM = "/api/v1/sse/connect"
@@ -70,9 +78,19 @@ class StreamRouter:
         except ValidationError as error:
             response = validation_error_response(error.errors(), default_location="query")
             status = await self._send_json(send, response, request_id)
+        except Exception:
+            # Redis or the database failing under a storm: a retryable answer in
+            # our shape, not a bare 500 from the server.
+            logger.exception("could not open a stream")
+            error = ServiceUnavailable("Streams are unavailable for a moment; retry shortly.",
+                                       code="stream_unavailable",
+                                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            status = await self._send_json(send, api_error_response(error), request_id)
         else:
             status = 200
             self._log(request, status, started)
+            # The request object is not needed while the stream lives (2.4 KB per stream).
+            del request
             await self._stream(stream, receive, send, request_id)
             return
         self._log(request, status, started)

@@ -24,6 +24,8 @@ from realtime.wire import Delivery, decode
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+REDIS_POOL_SIZE = 50
+REDIS_POOL_WAIT_SECONDS = 5.0
 
 
 class ShuttingDown(Exception):
@@ -47,10 +49,13 @@ class Feed:
 class Hub:
     def __init__(self):
         self.loop = asyncio.get_running_loop()
-        self.redis = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT_SECONDS,
-            health_check_interval=0,
-        )
+        # A blocking pool: past its size a command waits for a connection instead
+        # of failing (redis-py's default pool raises at 100, which a reconnect
+        # storm reaches at once).
+        self.redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=REDIS_POOL_SIZE, timeout=REDIS_POOL_WAIT_SECONDS,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT_SECONDS,
+        ))
         self._pubsub = self.redis.pubsub()
         self._feeds: dict[str, Feed] = {}
         self._by_channel: dict[bytes, Feed] = {}

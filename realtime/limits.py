@@ -7,6 +7,7 @@ that dies stops refreshing, and its connections age out instead of counting
 forever.
 """
 
+import asyncio
 import json
 import time
 
@@ -67,16 +68,26 @@ async def release(redis, connection: Connection) -> None:
     await pipeline.execute()
 
 
+REFRESH_SLICE = 500
+
+
 async def refresh(redis, connections: list[Connection]) -> None:
-    if not connections:
-        return
+    """Extends the expiry of this process's connections: one ZADD per set with
+    all its members, one EXPIRE per client record, in slices that yield to the
+    event loop between them (a single pipeline for 10,000 streams stalled every
+    stream for about two seconds)."""
     expiry = time.time() + EXPIRY_SECONDS
-    pipeline = redis.pipeline(transaction=False)
-    for connection in connections:
-        workspace_set, principal_set, client = _keys(connection)
-        pipeline.zadd(workspace_set, {connection.client_id: expiry})
-        pipeline.zadd(principal_set, {connection.client_id: expiry})
-        pipeline.expire(workspace_set, int(EXPIRY_SECONDS))
-        pipeline.expire(principal_set, int(EXPIRY_SECONDS))
-        pipeline.expire(client, int(EXPIRY_SECONDS))
-    await pipeline.execute()
+    ttl = int(EXPIRY_SECONDS)
+    for start in range(0, len(connections), REFRESH_SLICE):
+        members: dict[str, dict[str, float]] = {}
+        pipeline = redis.pipeline(transaction=False)
+        for connection in connections[start:start + REFRESH_SLICE]:
+            workspace_set, principal_set, client = _keys(connection)
+            members.setdefault(workspace_set, {})[connection.client_id] = expiry
+            members.setdefault(principal_set, {})[connection.client_id] = expiry
+            pipeline.expire(client, ttl)
+        for key, scores in members.items():
+            pipeline.zadd(key, scores)
+            pipeline.expire(key, ttl)
+        await pipeline.execute()
+        await asyncio.sleep(0)
