@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv
+.PHONY: run test lint venv bench
 
 # A venv with the pinned runtime and test dependencies, rebuilt when they change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -24,3 +24,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Realtime benchmarks, ours beside stock django-eventstream (bench/README.md).
+# PostgreSQL when BENCH_DATABASE_URL or DATABASE_URL is set (database callboard_bench),
+# else SQLite files under bench/results/. `make bench ARGS=--quick` for the small run.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(ARGS)

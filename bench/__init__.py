@@ -1,0 +1,1 @@
+"""Realtime benchmarks: bench/README.md."""

@@ -1,0 +1,118 @@
+"""Where a server's memory per stream goes: tracemalloc snapshots of an unchanged server.
+
+    python bench/memtrace.py --engine ours --streams 2000
+
+starts the server (ours or stock, as bench/run.py does) under
+`python -X tracemalloc=<depth>` with a hook that writes a snapshot on SIGUSR1,
+snapshots it with 1 stream and with N, and prints the allocation difference
+grouped by file and by line, divided by the number of streams. Python objects
+only: memory that C code (the kernel's socket buffers, OpenSSL, the
+allocator's own slack) takes outside Python's allocator is not in it, which is
+why it is smaller than the RSS difference bench/run.py reports.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HOOK = """
+import os, signal, sys, time, tracemalloc, runpy
+def _dump(signum, frame):
+    out = os.environ["BENCH_MEMTRACE_OUT"]
+    tracemalloc.take_snapshot().dump(f"{out}.{os.getpid()}.{int(time.time() * 1000)}")
+signal.signal(signal.SIGUSR1, _dump)
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+
+
+def main(argv=None) -> int:
+    from bench import run as R
+
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", choices=["ours", "stock"], default="ours")
+    parser.add_argument("--streams", type=int, default=2000)
+    parser.add_argument("--depth", type=int, default=1, help="frames kept per allocation")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    run_args = argparse.Namespace(server_log_level="WARNING", max_streams=20000, listen_backlog=1024,
+                                  keep_db=False, profile=False)
+    stamp = time.strftime("memtrace-%Y%m%dT%H%M%S")
+    setup = R.Setup(run_args, stamp)
+    out = setup.logs / "snapshot"
+    original_server_init = R.Server.__init__
+
+    def traced_init(self, variant, tag):
+        # The same server, started through the hook under tracemalloc.
+        original_popen = R.subprocess.Popen
+
+        def popen(argv, **kwargs):
+            kwargs["env"] = {**kwargs["env"], "BENCH_MEMTRACE_OUT": str(out)}
+            module_at = argv.index("-m")
+            argv = [argv[0], f"-Xtracemalloc={args.depth}", "-c", HOOK, *argv[module_at + 1:]]
+            return original_popen(argv, **kwargs)
+
+        R.subprocess.Popen = popen
+        try:
+            original_server_init(self, variant, tag)
+        finally:
+            R.subprocess.Popen = original_popen
+
+    R.Server.__init__ = traced_init
+    try:
+        variant = R.Variant(args.engine, setup)
+        with R.world(variant, f"memtrace-{args.engine}", 1, publisher=False) as (server, clients, _):
+            clients.open(1, 1, 30)
+            time.sleep(2)
+            first = _snapshot(server.pid, out)
+            rss1 = R.proc_status(server.pid)["rss_kb"]
+            opened = clients.open(args.streams - 1, 50, 120, 100, 0.5)
+            time.sleep(3)
+            second = _snapshot(server.pid, out)
+            rss2 = R.proc_status(server.pid)["rss_kb"]
+            n = opened["established"]
+        print(f"{args.engine}: {n + 1} streams; RSS {(rss2 - rss1) / n:.1f} KB per stream")
+        total = 0
+        for key in ("filename", "lineno"):
+            stats = second.compare_to(first, key)
+            if key == "filename":
+                total = sum(s.size_diff for s in stats)
+                print(f"tracemalloc: {total / n / 1024:.1f} KB per stream in Python objects")
+            print(f"\nby {key} (bytes per stream, count per stream):")
+            for stat in stats[:args.top]:
+                frame = stat.traceback[0]
+                where = frame.filename.replace(str(ROOT) + "/", "").split("site-packages/")[-1]
+                where += f":{frame.lineno}" if key == "lineno" else ""
+                print(f"  {stat.size_diff / n:8.0f} B  {stat.count_diff / n:6.2f}  {where}")
+    finally:
+        setup.close()
+    return 0
+
+
+def _snapshot(pid: int, out: Path) -> tracemalloc.Snapshot:
+    before = set(out.parent.glob(out.name + ".*"))
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        new = set(out.parent.glob(out.name + ".*")) - before
+        if new:
+            path = new.pop()
+            size = -1
+            while size != path.stat().st_size:  # the dump is written in one go; wait for it to end
+                size = path.stat().st_size
+                time.sleep(0.5)
+            return tracemalloc.Snapshot.load(str(path))
+        time.sleep(0.2)
+    raise TimeoutError("the server wrote no snapshot")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1239 @@
+"""Realtime benchmarks: our engine and stock django-eventstream 5.3.4, same run, same machine.
+
+    python bench/run.py                 # default sizes (make bench)
+    python bench/run.py --quick         # small sizes, about 3 minutes (make bench ARGS=--quick)
+    python bench/run.py --scenarios fanout,burst --engines ours --repeat 3
+
+Each scenario starts a fresh server (ours: `python -m project.serve`; stock:
+daphne with bench/stock) on a free 127.0.0.1 port, a publisher process and
+the load generator processes (bench/loadgen.py), against one private Redis and
+a fresh database made for this run. Results go to
+bench/results/<scenario>-<timestamp>.json; the table is printed at the end and
+written to bench/results/summary-<timestamp>.md. bench/README.md explains
+every scenario and its caveats.
+"""
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.loadgen import merge_hists, percentile_from_hist  # noqa: E402
+from project.local_redis import PrivateRedis, free_loopback_port  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+PY = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "decode"]
+# Which servers each scenario measures (bench/README.md says why); --engines picks among them.
+# ours-uvicorn (our engine under project.serve_uvicorn) runs only when --engines names it.
+DEFAULT_VARIANTS = {
+    "idle": ["ours", "ours-uvicorn", "stock"],
+    "fanout": ["ours", "ours-uvicorn", "stock"],
+    "many": ["ours", "ours-uvicorn", "stock"],
+    "burst": ["ours", "ours-uvicorn", "stock", "stock+storage"],
+    "storm": ["ours", "ours-uvicorn", "stock+storage"],
+    "decode": ["ours", "ours-uvicorn", "stock"],
+}
+VARIANT_COLUMNS = ["ours", "ours-uvicorn", "stock", "stock+storage"]
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+def proc_status(pid: int) -> dict:
+    fields = {}
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "Threads", "VmHWM"):
+                fields[key] = int(value.split()[0])
+    return {"rss_kb": fields.get("VmRSS"), "threads": fields.get("Threads"), "hwm_kb": fields.get("VmHWM")}
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of the process (all its threads)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            parts = stat.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
+
+
+def proc_fds(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
+class JsonProcess:
+    """A child that answers one JSON line per JSON command line (loadgen, publisher)."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, log_path: Path):
+        self.name = name
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE,  # noqa: S603
+                                        stdout=subprocess.PIPE, stderr=self._log)
+        self._buffer = b""
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.process.stdout, selectors.EVENT_READ)
+        hello = self.read(timeout=60)
+        if not hello.get("ready"):
+            raise RuntimeError(f"{name} did not start: {hello}")
+        self.pid = self.process.pid
+
+    def send(self, **command) -> None:
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
+        self.process.stdin.flush()
+
+    def read(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{self.name} did not answer within {timeout:.0f}s")
+            if not self._selector.select(timeout=remaining):
+                continue
+            chunk = os.read(self.process.stdout.fileno(), 1 << 20)
+            if not chunk:
+                raise RuntimeError(f"{self.name} exited (code {self.process.poll()})")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        reply = json.loads(line)
+        if reply.get("ok") is False:
+            raise RuntimeError(f"{self.name}: {reply.get('error')}")
+        return reply
+
+    def call(self, limit: float, **command) -> dict:
+        self.send(**command)
+        return self.read(limit)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.send(cmd="quit")
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._selector.close()
+        self._log.close()
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --- database -----------------------------------------------------------------------------
+
+
+class Database:
+    """A fresh database for ours: PostgreSQL (BENCH_DATABASE_URL, else DATABASE_URL's
+    server with the database callboard_bench) or a SQLite file. Stock always gets a
+    SQLite file: with storage it holds one connection per open stream (a thread
+    each), which would exhaust a shared PostgreSQL server's max_connections."""
+
+    def __init__(self, stamp: str):
+        url = os.environ.get("BENCH_DATABASE_URL") or ""
+        base = os.environ.get("DATABASE_URL") or ""
+        if not url and base.startswith(("postgres://", "postgresql://")):
+            url = urlunparse(urlparse(base)._replace(path="/callboard_bench"))
+        if url:
+            parsed = urlparse(url)
+            name = parsed.path.lstrip("/")
+            if "bench" not in name:
+                raise SystemExit(f"refusing to recreate database {name!r}: its name must contain 'bench'")
+            self.kind = "postgresql"
+            self.ours_url = url
+            self.names = {"ours": name}
+            self.admin_url = urlunparse(parsed._replace(path="/postgres"))
+            self.port = parsed.port or 5432
+        else:
+            self.kind = "sqlite"
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        self.files = {"ours": RESULTS / f"ours-{stamp}.sqlite3", "stock": RESULTS / f"stock-{stamp}.sqlite3"}
+        if self.kind == "sqlite":
+            self.ours_url = f"sqlite:///{self.files['ours']}"
+        self.stock_url = f"sqlite:///{self.files['stock']}"
+
+    def kind_of(self, which: str) -> str:
+        return self.kind if which == "ours" else "sqlite"
+
+    def _remove_files(self) -> None:
+        for path in self.files.values():
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    def recreate(self) -> None:
+        self._remove_files()
+        if self.kind == "sqlite":
+            return
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            for name in self.names.values():
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                connection.execute(f'CREATE DATABASE "{name}"')
+
+    def drop(self) -> None:
+        self._remove_files()
+        if self.kind == "sqlite":
+            return
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            for name in self.names.values():
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def connections(self, pid: int, which: str) -> dict:
+        """Database connections the process `pid` holds."""
+        if self.kind_of(which) == "sqlite":
+            target = str(self.files[which])
+            count = 0
+            with contextlib.suppress(OSError):
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    with contextlib.suppress(OSError):
+                        if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                            count += 1
+            return {"db_connections": count}
+        ports = _tcp_local_ports_to(pid, self.port)
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            total, mine = connection.execute(
+                "SELECT count(*), count(*) FILTER (WHERE client_port = ANY(%s)) "
+                "FROM pg_stat_activity WHERE datname = %s", [list(ports), self.names[which]],
+            ).fetchone()
+        return {"db_connections": mine, "db_connections_all_clients": total}
+
+
+def _tcp_local_ports_to(pid: int, remote_port: int) -> set[int]:
+    """Local ports of the process's TCP sockets connected to `remote_port`."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            next(lines)
+            for line in lines:
+                parts = line.split()
+                if parts[9] in inodes and int(parts[2].rsplit(":", 1)[1], 16) == remote_port:
+                    ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+# --- servers ------------------------------------------------------------------------------
+
+
+class Setup:
+    """What every scenario shares: Redis, databases, the workspace and key."""
+
+    def __init__(self, args, stamp: str):
+        self.args = args
+        self.stamp = stamp
+        self.logs = RESULTS / "logs" / stamp
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.redis = PrivateRedis().start()
+        self.db = Database(stamp)
+        self.secret = "bench-secret-key-of-this-run-only-" + stamp
+        self.db.recreate()
+        env = self.ours_env()
+        log(f"database: {self.db.kind}; migrating ours and stock")
+        subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,  # noqa: S603
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([PY, "-m", "django", "migrate", "--noinput"], cwd=ROOT,  # noqa: S603
+                       env=self.stock_env(True),
+                       check=True, stdout=subprocess.DEVNULL)
+        made = {}
+        for name in ("Bench", "Bench Other"):
+            output = subprocess.run([PY, "manage.py", "createworkspace", name, "--api-key", "--json",  # noqa: S603
+                                     "--scopes", "read"], cwd=ROOT, env=env, check=True,
+                                    capture_output=True, text=True).stdout
+            made[name] = json.loads(output)
+        self.workspace = made["Bench"]["workspace_id"]
+        self.api_key = made["Bench"]["api_key"]
+        self.other_workspace = made["Bench Other"]["workspace_id"]
+
+    def base_env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+        env.update({"REDIS_URL": self.redis.url, "SECRET_KEY": self.secret, "DEBUG": "false",
+                    "LOG_LEVEL": self.args.server_log_level, "PYTHONPATH": str(ROOT)})
+        return env
+
+    def ours_env(self) -> dict:
+        env = self.base_env()
+        env.update({"DATABASE_URL": self.db.ours_url, "DJANGO_SETTINGS_MODULE": "project.settings",
+                    "REALTIME_MAX_STREAMS_PER_WORKSPACE": str(self.args.max_streams),
+                    "REALTIME_MAX_STREAMS_PER_PRINCIPAL": str(self.args.max_streams)})
+        return env
+
+    def stock_env(self, storage: bool) -> dict:
+        env = self.base_env()
+        env.update({"BENCH_STOCK_DATABASE_URL": self.db.stock_url,
+                    "DJANGO_SETTINGS_MODULE": "bench.stock.settings",
+                    "BENCH_STOCK_STORAGE": "1" if storage else "0"})
+        return env
+
+    def close(self) -> None:
+        self.redis.stop()
+        if not self.args.keep_db:
+            with contextlib.suppress(Exception):
+                self.db.drop()
+
+
+class Variant:
+    def __init__(self, name: str, setup: Setup):
+        self.name = name
+        self.setup = setup
+        self.engine = "ours" if name.startswith("ours") else "stock"
+        self.storage = name == "stock+storage"
+
+    def env(self) -> dict:
+        return self.setup.ours_env() if self.engine == "ours" else self.setup.stock_env(self.storage)
+
+    @property
+    def path(self) -> str:
+        return "/api/v1/events/stream" if self.engine == "ours" else "/events/"
+
+    @property
+    def headers(self) -> list[str]:
+        return [f"Authorization: Bearer {self.setup.api_key}"] if self.engine == "ours" else []
+
+    @property
+    def target(self) -> str:
+        return self.setup.workspace if self.engine == "ours" else "bench"
+
+    @property
+    def other_target(self) -> str:
+        return self.setup.other_workspace if self.engine == "ours" else "other"
+
+    @property
+    def db_which(self) -> str:
+        return "ours" if self.engine == "ours" else "stock"
+
+
+class Server:
+    def __init__(self, variant: Variant, tag: str):
+        self.variant = variant
+        self.port = free_loopback_port()
+        args = variant.setup.args
+        if args.listen_backlog:
+            bind = ["-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog={args.listen_backlog}"]
+        else:
+            bind = ["-b", "127.0.0.1", "-p", str(self.port)]
+        if variant.name == "ours-uvicorn":
+            argv = [PY, "-m", "project.serve_uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
+                    "--backlog", str(args.listen_backlog or 2048)]
+        elif variant.engine == "ours":
+            argv = [PY, "-m", "project.serve", *bind, "project.asgi:application"]
+        else:
+            argv = [PY, "-m", "daphne", *bind, "bench.stock.asgi:application"]
+        self.log_path = variant.setup.logs / f"{tag}-server.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=variant.env(), stdout=self._log,  # noqa: S603
+                                        stderr=subprocess.STDOUT)
+        self.pid = self.process.pid
+        self._wait_listening(30)
+
+    def _wait_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.5):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not listen within {timeout}s")
+
+    def sample(self) -> dict:
+        status = proc_status(self.pid)
+        return {"rss_kb": status["rss_kb"], "threads": status["threads"], "fds": proc_fds(self.pid)}
+
+    def db_connections(self) -> dict:
+        return self.variant.setup.db.connections(self.pid, self.variant.db_which)
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self._log.close()
+
+
+class Sampler:
+    """Samples the server in the background: peak RSS, threads, fds, DB connections, CPU;
+    and where the machine's CPU went meanwhile (server, load generators, publisher,
+    our Redis, and everything else: PostgreSQL and other people's processes)."""
+
+    def __init__(self, server: Server, interval: float = 0.25, db_every: int = 4,
+                 helpers: dict | None = None):
+        self.server = server
+        self.helpers = helpers or {}
+        self.interval = interval
+        self.db_every = db_every
+        self.peak = {"rss_kb": 0, "threads": 0, "fds": 0, "db_connections": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _helper_cpu(self) -> dict:
+        return {name: sum(proc_cpu(pid) for pid in pids) for name, pids in self.helpers.items()}
+
+    def __enter__(self):
+        self.cpu0 = proc_cpu(self.server.pid)
+        self.helpers0 = self._helper_cpu()
+        self.machine0 = machine_cpu()
+        self.t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    def _run(self):
+        round_ = 0
+        while not self._stop.wait(self.interval):
+            sample = self.server.sample()
+            if round_ % self.db_every == 0:
+                with contextlib.suppress(Exception):
+                    sample.update(self.server.db_connections())
+            round_ += 1
+            for key in self.peak:
+                if sample.get(key) is not None:
+                    self.peak[key] = max(self.peak[key], sample[key])
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.cpu_s = proc_cpu(self.server.pid) - self.cpu0
+        self.wall_s = time.monotonic() - self.t0
+        busy, total = machine_cpu()
+        self.machine_busy_pct = 100 * (busy - self.machine0[0]) / max(1e-9, total - self.machine0[1])
+        helpers = self._helper_cpu()
+        self.helper_pct = {name: round(100 * (helpers[name] - self.helpers0[name]) / self.wall_s, 1)
+                           for name in helpers}
+        # In "% of one core" like server_cpu_pct; the machine has os.cpu_count() of them.
+        machine_core_pct = 100 * (busy - self.machine0[0]) / self.wall_s
+        self.other_pct = round(
+            machine_core_pct - 100 * self.cpu_s / self.wall_s - sum(self.helper_pct.values()), 1)
+
+    def result(self) -> dict:
+        return {"server_cpu_s": round(self.cpu_s, 3),
+                "server_cpu_pct": round(100 * self.cpu_s / self.wall_s, 1) if self.wall_s else None,
+                "server_rss_peak_kb": self.peak["rss_kb"], "server_threads_peak": self.peak["threads"],
+                "server_db_connections_peak": self.peak["db_connections"],
+                # Of both cores together: server, load generators, publisher, Redis, PostgreSQL
+                # and whatever else runs on this shared machine.
+                "machine_cpu_busy_pct": round(self.machine_busy_pct, 1),
+                **{f"{name}_cpu_pct": value for name, value in self.helper_pct.items()},
+                "other_processes_cpu_pct": self.other_pct}
+
+
+def _py_spy() -> str | None:
+    return shutil.which("py-spy", path=str(Path(PY).parent) + os.pathsep + os.environ.get("PATH", ""))
+
+
+class Profiler:
+    """py-spy on the server for the duration of a phase (with --profile)."""
+
+    def __init__(self, server: Server, tag: str, enabled: bool):
+        self.enabled = enabled and _py_spy() is not None
+        self.server = server
+        self.path = server.variant.setup.logs / f"{tag}-profile.txt"
+        self.process = None
+
+    def __enter__(self):
+        if self.enabled:
+            self.process = subprocess.Popen(  # noqa: S603
+                [_py_spy(), "record", "--pid", str(self.server.pid), "--format", "raw", "--rate", "200",
+                 "--nonblocking", "--output", str(self.path), "--duration", "600"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def summary(self, top: int = 15) -> dict | None:
+        if not self.process or not self.path.exists():
+            return None
+        return summarize_profile(self.path, top)
+
+
+PROJECT_DIRS = ("realtime/", "workspaces/", "project/", "django_eventstream/")
+
+
+def _package(path: str) -> str:
+    """A frame's file grouped: our apps by module, libraries by package."""
+    for marker in ("site-packages/", "lib/python3.11/"):
+        if marker in path:
+            rest = path.split(marker, 1)[1]
+            parts = rest.split("/")
+            if parts[0] == "django" and len(parts) > 2:
+                return "django/" + parts[1] + ("/" + parts[2] if parts[1] in ("db", "core") else "")
+            return parts[0].removesuffix(".py")
+    return path.rsplit(":", 1)[0]
+
+
+def summarize_profile(path: Path, top: int = 15) -> dict:
+    """From py-spy's collapsed stacks: self time by function and by package, and the
+    inclusive share of every function of the project (and of django_eventstream)."""
+    self_fn: dict[str, int] = {}
+    self_pkg: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        count = int(count)
+        total += count
+        frames = stack.split(";")
+        leaf = frames[-1]
+        name, _, where = leaf.partition(" (")
+        file = where.rstrip(")").rsplit(":", 1)[0]
+        self_fn[f"{name} ({file})"] = self_fn.get(f"{name} ({file})", 0) + count
+        self_pkg[_package(file)] = self_pkg.get(_package(file), 0) + count
+        seen = set()
+        for frame in frames:
+            name, _, where = frame.partition(" (")
+            file = where.rstrip(")").rsplit(":", 1)[0]
+            if any(file.startswith(d) or f"/{d}" in file for d in PROJECT_DIRS) or file.startswith(
+                    ("daphne/", "twisted/")):
+                key = f"{name} ({file})"
+                if key not in seen:
+                    seen.add(key)
+                    inclusive[key] = inclusive.get(key, 0) + count
+
+    def share(counts):
+        return [(name, round(100 * n / total, 1)) for name, n in
+                sorted(counts.items(), key=lambda kv: -kv[1])[:top]] if total else []
+    return {"samples": total, "file": str(path.relative_to(ROOT)), "self_by_package": share(self_pkg),
+            "self_by_function": share(self_fn), "inclusive_project": share(inclusive)}
+
+
+# --- clients ------------------------------------------------------------------------------
+
+
+class Clients:
+    """The load generator processes, each holding a share of the streams."""
+
+    def __init__(self, variant: Variant, server: Server, procs: int, tag: str):
+        self.workers = []
+        argv = [PY, "-m", "bench.loadgen", "--host", "127.0.0.1", "--port", str(server.port),
+                "--path", variant.path]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_LOADGEN_HEADERS": json.dumps(variant.headers)}
+        for i in range(procs):
+            self.workers.append(
+                JsonProcess(f"loadgen-{i}", argv, env, variant.setup.logs / f"{tag}-loadgen.log"))
+
+    def _all(self, limit: float, commands: list[dict]) -> list[dict]:
+        for worker, command in zip(self.workers, commands, strict=True):
+            worker.send(**command)
+        return [worker.read(limit) for worker in self.workers]
+
+    def call(self, limit: float, **command) -> list[dict]:
+        return self._all(limit, [dict(command) for _ in self.workers])
+
+    def open(self, n: int, concurrency: int, timeout: float, retries: int = 0,
+             retry_delay: float = 0.5) -> dict:
+        shares = _split(n, len(self.workers))
+        conc = _split(concurrency, len(self.workers))
+        replies = self._all(timeout + 30, [
+            {"cmd": "open", "n": s, "concurrency": max(1, c), "timeout": timeout, "retries": retries,
+             "retry_delay": retry_delay}
+            for s, c in zip(shares, conc, strict=True)])
+        return _merge_open(replies)
+
+    def reopen(self, concurrency: int, timeout: float, retries: int = 0, retry_delay: float = 0.5) -> dict:
+        conc = _split(concurrency, len(self.workers))
+        replies = self._all(timeout + 30, [{"cmd": "reopen", "concurrency": max(1, c), "timeout": timeout,
+                                            "retries": retries, "retry_delay": retry_delay}
+                                           for c in conc])
+        merged = _merge_open(replies)
+        merged["with_cursor"] = sum(r["with_cursor"] for r in replies)
+        return merged
+
+    def reset(self, expect: int) -> None:
+        self.call(30, cmd="reset", expect=expect)
+
+    def wait(self, timeout: float, idle: float) -> dict:
+        return _merge_stats(self.call(timeout + 30, cmd="wait", timeout=timeout, idle=idle))
+
+    def stats(self) -> dict:
+        return _merge_stats(self.call(30, cmd="stats"))
+
+    def close(self) -> int:
+        return sum(r["closed"] for r in self.call(60, cmd="close"))
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+def _split(n: int, parts: int) -> list[int]:
+    return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
+
+
+def _merge_open(replies: list[dict]) -> dict:
+    def add(key):
+        out: dict[str, int] = {}
+        for reply in replies:
+            for k, v in reply[key].items():
+                out[k] = out.get(k, 0) + v
+        return out
+    start = min(r["t_start_wall"] for r in replies)
+    all_ready = max(r["t_start_wall"] + r["all_ready_s"] for r in replies) - start
+    established = sum(r["established"] for r in replies)
+    return {
+        "requested": sum(r["requested"] for r in replies), "established": established,
+        "attempts": sum(r["attempts"] for r in replies),
+        "all_ready_s": round(all_ready, 3),
+        "connects_per_s": round(established / all_ready, 1) if all_ready > 0 else None,
+        "connect_p50_ms": statistics.median(
+            [r["connect_p50_ms"] for r in replies if r["connect_p50_ms"] is not None] or [0]),
+        "connect_p99_ms": max(
+            [r["connect_p99_ms"] for r in replies if r["connect_p99_ms"] is not None] or [0]),
+        "statuses": add("statuses"), "failures": add("failures"),
+        "error_sample": next((r["error_sample"] for r in replies if r["error_sample"]), ""),
+        "client_cpu_s": [r["client_cpu_s"] for r in replies], "t_start_wall": start,
+    }
+
+
+def _merge_stats(replies: list[dict]) -> dict:
+    merged = {key: sum(r[key] for r in replies) for key in (
+        "streams", "open", "deliveries", "unique", "duplicates", "order_violations", "id_regressions",
+        "unexpected", "missing", "complete_streams", "bytes", "server_closes")}
+    hist = merge_hists(r["hist"] for r in replies)
+    def pick(key, fn):
+        values = [r[key] for r in replies if r[key] is not None]
+        return fn(values) if values else None
+    controls: dict[str, int] = {}
+    failures: dict[str, int] = {}
+    for reply in replies:
+        for k, v in reply["controls"].items():
+            controls[k] = controls.get(k, 0) + v
+        for k, v in reply["failures"].items():
+            failures[k] = failures.get(k, 0) + v
+    merged.update({
+        "expect_each": replies[0]["expect_each"],
+        "first_recv": pick("first_recv", min), "last_recv": pick("last_recv", max),
+        "complete_last": pick("complete_last", max),
+        "p50_ms": _round(percentile_from_hist(hist, 50)), "p95_ms": _round(percentile_from_hist(hist, 95)),
+        "p99_ms": _round(percentile_from_hist(hist, 99)), "max_ms": pick("lat_max_ms", max),
+        "controls": controls, "failures": failures,
+        "client_cpu_pct": [r["client_cpu_pct"] for r in replies],
+    })
+    return merged
+
+
+def _round(value, digits=1):
+    return None if value is None else round(value, digits)
+
+
+@contextlib.contextmanager
+def world(variant: Variant, tag: str, procs: int, publisher: bool = True):
+    """A fresh server, its publisher and the load generators; all stopped at the end."""
+    server = Server(variant, tag)
+    clients = pub = None
+    try:
+        if publisher:
+            pub = JsonProcess("publisher", [PY, "-m", "bench.publish", "--engine", variant.engine],
+                              variant.env(), variant.setup.logs / f"{tag}-publisher.log")
+        clients = Clients(variant, server, procs, tag)
+        yield server, clients, pub
+    finally:
+        for thing in (clients, pub):
+            if thing is not None:
+                with contextlib.suppress(Exception):
+                    thing.stop()
+        server.stop()
+        with contextlib.suppress(Exception):
+            import redis
+
+            redis.Redis.from_url(variant.setup.redis.url).flushall()
+
+
+def client_sockets(pid: int, port: int) -> int:
+    """Accepted client connections the server process still holds (any state but LISTEN)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            next(lines)
+            for line in lines:
+                parts = line.split()
+                if parts[3] != "0A" and parts[9] in inodes and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
+
+
+def helper_pids(variant: Variant, clients: "Clients", pub) -> dict:
+    redis_process = variant.setup.redis._process
+    return {"loadgen": [w.pid for w in clients.workers], "publisher": [pub.pid] if pub else [],
+            "redis": [redis_process.pid] if redis_process else []}
+
+
+def wait_for_streams_closed(server: Server, timeout: float, base_fds: int | None = None) -> float:
+    """Seconds until the server holds no client connection any more: none left in the
+    kernel's TCP table and, with `base_fds`, its fds back near that (a socket reset by
+    the client leaves the table at once but stays an fd until the server closes it;
+    up to 110 more for the Redis connection pool)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if client_sockets(server.pid, server.port) == 0 and (
+                base_fds is None or proc_fds(server.pid) <= base_fds + 110):
+            break
+        time.sleep(0.1)
+    return round(time.monotonic() - started, 2)
+
+
+# --- scenarios ----------------------------------------------------------------------------
+
+
+def scenario_idle(variant: Variant, args, tag: str) -> dict:
+    """N idle streams: memory and threads per stream, DB connections at 1,000 and at N."""
+    n = args.streams
+    with world(variant, tag, args.client_procs, publisher=False) as (server, clients, _):
+        clients.open(1, 1, 30)
+        time.sleep(1.5)
+        base = server.sample()
+        base_db = server.db_connections()
+        first = min(n, 1000) - 1
+        opened = clients.open(first, args.connect_concurrency, args.connect_timeout, args.retries,
+                              args.retry_delay)
+        time.sleep(1.5)
+        at_1000 = server.sample()
+        db_1000 = server.db_connections()
+        opened_rest = (clients.open(n - 1 - first, args.connect_concurrency, args.connect_timeout,
+                                    args.retries, args.retry_delay) if n > first + 1 else None)
+        time.sleep(args.settle)
+        cpu0, t0 = proc_cpu(server.pid), time.monotonic()
+        time.sleep(args.idle_hold)
+        idle_cpu = (proc_cpu(server.pid) - cpu0) / (time.monotonic() - t0)
+        full = server.sample()
+        db_full = server.db_connections()
+        still = clients.stats()
+        clients.close()
+        close_drain_s = wait_for_streams_closed(server, 60, base["fds"])
+        time.sleep(1)
+        after = server.sample()
+        after["client_sockets"] = client_sockets(server.pid, server.port)
+        after["redis_connections"] = len(_tcp_local_ports_to(server.pid, variant.setup.redis.port))
+    established = 1 + opened["established"] + (opened_rest["established"] if opened_rest else 0)
+    per_stream = (full["rss_kb"] - base["rss_kb"]) / max(1, established - 1)
+    return {
+        "streams_requested": n, "streams_established": established, "streams_open_after_hold": still["open"],
+        "rss_base_mb": round(base["rss_kb"] / 1024, 1), "rss_at_1000_mb": round(at_1000["rss_kb"] / 1024, 1),
+        "rss_full_mb": round(full["rss_kb"] / 1024, 1),
+        "rss_after_close_mb": round(after["rss_kb"] / 1024, 1),
+        "rss_per_stream_kb": round(per_stream, 1),
+        "threads_base": base["threads"], "threads_at_1000": at_1000["threads"],
+        "threads_full": full["threads"],
+        "threads_after_close": after["threads"], "fds_base": base["fds"], "fds_full": full["fds"],
+        "fds_after_close": after["fds"], "client_sockets_after_close": after["client_sockets"],
+        "redis_connections_after_close": after["redis_connections"], "close_drain_s": close_drain_s,
+        "db_connections_base": base_db["db_connections"], "db_connections_at_1000": db_1000["db_connections"],
+        "db_connections_full": db_full["db_connections"],
+        "idle_server_cpu_pct": round(100 * idle_cpu, 1),
+        "open_connects_per_s": (opened_rest or opened)["connects_per_s"],
+        "open_attempts": 1 + opened["attempts"] + (opened_rest["attempts"] if opened_rest else 0),
+        "open_failures": {**opened["failures"], **(opened_rest["failures"] if opened_rest else {})},
+        "open_statuses": {**opened["statuses"], **(opened_rest["statuses"] if opened_rest else {})},
+        "error_sample": opened["error_sample"] or (opened_rest or {}).get("error_sample", ""),
+    }
+
+
+def _delivery_phase(variant, args, tag, subscribers, rate, duration) -> dict:
+    count = max(1, int(rate * duration))
+    with world(variant, tag, args.client_procs) as (server, clients, pub):
+        opened = clients.open(subscribers, args.connect_concurrency, args.connect_timeout, args.retries,
+                              args.retry_delay)
+        # Warm-up: the first events pay for imports, caches and the feed; not measured.
+        clients.reset(5)
+        pub.call(60, cmd="publish", target=variant.target, count=5, rate=rate, start_n=0)
+        clients.wait(timeout=15, idle=2)
+        clients.reset(count)
+        with Sampler(server, helpers=helper_pids(variant, clients, pub)) as sampler, \
+                Profiler(server, tag, args.profile) as profiler:
+            published = pub.call(duration * 3 + 120, cmd="publish", target=variant.target, count=count,
+                                 rate=rate, start_n=0)
+            stats = clients.wait(timeout=max(30, duration * 2), idle=args.idle_timeout)
+    span = (stats["last_recv"] - published["t_first"]) if stats["last_recv"] else None
+    return {
+        "subscribers": subscribers, "streams_established": opened["established"],
+        "open_attempts": opened["attempts"], "open_connects_per_s": opened["connects_per_s"],
+        "open_failures": opened["failures"], "open_statuses": opened["statuses"],
+        "rate_offered": rate, "events_published": published["published"],
+        "publisher_rate": published["achieved_rate"], "publisher_max_behind_ms": published["max_behind_ms"],
+        "expected_deliveries": published["published"] * opened["established"],
+        "deliveries": stats["deliveries"], "unique": stats["unique"], "duplicates": stats["duplicates"],
+        "order_violations": stats["order_violations"], "id_regressions": stats["id_regressions"],
+        "missing": published["published"] * opened["established"] - stats["unique"],
+        "deliveries_per_s": round(stats["unique"] / span, 0) if span else 0,
+        "p50_ms": stats["p50_ms"], "p95_ms": stats["p95_ms"], "p99_ms": stats["p99_ms"],
+        "max_ms": stats["max_ms"],
+        "controls": stats["controls"], "server_closes": stats["server_closes"],
+        "client_cpu_pct": stats["client_cpu_pct"], **sampler.result(),
+        # Contention-independent: what one delivery costs the server, everything included.
+        "server_cpu_us_per_delivery": (round(sampler.cpu_s / stats["deliveries"] * 1e6, 1)
+                                       if stats["deliveries"] else None),
+        "profile": profiler.summary(),
+    }
+
+
+def scenario_fanout(variant, args, tag) -> dict:
+    """S subscribers of one workspace, R events/s for D seconds."""
+    return _delivery_phase(variant, args, tag, args.subscribers, args.rate, args.duration)
+
+
+def scenario_many(variant, args, tag) -> dict:
+    """Many subscribers at a low rate (5,000 x 4 events/s)."""
+    return _delivery_phase(variant, args, tag, args.many_subscribers, args.many_rate, args.many_duration)
+
+
+def scenario_burst(variant, args, tag) -> dict:
+    """B events as fast as the publisher can to one stream: complete, in order, no duplicate."""
+    count = args.burst
+    atomic = variant.engine == "ours" and args.burst_atomic
+    with world(variant, tag, 1) as (server, clients, pub):
+        opened = clients.open(1, 1, 30)
+        clients.reset(count)
+        with Sampler(server, interval=0.05, helpers=helper_pids(variant, clients, pub)) as sampler:
+            published = pub.call(300, cmd="publish", target=variant.target, count=count, rate=0,
+                                 start_n=0, atomic=atomic)
+            stats = clients.wait(timeout=args.burst_timeout, idle=args.idle_timeout)
+    done = stats["complete_last"] or stats["last_recv"]
+    return {
+        "events_published": published["published"], "publish_s": published["elapsed_s"],
+        "published_in_one_transaction": atomic, "stream_established": opened["established"],
+        "received_unique": stats["unique"], "deliveries": stats["deliveries"],
+        "duplicates": stats["duplicates"], "order_violations": stats["order_violations"],
+        "id_regressions": stats["id_regressions"], "missing": published["published"] - stats["unique"],
+        "complete": stats["unique"] == published["published"] and stats["duplicates"] == 0
+        and stats["order_violations"] == 0,
+        "last_event_after_publish_start_s": round(done - published["t_first"], 3) if done else None,
+        # The publisher's own time excluded: how long after its last call the last event arrived.
+        "last_event_after_publish_end_s": round(done - published["t_last"], 3) if done else None,
+        "p99_ms": stats["p99_ms"], "max_ms": stats["max_ms"], "controls": stats["controls"],
+        "server_closes": stats["server_closes"], **sampler.result(),
+    }
+
+
+def scenario_storm(variant, args, tag) -> dict:
+    """N streams drop at once; K events are published meanwhile; all N reconnect at once
+    with Last-Event-ID: reconnects/s, time until all are back, catch-up, duplicates."""
+    n, missed = args.storm, args.storm_missed
+    with world(variant, tag, args.client_procs) as (server, clients, pub):
+        opened = clients.open(n, args.connect_concurrency, args.connect_timeout, args.retries,
+                              args.retry_delay)
+        clients.reset(1)
+        pub.call(60, cmd="publish", target=variant.target, count=1, rate=0, start_n=0)
+        primed = clients.wait(timeout=60, idle=args.idle_timeout)
+        db_before = server.db_connections()
+        clients.close()
+        drained_s = wait_for_streams_closed(server, 60)
+        clients.reset(missed)
+        pub.call(120, cmd="publish", target=variant.target, count=missed, rate=0, start_n=0)
+        helpers = helper_pids(variant, clients, pub)
+        with Sampler(server, interval=0.2, db_every=2, helpers=helpers) as sampler, \
+                Profiler(server, tag, args.profile) as profiler:
+            back = clients.reopen(args.storm_concurrency, args.connect_timeout, args.retries,
+                                  args.retry_delay)
+            stats = clients.wait(timeout=60, idle=args.idle_timeout)
+    catch_up = (stats["complete_last"] - back["t_start_wall"]) if stats["complete_last"] else None
+    return {
+        "streams": n, "initially_established": opened["established"],
+        "initial_connects_per_s": opened["connects_per_s"],
+        "primed_with_cursor": primed["complete_streams"], "server_drain_s": drained_s,
+        "reconnected": back["established"], "reconnect_with_cursor": back["with_cursor"],
+        "reconnect_attempts": back["attempts"], "refused_attempts": back["attempts"] - back["requested"],
+        "reconnect_all_back_s": back["all_ready_s"], "reconnects_per_s": back["connects_per_s"],
+        "reconnect_p50_ms": back["connect_p50_ms"], "reconnect_p99_ms": back["connect_p99_ms"],
+        "reconnect_failures": back["failures"], "reconnect_statuses": back["statuses"],
+        "error_sample": back["error_sample"],
+        "missed_events": missed, "expected_replays": missed * back["established"],
+        "replayed_unique": stats["unique"], "duplicates": stats["duplicates"],
+        "order_violations": stats["order_violations"],
+        "missing": missed * back["established"] - stats["unique"],
+        "streams_caught_up": stats["complete_streams"],
+        "catch_up_all_s": round(catch_up, 3) if catch_up is not None else None,
+        "controls": stats["controls"], "db_connections_before": db_before["db_connections"],
+        **sampler.result(), "profile": profiler.summary(),
+    }
+
+
+def scenario_decode(variant, args, tag) -> dict:
+    """Clients watch workspace A; E events go to workspace B. CPU the server spends on them."""
+    count, rate = args.decode_events, args.decode_rate
+    with world(variant, tag, 1) as (server, clients, pub):
+        clients.open(args.decode_streams, args.connect_concurrency, 60, args.retries, args.retry_delay)
+        clients.reset(0)
+        time.sleep(1)
+        quiet = max(2.0, count / rate)
+        cpu0, t0 = proc_cpu(server.pid), time.monotonic()
+        time.sleep(quiet)
+        idle_rate = (proc_cpu(server.pid) - cpu0) / (time.monotonic() - t0)
+        import redis
+
+        channels = sorted(c.decode() for c in redis.Redis.from_url(variant.setup.redis.url).pubsub_channels())
+        foreign_channel = (f"callboard:rt:ws:{variant.other_target}" if variant.engine == "ours"
+                           else "events_channel")
+        cpu0, t0 = proc_cpu(server.pid), time.monotonic()
+        published = pub.call(count / rate * 3 + 120, cmd="publish", target=variant.other_target, count=count,
+                             rate=rate, start_n=0)
+        time.sleep(1)
+        busy_cpu = proc_cpu(server.pid) - cpu0
+        window = time.monotonic() - t0
+        stats = clients.stats()
+    extra = max(0.0, busy_cpu - idle_rate * window)
+    return {
+        "watching_streams": args.decode_streams, "foreign_events": published["published"],
+        "server_cpu_idle_pct": round(100 * idle_rate, 2),
+        "server_cpu_during_pct": round(100 * busy_cpu / window, 2),
+        "server_cpu_ms_per_1000_foreign_events": round(
+            1000 * extra / max(1, published["published"]) * 1000, 1),
+        "server_subscribed_channels": channels, "foreign_channel": foreign_channel,
+        "foreign_channel_subscribed": foreign_channel in channels,
+        "events_received_by_watchers": stats["deliveries"],
+    }
+
+
+SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
+             "burst": scenario_burst, "storm": scenario_storm, "decode": scenario_decode}
+
+
+# --- the contract -------------------------------------------------------------------------
+
+# (scenario, metric, operator, target, the issue's line; {names} are this run's sizes)
+CONTRACT = [
+    ("idle", "streams_established", ">=", "streams", "10,000 concurrent idle streams (run: {streams:,})"),
+    ("idle", "rss_per_stream_kb", "<=", 25, "≤ 25 KB RSS per idle stream"),
+    ("idle", "threads_growth", "<=", 0, "thread count does not grow with streams"),
+    ("idle", "db_connections_at_1000", "<=", 20, "1,000 open streams hold ≤ 20 DB connections"),
+    ("fanout", "deliveries_per_s", ">=", 50_000,
+     "≥ 50,000 deliveries/s, 1,000 subscribers (run: {subscribers:,} x {rate:g}/s)"),
+    ("fanout", "p99_ms", "<=", 150, "p99 ≤ 150 ms, 1,000 subscribers (run: {subscribers:,})"),
+    ("many", "p99_ms", "<=", 500,
+     "p99 ≤ 500 ms, 5,000 subscribers x 4/s (run: {many_subscribers:,} x {many_rate:g}/s)"),
+    ("burst", "complete", "==", True, "{burst:,}-event burst complete, in order, no duplicate"),
+    ("storm", "reconnects_per_s", ">=", 3_000, "reconnect storm ≥ 3,000 connects/s (run: {storm:,} streams)"),
+    ("storm", "reconnect_all_back_s", "<=", 5, "10,000 clients back within 5 s (run: {storm:,})"),
+    ("storm", "catch_up_all_s", "<=", 2, "replay after reconnect catches up within 2 s"),
+    ("storm", "duplicates", "==", 0, "replay with no duplicate"),
+    ("storm", "server_db_connections_peak", "<=", 20,
+     "DB connections do not depend on the number of streams (≤ 20 with {storm:,} reconnecting)"),
+    ("decode", "foreign_decode_free", "==", True, "a process decodes only the workspaces it watches"),
+]
+
+
+def derived(scenario: str, result: dict) -> dict:
+    out = dict(result)
+    if scenario == "idle":
+        out["threads_growth"] = (result["threads_full"] or 0) - (result["threads_base"] or 0)
+    if scenario == "storm":
+        out["db_growth"] = ((result.get("server_db_connections_peak") or 0)
+                            - max(1, result.get("db_connections_before") or 0))
+    if scenario == "decode":
+        # The foreign events' channel is not one the server subscribed to (stock: all events
+        # share one channel, so it decodes them all).
+        out["foreign_decode_free"] = result["foreign_channel_subscribed"] is False
+    return out
+
+
+def judge(op: str, value, target) -> bool | None:
+    if value is None:
+        return None
+    return {">=": value >= target, "<=": value <= target, "==": value == target}[op]
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def median_result(runs: list[dict]) -> dict:
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[-1] if runs else {}
+    out = {}
+    for key in ok[0]:
+        values = [r.get(key) for r in ok]
+        if all(isinstance(v, bool) for v in values):
+            out[key] = all(values)
+        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            out[key] = statistics.median(values)
+        else:
+            out[key] = values[len(values) // 2]
+    out["repetitions"] = len(ok)
+    return out
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "loadavg_at_start": os.getloadavg()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repetition (~3 minutes)")
+    parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
+    parser.add_argument("--engines", default="ours,stock,stock+storage",
+                        help="variants to run where the scenario measures them: ours, stock, "
+                             "stock+storage, and ours-uvicorn (project.serve_uvicorn)")
+    parser.add_argument("--repeat", type=int, default=None, help="repetitions per scenario (median taken)")
+    parser.add_argument("--streams", type=int, default=10_000, help="idle streams")
+    parser.add_argument("--subscribers", type=int, default=1_000)
+    parser.add_argument("--rate", type=float, default=50, help="events/s in the fanout scenario")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of publishing (fanout)")
+    parser.add_argument("--many-subscribers", type=int, default=5_000)
+    parser.add_argument("--many-rate", type=float, default=4)
+    parser.add_argument("--many-duration", type=float, default=10)
+    parser.add_argument("--burst", type=int, default=1_000)
+    parser.add_argument("--burst-atomic", action=argparse.BooleanOptionalAction, default=True,
+                        help="ours: the burst in one transaction (published together after commit)")
+    parser.add_argument("--burst-timeout", type=float, default=60)
+    parser.add_argument("--storm", type=int, default=10_000, help="streams that reconnect at once")
+    parser.add_argument("--storm-missed", type=int, default=10, help="events published while they are away")
+    parser.add_argument("--storm-concurrency", type=int, default=10_000, help="connects in flight at once")
+    parser.add_argument("--decode-streams", type=int, default=100)
+    parser.add_argument("--decode-events", type=int, default=1_000)
+    parser.add_argument("--decode-rate", type=float, default=200)
+    parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
+    parser.add_argument("--connect-concurrency", type=int, default=50,
+                        help="connects in flight while a scenario sets up its streams")
+    parser.add_argument("--retries", type=int, default=100,
+                        help="a refused connect (non-200, reset) is retried this often")
+    parser.add_argument("--retry-delay", type=float, default=0.5, help="seconds between those retries")
+    parser.add_argument("--connect-timeout", type=float, default=90)
+    parser.add_argument("--idle-timeout", type=float, default=3,
+                        help="a wait ends after this long without events")
+    parser.add_argument("--settle", type=float, default=3)
+    parser.add_argument("--idle-hold", type=float, default=20,
+                        help="seconds the idle streams are held and the server's CPU measured "
+                             "(our engine refreshes its stream registrations every 10 s)")
+    parser.add_argument("--max-streams", type=int, default=20_000,
+                        help="REALTIME_MAX_STREAMS_PER_WORKSPACE/PRINCIPAL of our server")
+    parser.add_argument("--listen-backlog", type=int, default=1024,
+                        help="listen backlog of both servers (daphne's default is 50; 0 keeps it)")
+    parser.add_argument("--server-log-level", default="WARNING")
+    parser.add_argument("--profile", action="store_true", help="py-spy the server during measured phases")
+    parser.add_argument("--keep-db", action="store_true", help="keep the benchmark databases afterwards")
+    args = parser.parse_args(argv)
+    if args.quick:
+        quick = {"streams": 1_000, "subscribers": 200, "duration": 5, "many_subscribers": 1_000,
+                 "many_duration": 5, "storm": 1_000, "storm_concurrency": 1_000, "decode_events": 400,
+                 "settle": 1, "idle_hold": 10, "idle_timeout": 2, "burst_timeout": 20}
+        for key, value in quick.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < max(args.streams, args.storm) + 1000:
+        log(f"warning: RLIMIT_NOFILE hard limit {hard} is below the stream count")
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    engines = {e.strip() for e in args.engines.split(",")}
+    started = time.monotonic()
+    command = "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    setup = Setup(args, stamp)
+    summary = {}
+    try:
+        for scenario in scenarios:
+            variants = [v for v in DEFAULT_VARIANTS[scenario] if v in engines]
+            record = {"scenario": scenario, "command": command, "started": stamp, "machine": machine(),
+                      "database": setup.db.kind, "params": vars(args), "runs": {}, "median": {}}
+            for name in variants:
+                variant = Variant(name, setup)
+                runs = []
+                for rep in range(args.repeat):
+                    tag = f"{scenario}-{name.replace('+', '-')}-{rep}"
+                    log(f"{scenario} / {name} / repetition {rep + 1} of {args.repeat}")
+                    t0 = time.monotonic()
+                    try:
+                        result = derived(scenario, SCENARIOS[scenario](variant, args, tag))
+                    except Exception as error:  # one failed run must not lose the others
+                        log(f"  failed: {error.__class__.__name__}: {error}")
+                        result = {"error": f"{error.__class__.__name__}: {error}"}
+                    result["wall_s"] = round(time.monotonic() - t0, 1)
+                    runs.append(result)
+                    log("  " + brief(scenario, result))
+                record["runs"][name] = runs
+                record["median"][name] = median_result(runs)
+            record["contract"] = [
+                {"line": text.format(**vars(args)), "metric": metric,
+                 "target": (getattr(args, target) if isinstance(target, str) else target),
+                 "ours": record["median"].get("ours", {}).get(metric),
+                 "met": judge(op, record["median"].get("ours", {}).get(metric),
+                              getattr(args, target) if isinstance(target, str) else target)}
+                for sc, metric, op, target, text in CONTRACT if sc == scenario
+            ]
+            path = RESULTS / f"{scenario}-{stamp}.json"
+            path.write_text(json.dumps(record, indent=1, default=str))
+            summary[scenario] = record
+            log(f"wrote {path.relative_to(ROOT)}")
+    finally:
+        setup.close()
+    elapsed = time.monotonic() - started
+    table = render_table(summary, command, elapsed, setup.db.kind, args)
+    (RESULTS / f"summary-{stamp}.md").write_text(table)
+    print(table)
+    log(f"done in {elapsed / 60:.1f} minutes")
+    return 0
+
+
+BRIEF_KEYS = {
+    "idle": ["streams_established", "rss_per_stream_kb", "threads_base", "threads_full",
+             "db_connections_at_1000", "open_connects_per_s"],
+    "fanout": ["deliveries_per_s", "p50_ms", "p99_ms", "missing", "duplicates", "server_cpu_pct",
+               "client_cpu_pct", "other_processes_cpu_pct"],
+    "many": ["deliveries_per_s", "p50_ms", "p99_ms", "missing", "duplicates", "server_cpu_pct",
+             "client_cpu_pct", "other_processes_cpu_pct"],
+    "burst": ["received_unique", "duplicates", "order_violations", "last_event_after_publish_start_s",
+              "controls"],
+    "storm": ["reconnected", "reconnects_per_s", "reconnect_all_back_s", "catch_up_all_s", "duplicates",
+              "missing",
+              "server_db_connections_peak"],
+    "decode": ["server_cpu_ms_per_1000_foreign_events", "server_subscribed_channels"],
+}
+
+
+def brief(scenario: str, result: dict) -> str:
+    if "error" in result:
+        return "error: " + result["error"]
+    return ", ".join(f"{k}={result.get(k)}" for k in BRIEF_KEYS[scenario])
+
+
+ROWS = [
+    ("idle", "streams_established", "idle streams established"),
+    ("idle", "rss_per_stream_kb", "RSS per idle stream (KB)"),
+    ("idle", "rss_full_mb", "server RSS with all streams (MB)"),
+    ("idle", "threads_base", "threads, 1 stream"),
+    ("idle", "threads_full", "threads, all streams"),
+    ("idle", "db_connections_at_1000", "DB connections at 1,000 streams"),
+    ("idle", "db_connections_full", "DB connections at all streams"),
+    ("idle", "idle_server_cpu_pct", "server CPU while idle (%)"),
+    ("fanout", "deliveries_per_s", "fan-out deliveries/s"),
+    ("fanout", "p50_ms", "fan-out p50 (ms)"),
+    ("fanout", "p95_ms", "fan-out p95 (ms)"),
+    ("fanout", "p99_ms", "fan-out p99 (ms)"),
+    ("fanout", "missing", "fan-out missing deliveries"),
+    ("fanout", "duplicates", "fan-out duplicates"),
+    ("fanout", "server_cpu_pct", "fan-out server CPU (% of one core)"),
+    ("fanout", "server_cpu_us_per_delivery", "fan-out server CPU per delivery (µs)"),
+    ("fanout", "other_processes_cpu_pct", "fan-out CPU of other processes (% of one core)"),
+    ("many", "deliveries_per_s", "many: deliveries/s"),
+    ("many", "p50_ms", "many: p50 (ms)"),
+    ("many", "p99_ms", "many: p99 (ms)"),
+    ("many", "missing", "many: missing deliveries"),
+    ("many", "server_cpu_pct", "many: server CPU (% of one core)"),
+    ("many", "server_cpu_us_per_delivery", "many: server CPU per delivery (µs)"),
+    ("many", "other_processes_cpu_pct", "many: CPU of other processes (% of one core)"),
+    ("burst", "received_unique", "burst: events received (unique)"),
+    ("burst", "duplicates", "burst: duplicates"),
+    ("burst", "order_violations", "burst: order violations"),
+    ("burst", "publish_s", "burst: publisher's time for all events (s)"),
+    ("burst", "last_event_after_publish_start_s", "burst: last event after publish start (s)"),
+    ("storm", "reconnected", "storm: streams back (of all)"),
+    ("storm", "refused_attempts", "storm: refused connect attempts"),
+    ("storm", "reconnects_per_s", "storm: reconnects/s"),
+    ("storm", "reconnect_all_back_s", "storm: all back after (s)"),
+    ("storm", "catch_up_all_s", "storm: all caught up after (s)"),
+    ("storm", "duplicates", "storm: duplicates in replay"),
+    ("storm", "missing", "storm: missing in replay"),
+    ("storm", "db_connections_before", "storm: DB connections, streams open"),
+    ("storm", "server_db_connections_peak", "storm: DB connections, peak during storm"),
+    ("storm", "server_threads_peak", "storm: threads, peak"),
+    ("decode", "server_cpu_ms_per_1000_foreign_events", "decode: server CPU ms per 1,000 foreign events"),
+]
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_table(summary: dict, command: str, elapsed: float, db_kind: str, args) -> str:
+    present = [v for v in VARIANT_COLUMNS if any(v in record["median"] for record in summary.values())]
+    lines = [f"Command: `{command}` ({elapsed / 60:.1f} min, database {db_kind}, "
+             f"{args.client_procs} load generator process(es), repetitions {args.repeat}, medians)", "",
+             "| metric | " + " | ".join(present) + " |", "|---" * (len(present) + 1) + "|"]
+    for scenario, metric, label in ROWS:
+        if scenario not in summary:
+            continue
+        medians = summary[scenario]["median"]
+        cells = [fmt(medians.get(v, {}).get(metric)) if v in medians else "n/a" for v in present]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| contract line | ours | met |", "|---|---|---|"]
+    for record in summary.values():
+        for line in record["contract"]:
+            met = {True: "met", False: "MISSED", None: "not measured"}[line["met"]]
+            lines.append(f"| {line['line']} | {fmt(line['ours'])} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
