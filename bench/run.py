@@ -205,17 +205,12 @@ class Database:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
     def recreate(self) -> None:
-        self._remove_files()
-        if self.kind == "sqlite":
-            return
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            for name in self.names.values():
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                connection.execute(f'CREATE DATABASE "{name}"')
+        self._reset(create=True)
 
     def drop(self) -> None:
+        self._reset(create=False)
+
+    def _reset(self, *, create: bool) -> None:
         self._remove_files()
         if self.kind == "sqlite":
             return
@@ -224,6 +219,8 @@ class Database:
         with psycopg.connect(self.admin_url, autocommit=True) as connection:
             for name in self.names.values():
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                if create:
+                    connection.execute(f'CREATE DATABASE "{name}"')
 
     def connections(self, pid: int, which: str) -> dict:
         """Database connections the process `pid` holds."""
