@@ -117,3 +117,11 @@ def signed_in():
         return client
 
     return make
+
+
+@pytest.fixture
+def openapi(client):
+    """The published OpenAPI document, as a client fetches it."""
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    return response.json()

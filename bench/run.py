@@ -244,8 +244,8 @@ class Database:
         return {"db_connections": mine, "db_connections_all_clients": total}
 
 
-def _tcp_local_ports_to(pid: int, remote_port: int) -> set[int]:
-    """Local ports of the process's TCP sockets connected to `remote_port`."""
+def _socket_inodes(pid: int) -> set[str]:
+    """Inodes of the sockets the process holds open."""
     inodes = set()
     with contextlib.suppress(OSError):
         for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -253,6 +253,12 @@ def _tcp_local_ports_to(pid: int, remote_port: int) -> set[int]:
                 link = os.readlink(f"/proc/{pid}/fd/{fd}")
                 if link.startswith("socket:["):
                     inodes.add(link[8:-1])
+    return inodes
+
+
+def _tcp_local_ports_to(pid: int, remote_port: int) -> set[int]:
+    """Local ports of the process's TCP sockets connected to `remote_port`."""
+    inodes = _socket_inodes(pid)
     ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError), open(table) as lines:
@@ -696,13 +702,7 @@ def world(variant: Variant, tag: str, procs: int, publisher: bool = True):
 
 def client_sockets(pid: int, port: int) -> int:
     """Accepted client connections the server process still holds (any state but LISTEN)."""
-    inodes = set()
-    with contextlib.suppress(OSError):
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if link.startswith("socket:["):
-                    inodes.add(link[8:-1])
+    inodes = _socket_inodes(pid)
     count = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError), open(table) as lines:

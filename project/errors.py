@@ -73,6 +73,10 @@ class TooManyRequests(ApiError):
     status, code, message = 429, "too_many_requests", "Too many requests."
 
 
+class ServiceUnavailable(ApiError):
+    status, code, message = 503, "service_unavailable", "Unavailable for a moment; retry shortly."
+
+
 def error_response(status: int, code: str | None = None, message: str | None = None,
                    details: dict | None = None, headers: dict | None = None) -> JsonResponse:
     body = {

@@ -54,12 +54,27 @@ def is_api_path(path: str) -> bool:
     return path.startswith("/api/")
 
 
+def accept_request_id(incoming: str) -> str:
+    """The client's X-Request-ID when it is sane, else a new one."""
+    return incoming if _INCOMING_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def record_request(*, method: str, path: str, route: str, status: int, seconds: float,
+                   streaming: bool) -> None:
+    """The access-log line and the metrics of one answered request."""
+    metrics.observe_http_request(method, route, status, seconds)
+    access_log.info(
+        "%s %s %s", method, path, status,
+        extra={"method": method, "path": path, "route": route, "status": status,
+               "duration_ms": round(seconds * 1000, 2), "streaming": streaming},
+    )
+
+
 class RequestContextMiddleware(HybridMiddleware):
     """Gives the request an id, and logs and counts it when it is answered."""
 
     def before(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = incoming if _INCOMING_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = accept_request_id(request.headers.get("X-Request-ID", ""))
         request.started_at = time.perf_counter()
         request_id_var.set(request.request_id)
         workspace_id_var.set("-")
@@ -67,20 +82,9 @@ class RequestContextMiddleware(HybridMiddleware):
 
     def after(self, request, response):
         response["X-Request-ID"] = request.request_id
-        elapsed = time.perf_counter() - request.started_at
-        route = _route_of(request)
-        metrics.observe_http_request(request.method, route, response.status_code, elapsed)
-        access_log.info(
-            "%s %s %s", request.method, request.path, response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 2),
-                "streaming": response.streaming,
-            },
-        )
+        record_request(method=request.method, path=request.path, route=_route_of(request),
+                       status=response.status_code, seconds=time.perf_counter() - request.started_at,
+                       streaming=response.streaming)
         return response
 
 

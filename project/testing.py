@@ -57,7 +57,7 @@ def _server_command(server: str, port: int) -> list[str]:
 
 
 @contextmanager
-def running_daphne(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30,
+def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30,
                    server: str = "daphne"):
     """A real ASGI server (daphne via project.serve, or uvicorn via
     project.serve_uvicorn) on a free loopback port, sharing this test run's

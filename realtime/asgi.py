@@ -13,9 +13,7 @@ Django's request pipeline. Every other request goes to Django untouched.
 import asyncio
 import io
 import logging
-import re
 import time
-import uuid
 from importlib import import_module
 
 from asgiref.sync import sync_to_async
@@ -25,29 +23,22 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import JsonResponse
 from pydantic import ValidationError
 
-from project import metrics as http_metrics
-from project.errors import ApiError, api_error_response, validation_error_response
+from project.errors import ApiError, ServiceUnavailable, api_error_response, validation_error_response
+from project.middleware import accept_request_id, record_request
 from project.request_context import bind_workspace, request_id_var, workspace_id_var
-from realtime.connection import StreamFilters
 from realtime.streams import (
     RETRY_AFTER_SECONDS,
     STREAM_HEADERS,
-    ServiceUnavailable,
     Stream,
-    open_stream,
-    parse_event_types,
 )
-from realtime.views import StreamParams, TicketStreamParams
+from realtime.views import StreamParams, TicketStreamParams, redeem_stream_ticket, workspace_stream_for
 from workspaces.auth import READ, authenticate, require
-from workspaces.tickets import ticket_redeem
 
-access_log = logging.getLogger("callboard.request")
 logger = logging.getLogger(__name__)
 
 WORKSPACE_STREAM = "/api/v1/events/stream"
 TICKET_STREAM = "/api/v1/sse/connect"
 _ROUTES = {WORKSPACE_STREAM: "api/v1/events/stream", TICKET_STREAM: "api/v1/sse/connect"}
-_INCOMING_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _RESPONSE_HEADERS = [(name.lower().encode(), value.encode()) for name, value in STREAM_HEADERS.items()]
 
 
@@ -67,8 +58,7 @@ class StreamRouter:
     async def _serve(self, scope, receive, send) -> None:
         started = time.perf_counter()
         request = ASGIRequest(scope, io.BytesIO())
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _INCOMING_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = accept_request_id(request.headers.get("X-Request-ID", ""))
         request_id_var.set(request_id)
         workspace_id_var.set("-")
         try:
@@ -103,19 +93,15 @@ class StreamRouter:
             request, params.ticket if ticket_path else None
         )
         bind_workspace(principal.workspace.pk)
-        filters = StreamFilters(event_types=parse_event_types(params.event_types),
-                                call_id=params.call_id, agent=params.agent)
-        last_event_id = request.headers.get("Last-Event-ID") or params.last_event_id
-        return await open_stream(principal=principal, filters=filters, last_event_id=last_event_id)
+        return await workspace_stream_for(request, principal, params)
 
     def _authenticate(self, request: ASGIRequest, ticket: str | None):
         """The same auth as the API: a ticket here, else bearer key, else session."""
         if ticket is not None:
-            principal = ticket_redeem(ticket)
-        else:
-            request.session = self._session_store(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
-            request.user = get_user(request)
-            principal = authenticate(request)
+            return redeem_stream_ticket(ticket)
+        request.session = self._session_store(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+        request.user = get_user(request)
+        principal = authenticate(request)
         require(principal, READ)
         return principal
 
@@ -140,13 +126,8 @@ class StreamRouter:
         return response.status_code
 
     def _log(self, request: ASGIRequest, status: int, started: float) -> None:
-        elapsed = time.perf_counter() - started
-        route = _ROUTES[request.path]
-        http_metrics.observe_http_request("GET", route, status, elapsed)
-        access_log.info("GET %s %s", request.path, status, extra={
-            "method": "GET", "path": request.path, "route": route, "status": status,
-            "duration_ms": round(elapsed * 1000, 2), "streaming": status == 200,
-        })
+        record_request(method="GET", path=request.path, route=_ROUTES[request.path], status=status,
+                       seconds=time.perf_counter() - started, streaming=status == 200)
 
 
 async def _close_on_disconnect(stream: Stream, receive) -> None:

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from project.errors import ApiError, BadRequest, TooManyRequests
+from project.errors import BadRequest, ServiceUnavailable, TooManyRequests
 from realtime import catalogue, history, limits
 from realtime.connection import Connection, StreamFilters
 from realtime.hub import ShuttingDown, get_hub
@@ -20,10 +20,6 @@ logger = logging.getLogger(__name__)
 
 _MAX_CURSOR_DIGITS = 18
 RETRY_AFTER_SECONDS = 5
-
-
-class ServiceUnavailable(ApiError):
-    status, code, message = 503, "shutting_down", "The server is restarting; reconnect shortly."
 
 
 def parse_cursor(text: str | None) -> int | None:
@@ -78,7 +74,8 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
     cursor = parse_cursor(last_event_id)
     hub = get_hub()
     if hub.shutting_down:
-        raise ServiceUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        raise ServiceUnavailable("The server is restarting; reconnect shortly.", code="shutting_down",
+                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     connection = Connection(
         workspace_id=str(principal.workspace.pk), subject_id=principal.subject_id, stream=stream,
         soft_limit=settings.REALTIME_BUFFER_SOFT_LIMIT, hard_limit=settings.REALTIME_BUFFER_HARD_LIMIT,

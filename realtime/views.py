@@ -8,7 +8,7 @@ from project.errors import documented_errors
 from project.request_context import bind_workspace
 from realtime.connection import StreamFilters
 from realtime.docs import asyncapi_document
-from realtime.streams import open_stream, parse_event_types
+from realtime.streams import Stream, open_stream, parse_event_types
 from workspaces.auth import READ, WorkspaceAuth, require
 from workspaces.tickets import ticket_redeem
 
@@ -36,26 +36,32 @@ class TicketStreamParams(StreamParams):
     ticket: str = Field(description="A ticket from POST /api/v1/auth/sse-ticket (single use).")
 
 
-async def _stream(request: HttpRequest, principal, params: StreamParams):
+async def workspace_stream_for(request: HttpRequest, principal, params: StreamParams) -> Stream:
+    """Admits the workspace stream the parameters describe (both front doors use it)."""
     filters = StreamFilters(event_types=parse_event_types(params.event_types),
                             call_id=params.call_id, agent=params.agent)
     last_event_id = request.headers.get("Last-Event-ID") or params.last_event_id
-    stream = await open_stream(principal=principal, filters=filters, last_event_id=last_event_id)
-    return stream.as_response()
+    return await open_stream(principal=principal, filters=filters, last_event_id=last_event_id)
+
+
+def redeem_stream_ticket(ticket: str):
+    """The principal a stream ticket stands for, allowed to read."""
+    principal = ticket_redeem(ticket)
+    require(principal, READ)
+    return principal
 
 
 @router.get("/events/stream", auth=WorkspaceAuth(READ), response=STREAM_ERRORS,
             description=STREAM_DESCRIPTION)
 async def workspace_stream(request: HttpRequest, params: Query[StreamParams]):
-    return await _stream(request, request.auth, params)
+    return (await workspace_stream_for(request, request.auth, params)).as_response()
 
 
 @router.get("/sse/connect", auth=None, response=STREAM_ERRORS, description=STREAM_DESCRIPTION)
 async def ticket_stream(request: HttpRequest, params: Query[TicketStreamParams]):
-    principal = await sync_to_async(ticket_redeem)(params.ticket)
-    require(principal, READ)
+    principal = await sync_to_async(redeem_stream_ticket)(params.ticket)
     bind_workspace(principal.workspace.pk)
-    return await _stream(request, principal, params)
+    return (await workspace_stream_for(request, principal, params)).as_response()
 
 
 @router.get("/asyncapi.json", auth=None, include_in_schema=False)

@@ -4,8 +4,11 @@ Every read or write of a tenant row in a workspace's name starts here, so the
 workspace filter cannot be forgotten. A row of another workspace is simply not
 found: callers answer 404, never 403, so ids of other tenants leak nothing.
 
-(Authentication is the only code that looks rows up across workspaces: it must
-find a presented key before it knows the workspace.)
+Outside it, on purpose: authentication, which must find a presented key
+before it knows the workspace; realtime's event log, read on the stream hot
+path by the workspace id of an authenticated connection (realtime/history.py,
+every query filtered by that id); and the relay's system-wide sweeping and
+trimming, which act for no workspace.
 """
 
 from django.core.exceptions import ValidationError

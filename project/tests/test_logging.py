@@ -197,7 +197,7 @@ def http_get(port: int, path: str, headers: dict | None = None):
 
 
 @contextmanager
-def running_daphne(env: dict, log_path):
+def running_server(env: dict, log_path):
     """daphne via project.serve on a free loopback port, all its output in log_path."""
     port = free_loopback_port()
     with open(log_path, "wb") as log:
@@ -244,7 +244,7 @@ def test_the_real_server_logs_json_lines_without_secrets(admin_key, workspace, t
     secret = admin_key.key.removeprefix(admin_key.api_key.prefix + "_")
 
     # when requests carry a ticket in the query string and a key in a header and a query
-    with running_daphne(env, log_path) as port:
+    with running_server(env, log_path) as port:
         ticket_status, _, _ = http_get(port, "/healthz?ticket=SECRETTICKET123")
         key_in_query_status, _, _ = http_get(port, f"/healthz?note={admin_key.key}")
         status, request_id, body = http_get(

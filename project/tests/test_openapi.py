@@ -3,13 +3,6 @@
 import pytest
 
 
-@pytest.fixture
-def openapi(client):
-    response = client.get("/api/v1/openapi.json")
-    assert response.status_code == 200
-    return response.json()
-
-
 def test_openapi_document_is_version_3_1(openapi):
     # then
     assert openapi["openapi"].startswith("3.1")

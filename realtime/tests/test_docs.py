@@ -43,13 +43,6 @@ def all_refs(node):
 
 
 @pytest.fixture
-def openapi(client):
-    response = client.get("/api/v1/openapi.json")
-    assert response.status_code == 200
-    return response.json()
-
-
-@pytest.fixture
 def asyncapi(client):
     # no credentials: the document is public
     response = client.get("/api/v1/asyncapi.json")

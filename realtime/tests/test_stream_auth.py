@@ -3,7 +3,7 @@ session cookie or single-use ticket; everything else is a JSON error, never a st
 
 import pytest
 
-from project.testing import running_daphne
+from project.testing import running_server
 from realtime.emit import emit
 from realtime.tests.streaming import (
     TICKET_STREAM_PATH,
@@ -39,7 +39,7 @@ def test_a_bearer_key_or_a_session_cookie_opens_an_event_stream_starting_with_re
     # given
     session = session_cookie(signed_in(owner))
 
-    with running_daphne(tmp_path) as server:
+    with running_server(tmp_path) as server:
         # when
         with stream_request(server, key=read_key.key) as response:
             preamble, events = read_preamble(response)
@@ -71,7 +71,7 @@ def test_a_bearer_key_or_a_session_cookie_opens_an_event_stream_starting_with_re
 
 def test_a_stream_request_without_read_access_is_a_json_error_not_a_stream(tmp_path, workspace,
                                                                           runtime_key):
-    with running_daphne(tmp_path) as server:
+    with running_server(tmp_path) as server:
         # when
         anonymous = refused(server)
         bad_key = refused(server, key=runtime_key.key[:-4] + "abcd")
@@ -96,7 +96,7 @@ def test_a_ticket_opens_one_stream_of_its_workspace_once_and_never_reaches_the_l
     expired = ticket_for(read_key)
     expire_ticket(expired)
 
-    with running_daphne(tmp_path, env={"LOG_LEVEL": "DEBUG"}) as server:
+    with running_server(tmp_path, env={"LOG_LEVEL": "DEBUG"}) as server:
         # when
         with open_stream(server, path=TICKET_STREAM_PATH, params={"ticket": ticket}) as stream:
             ours = emit_exports(workspace, 1)[0]

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from project.redis_client import get_redis
-from project.testing import running_daphne
+from project.testing import running_server
 from realtime import relay
 from realtime.channels import workspace_channel
 from realtime.emit import emit
@@ -41,7 +41,7 @@ class Rollback(Exception):
 
 def test_committed_events_arrive_live_in_order_as_their_envelopes_even_in_a_burst(tmp_path, workspace,
                                                                                  read_key):
-    with running_daphne(tmp_path) as server, open_stream(server, key=read_key.key) as stream:
+    with running_server(tmp_path) as server, open_stream(server, key=read_key.key) as stream:
         # when 1,000 events are committed one after another
         burst = emit_exports(workspace, 1000)
 
@@ -76,7 +76,7 @@ def test_committed_events_arrive_live_in_order_as_their_envelopes_even_in_a_burs
 
 def test_rolled_back_events_and_call_events_nobody_subscribed_to_never_arrive(tmp_path, workspace,
                                                                                read_key):
-    with running_daphne(tmp_path) as server, open_stream(server, key=read_key.key) as stream:
+    with running_server(tmp_path) as server, open_stream(server, key=read_key.key) as stream:
         # when the transaction rolls back
         with pytest.raises(Rollback), transaction.atomic():
             emit(workspace, "data-export-status", export_status(1))
@@ -111,7 +111,7 @@ def test_filters_deliver_only_the_named_types_calls_and_agents(tmp_path, workspa
     key = read_key.key
     types = {"event_types": "data-export-status, call-status"}
 
-    with running_daphne(tmp_path) as server, \
+    with running_server(tmp_path) as server, \
             open_stream(server, key=key, params=types) as by_type, \
             open_stream(server, key=key, params={"call_id": "call-1"}) as by_call, \
             open_stream(server, key=key, params={"agent": "helpdesk"}) as by_agent:
@@ -149,7 +149,7 @@ def test_filters_deliver_only_the_named_types_calls_and_agents(tmp_path, workspa
 
 
 def test_a_silent_stream_gets_keep_alives(tmp_path, workspace, read_key):
-    with running_daphne(tmp_path, env={"REALTIME_KEEPALIVE_SECONDS": "1"}) as server, \
+    with running_server(tmp_path, env={"REALTIME_KEEPALIVE_SECONDS": "1"}) as server, \
             open_stream(server, key=read_key.key) as stream:
         # when nothing happens for a second
         [keep_alive] = stream.until_type("keep-alive")
@@ -166,7 +166,7 @@ def test_a_silent_stream_gets_keep_alives(tmp_path, workspace, read_key):
 
 def test_the_sweeper_delivers_an_event_whose_publish_was_lost_exactly_once(tmp_path, workspace,
                                                                            read_key):
-    with running_daphne(tmp_path) as server, open_stream(server, key=read_key.key) as stream:
+    with running_server(tmp_path) as server, open_stream(server, key=read_key.key) as stream:
         # given
         first = emit_exports(workspace, 1)[0]
         stream.until_event(first)
@@ -188,7 +188,7 @@ def test_the_sweeper_delivers_an_event_whose_publish_was_lost_exactly_once(tmp_p
 
 
 def test_a_message_the_server_cannot_read_does_not_stop_delivery(tmp_path, workspace, read_key):
-    with running_daphne(tmp_path) as server, open_stream(server, key=read_key.key) as stream:
+    with running_server(tmp_path) as server, open_stream(server, key=read_key.key) as stream:
         # given a message on the workspace's channel in the previous release's format (its
         # header had no "ts"), as an old worker publishes it during a rolling deploy
         header = {"seq": None, "type": "call-interim", "audience": "call", "call_id": "call-1", "agent": None}

@@ -4,7 +4,7 @@ database; streams over the caps are 429; SIGTERM tells every stream to reconnect
 
 import pytest
 
-from project.testing import running_daphne
+from project.testing import running_server
 from realtime.tests.streaming import (
     WAIT,
     RawStream,
@@ -27,7 +27,7 @@ SMALL_BUFFERS = {"REALTIME_BUFFER_SOFT_LIMIT": "20", "REALTIME_BUFFER_HARD_LIMIT
 
 def test_a_client_that_stops_reading_is_cut_off_at_the_hard_limit_and_the_server_memory_stays_bounded(
         tmp_path, workspace, read_key):
-    with running_daphne(tmp_path, env=SMALL_BUFFERS) as server:
+    with running_server(tmp_path, env=SMALL_BUFFERS) as server:
         # given a client that has read `connected` and then stops reading
         with RawStream(server, key=read_key.key) as stalled:
             pid = server.process.pid
@@ -59,7 +59,7 @@ def test_a_client_that_stops_reading_is_cut_off_at_the_hard_limit_and_the_server
 def test_a_client_that_reads_slowly_but_steadily_is_warned_that_it_lags(tmp_path, workspace, read_key):
     env = {"REALTIME_BUFFER_SOFT_LIMIT": "20", "REALTIME_BUFFER_HARD_LIMIT": "100000"}
     # given a client that reads a few KB at a time
-    with running_daphne(tmp_path, env=env) as server, RawStream(server, key=read_key.key) as slow:
+    with running_server(tmp_path, env=env) as server, RawStream(server, key=read_key.key) as slow:
         received = []
 
         # when events come faster than it reads
@@ -80,7 +80,7 @@ def test_a_client_that_reads_slowly_but_steadily_is_warned_that_it_lags(tmp_path
 def test_streams_over_the_caps_are_429_until_one_closes(tmp_path, workspace, read_key, write_key,
                                                         admin_key):
     env = {"REALTIME_MAX_STREAMS_PER_PRINCIPAL": "1", "REALTIME_MAX_STREAMS_PER_WORKSPACE": "2"}
-    with running_daphne(tmp_path, env=env) as server, open_stream(server, key=read_key.key) as first:
+    with running_server(tmp_path, env=env) as server, open_stream(server, key=read_key.key) as first:
         # when the same key opens a second stream
         same_key = refused(server, key=read_key.key)
 
@@ -104,7 +104,7 @@ def test_streams_over_the_caps_are_429_until_one_closes(tmp_path, workspace, rea
 
 def test_sigterm_tells_every_stream_to_reconnect_then_ends_them_and_the_server_exits_cleanly(
         tmp_path, workspace, read_key, write_key):
-    with running_daphne(tmp_path) as server:
+    with running_server(tmp_path) as server:
         with open_stream(server, key=read_key.key) as one, open_stream(server, key=write_key.key) as other:
             envelope = emit_exports(workspace, 1)[0]
             one.until_event(envelope)

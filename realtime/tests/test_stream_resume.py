@@ -5,7 +5,7 @@ the caller's own workspace only; history that is gone is a stream-reset, not a s
 import httpx
 import pytest
 
-from project.testing import running_daphne
+from project.testing import running_server
 from realtime.emit import emit
 from realtime.models import Event
 from realtime.tests.streaming import (
@@ -27,7 +27,7 @@ FOREIGN_CURSORS = ["globex:5", "1,2", "-1", "abc", "1.5", "12345678901234567890"
 
 def test_a_client_that_reconnects_gets_exactly_the_missed_events_then_live_ones(tmp_path, workspace,
                                                                                 read_key):
-    with running_daphne(tmp_path) as server:
+    with running_server(tmp_path) as server:
         # given a client that read three events and went away
         with open_stream(server, key=read_key.key) as first:
             emit_exports(workspace, 3)
@@ -69,7 +69,7 @@ def test_a_cursor_means_a_position_in_the_callers_own_workspace_only(tmp_path, w
         {"params": {"last_event_id": "0", "event_types": "call-status,data-export-status"}},
     ]
 
-    with running_daphne(tmp_path) as server:
+    with running_server(tmp_path) as server:
         # when a cursor in any other form is presented
         foreign = [refused(server, key=read_key.key, headers={"Last-Event-ID": cursor})
                    for cursor in FOREIGN_CURSORS]
@@ -108,7 +108,7 @@ def test_a_cursor_outside_the_retained_history_gets_stream_reset_then_live_event
     emit_exports(workspace, 5)
     Event.objects.filter(workspace=workspace, seq__lte=3).delete()
 
-    with running_daphne(tmp_path) as server:
+    with running_server(tmp_path) as server:
         # when a client resumes from before what is left
         with open_stream(server, key=read_key.key, headers={"Last-Event-ID": "1"}) as expired:
             [expired_reset] = expired.until_type("stream-reset")
@@ -136,7 +136,7 @@ def test_a_cursor_outside_the_retained_history_gets_stream_reset_then_live_event
 
 def test_a_client_resumes_exactly_where_it_was_after_the_server_was_killed(tmp_path, workspace, read_key):
     # given a client that read three events from a server that then dies without a word
-    with running_daphne(tmp_path) as first_server, open_stream(first_server, key=read_key.key) as stream:
+    with running_server(tmp_path) as first_server, open_stream(first_server, key=read_key.key) as stream:
         emit_exports(workspace, 3)
         last_seen = stream.until_id(3)[-1].id
         first_server.process.kill()
@@ -146,7 +146,7 @@ def test_a_client_resumes_exactly_where_it_was_after_the_server_was_killed(tmp_p
     missed = emit_exports(workspace, 4)
 
     # when it reconnects to a new server with its last cursor
-    with running_daphne(tmp_path) as second_server, \
+    with running_server(tmp_path) as second_server, \
             open_stream(second_server, key=read_key.key, headers={"Last-Event-ID": last_seen}) as resumed:
         replayed = without_control(resumed.until_id(7))
         live = emit_exports(workspace, 1)[0]

@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 from project.errors import NotFound
-from project.testing import running_daphne
+from project.testing import running_server
 from realtime import relay
 from realtime.emit import emit
 from realtime.subscriptions import subscribe_call, unsubscribe_call
@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def test_every_process_delivers_every_event_to_its_own_clients_in_order(tmp_path, workspace, read_key,
                                                                          write_key):
-    with running_daphne(tmp_path) as server_a, running_daphne(tmp_path) as server_b, \
+    with running_server(tmp_path) as server_a, running_server(tmp_path) as server_b, \
             open_stream(server_a, key=read_key.key) as on_a, \
             open_stream(server_b, key=write_key.key) as on_b:
         # when
@@ -51,7 +51,7 @@ def test_a_subscription_made_on_any_process_reaches_only_that_connection(tmp_pat
     # given
     acme, reader = str(workspace.pk), f"key:{read_key.api_key.pk}"
 
-    with running_daphne(tmp_path) as server_a, running_daphne(tmp_path) as server_b:
+    with running_server(tmp_path) as server_a, running_server(tmp_path) as server_b:
         with open_stream(server_a, key=read_key.key) as subscriber, \
                 open_stream(server_b, key=write_key.key) as bystander, \
                 open_stream(server_b, key=outsider_key.key) as foreigner:
@@ -108,7 +108,7 @@ def assert_becomes_unknown(workspace_id: str, subject_id: str, client_id: str) -
 
 def test_a_client_that_moves_to_a_process_that_is_behind_gets_each_event_once(tmp_path, workspace,
                                                                                read_key, write_key):
-    with running_daphne(tmp_path) as behind, running_daphne(tmp_path) as ahead, \
+    with running_server(tmp_path) as behind, running_server(tmp_path) as ahead, \
             open_stream(behind, key=write_key.key) as watcher:
         # given a process that has delivered event 1, and event 2 whose publish was lost
         emit_exports(workspace, 1)

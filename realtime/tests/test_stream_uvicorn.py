@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from project.testing import running_daphne
+from project.testing import running_server
 from realtime.tests.streaming import emit_exports, open_stream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def test_uvicorn_streams_events_in_order_and_resumes(tmp_path, workspace, read_key):
     # given
-    with running_daphne(tmp_path, server="uvicorn") as server:
+    with running_server(tmp_path, server="uvicorn") as server:
         with open_stream(server, key=read_key.key) as stream:
             # when
             emit_exports(workspace, 3)
@@ -29,7 +29,7 @@ def test_uvicorn_streams_events_in_order_and_resumes(tmp_path, workspace, read_k
 
 def test_uvicorn_tells_streams_to_reconnect_on_sigterm_and_exits_cleanly(tmp_path, read_key):
     # given
-    with running_daphne(tmp_path, server="uvicorn") as server, \
+    with running_server(tmp_path, server="uvicorn") as server, \
             open_stream(server, key=read_key.key) as stream:
         # when
         server.process.terminate()
