@@ -128,6 +128,9 @@ API_PAGE_SIZE_MAX = 200
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int(
     "API_KEY_LAST_USED_RESOLUTION_SECONDS", default=60
 )
+# Stream connects reuse a key verified this recently (workspaces/key_cache.py);
+# a revocation reaches the other processes within this time. 0 turns it off.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 SSE_TICKET_TTL_SECONDS = env.int("SSE_TICKET_TTL_SECONDS", default=30)
 
 # Celery: JSON only, a task is acknowledged after it ran and requeued if its

@@ -17,6 +17,7 @@ from ninja.utils import check_csrf
 
 from project.errors import BadRequest, Forbidden, NotAuthenticated
 from project.request_context import bind_workspace
+from workspaces.key_cache import verified_keys
 from workspaces.keys import key_matches, prefix_of
 from workspaces.models import ApiKey, Membership, Role, Scope, Workspace
 
@@ -124,21 +125,46 @@ def active_key(plaintext: str) -> ApiKey:
         raise NotAuthenticated("The API key is not valid.", code="invalid_api_key")
     if api_key.is_revoked:
         raise NotAuthenticated("The API key has been revoked.", code="api_key_revoked")
+    verified_keys.put(plaintext, api_key)
     return api_key
 
 
-def _authenticate_bearer(request: HttpRequest, header: str) -> Principal:
+def _bearer_credential(header: str) -> str:
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
         raise NotAuthenticated(
             "The Authorization header must be 'Bearer <api key>'.", code="invalid_authorization"
         )
-    api_key = active_key(credential.strip())
-    selector = request.headers.get("X-Workspace")
+    return credential.strip()
+
+
+def _key_principal(api_key: ApiKey, selector: str | None) -> Principal:
     if selector and not _matches_workspace(api_key.workspace, selector):
         raise Forbidden("This API key belongs to another workspace.", code="workspace_forbidden")
-    _note_key_use(api_key)
     return principal_for_key(api_key)
+
+
+def _authenticate_bearer(request: HttpRequest, header: str) -> Principal:
+    api_key = active_key(_bearer_credential(header))
+    principal = _key_principal(api_key, request.headers.get("X-Workspace"))
+    _note_key_use(api_key)
+    return principal
+
+
+def recently_verified_principal(authorization: str | None, selector: str | None) -> Principal | None:
+    """The principal of a bearer key verified moments ago (`workspaces.key_cache`),
+    answered without the database; None when the request needs the full check.
+    For the stream endpoints, whose clients reconnect in storms. `authorization`
+    and `selector` are the Authorization and X-Workspace headers."""
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    api_key = verified_keys.get(credential.strip())
+    if api_key is None:
+        return None
+    return _key_principal(api_key, selector)
 
 
 def _authenticate_session(request: HttpRequest) -> Principal:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from project.errors import BadRequest, Conflict
+from workspaces.key_cache import verified_keys
 from workspaces.keys import generate_key
 from workspaces.models import ApiKey, Membership, Role, Scope, Workspace, validate_timezone
 from workspaces.scoping import get_scoped_or_404, scoped
@@ -149,4 +150,5 @@ def api_key_revoke(*, workspace: Workspace, key_id) -> ApiKey:
         revoked_at=timezone.now()
     )
     api_key.refresh_from_db(fields=["revoked_at"])
+    verified_keys.forget(api_key.pk)
     return api_key

@@ -1,6 +1,8 @@
 """Who may open the workspace stream, and how (SPEC §3 tickets, §5 streams): bearer key,
 session cookie or single-use ticket; everything else is a JSON error, never a stream."""
 
+import time
+
 import pytest
 
 from project.testing import running_server
@@ -19,6 +21,7 @@ from realtime.tests.streaming import (
     ticket_for,
     without_control,
 )
+from workspaces import services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -123,3 +126,20 @@ def test_a_ticket_opens_one_stream_of_its_workspace_once_and_never_reaches_the_l
     assert "/api/v1/sse/connect" in log, "the server logged no request: the check below would prove nothing"
     for secret in (ticket, outsiders_ticket, expired):
         assert secret not in log
+
+
+def test_a_revoked_key_opens_no_stream_once_the_key_cache_time_has_passed(tmp_path, workspace, read_key):
+    # given a server that remembers verified keys for half a second, and a stream it admitted
+    with running_server(tmp_path, env={"API_KEY_CACHE_SECONDS": "0.5"}) as server:
+        with open_stream(server, key=read_key.key) as before:
+            pass
+
+        # when the key is revoked (in another process than the server's) and the time passes
+        services.api_key_revoke(workspace=workspace, key_id=read_key.api_key.pk)
+        time.sleep(0.6)
+        after = refused(server, key=read_key.key)
+
+    # then
+    assert before.connected.data["type"] == "connected"
+    assert after.status_code == 401
+    assert error_of(after)["code"] == "api_key_revoked"
