@@ -24,10 +24,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 FOREIGN_CURSORS = ["globex:5", "1,2", "-1", "abc", "1.5", "12345678901234567890"]
 
+# A short gap is replayed from one read shared by every stream resuming from the same
+# cursor (realtime/windows.py); a long one page by page. A batch of 2 sends these
+# tests' gaps down the second path.
+REPLAY_PATHS = pytest.mark.parametrize("replay_env", [{}, {"REALTIME_REPLAY_BATCH": "2"}],
+                                       ids=["shared-window", "paged"])
 
+
+@REPLAY_PATHS
 def test_a_client_that_reconnects_gets_exactly_the_missed_events_then_live_ones(tmp_path, workspace,
-                                                                                read_key):
-    with running_server(tmp_path) as server:
+                                                                                read_key, replay_env):
+    with running_server(tmp_path, env=replay_env) as server:
         # given a client that read three events and went away
         with open_stream(server, key=read_key.key) as first:
             emit_exports(workspace, 3)
@@ -102,13 +109,14 @@ def test_a_cursor_means_a_position_in_the_callers_own_workspace_only(tmp_path, w
     assert event_ids(seen_by_globex) == globex_events[:10]
 
 
+@REPLAY_PATHS
 def test_a_cursor_outside_the_retained_history_gets_stream_reset_then_live_events(tmp_path, workspace,
-                                                                                 read_key):
+                                                                                 read_key, replay_env):
     # given the oldest events are gone, as trimming deletes them
     emit_exports(workspace, 5)
     Event.objects.filter(workspace=workspace, seq__lte=3).delete()
 
-    with running_server(tmp_path) as server:
+    with running_server(tmp_path, env=replay_env) as server:
         # when a client resumes from before what is left
         with open_stream(server, key=read_key.key, headers={"Last-Event-ID": "1"}) as expired:
             [expired_reset] = expired.until_type("stream-reset")
