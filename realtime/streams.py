@@ -81,7 +81,7 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
         soft_limit=settings.REALTIME_BUFFER_SOFT_LIMIT, hard_limit=settings.REALTIME_BUFFER_HARD_LIMIT,
         filters=filters, follow_call_id=follow_call_id,
     )
-    verdict = await limits.admit(hub.redis, connection)
+    verdict = await hub.gate.admit(connection)
     if verdict != limits.ADMITTED:
         scope = "workspace" if verdict == limits.WORKSPACE_FULL else "principal"
         raise TooManyRequests(
@@ -149,6 +149,19 @@ async def _replay(hub, connection: Connection, cursor: int, current: int):
         # again, even when this process is behind the one the client came from.
         connection.cursor = cursor
         return
+    if current - cursor <= settings.REALTIME_REPLAY_BATCH:
+        # The common case (a blip, a deploy): one shared read for every stream
+        # that comes back from this cursor.
+        window = await hub.windows.get(connection.workspace_id, after=cursor, upto=current)
+        if window is None:
+            position = await sync_to_async(history.position)(connection.workspace_id)
+            yield _reset(connection, "cursor-expired", position)
+            return
+        connection.cursor = cursor
+        wanted = window.frames_for(connection.wants)
+        if wanted:
+            yield b"".join(wanted)
+        return
     if not await sync_to_async(history.is_retained)(connection.workspace_id, cursor + 1):
         position = await sync_to_async(history.position)(connection.workspace_id)
         yield _reset(connection, "cursor-expired", position)
@@ -178,11 +191,4 @@ def _reset(connection: Connection, reason: str, position: history.Position) -> b
 
 def _release_later(hub, connection: Connection) -> None:
     """Frees the connection's admission slot without blocking the closing stream."""
-
-    async def release():
-        try:
-            await limits.release(hub.redis, connection)
-        except Exception:  # the slot expires by itself within limits.EXPIRY_SECONDS
-            logger.warning("releasing stream %s failed", connection.client_id, exc_info=True)
-
-    hub.spawn(release())
+    hub.gate.release(connection)
