@@ -36,11 +36,12 @@ class TicketStreamParams(StreamParams):
     ticket: str = Field(description="A ticket from POST /api/v1/auth/sse-ticket (single use).")
 
 
-async def workspace_stream_for(request: HttpRequest, principal, params: StreamParams) -> Stream:
+async def workspace_stream_for(principal, params: StreamParams, *,
+                               last_event_id_header: str | None) -> Stream:
     """Admits the workspace stream the parameters describe (both front doors use it)."""
     filters = StreamFilters(event_types=parse_event_types(params.event_types),
                             call_id=params.call_id, agent=params.agent)
-    last_event_id = request.headers.get("Last-Event-ID") or params.last_event_id
+    last_event_id = last_event_id_header or params.last_event_id
     return await open_stream(principal=principal, filters=filters, last_event_id=last_event_id)
 
 
@@ -54,14 +55,18 @@ def redeem_stream_ticket(ticket: str):
 @router.get("/events/stream", auth=WorkspaceAuth(READ), response=STREAM_ERRORS,
             description=STREAM_DESCRIPTION)
 async def workspace_stream(request: HttpRequest, params: Query[StreamParams]):
-    return (await workspace_stream_for(request, request.auth, params)).as_response()
+    stream = await workspace_stream_for(request.auth, params,
+                                        last_event_id_header=request.headers.get("Last-Event-ID"))
+    return stream.as_response()
 
 
 @router.get("/sse/connect", auth=None, response=STREAM_ERRORS, description=STREAM_DESCRIPTION)
 async def ticket_stream(request: HttpRequest, params: Query[TicketStreamParams]):
     principal = await sync_to_async(redeem_stream_ticket)(params.ticket)
     bind_workspace(principal.workspace.pk)
-    return (await workspace_stream_for(request, principal, params)).as_response()
+    stream = await workspace_stream_for(principal, params,
+                                        last_event_id_header=request.headers.get("Last-Event-ID"))
+    return stream.as_response()
 
 
 @router.get("/asyncapi.json", auth=None, include_in_schema=False)
