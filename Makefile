@@ -13,7 +13,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-# The whole system: web (daphne), Celery worker and beat, demo data.
+# The whole system: web (uvicorn), Celery worker and beat, demo data.
 run: $(STAMP)
 	$(BIN)/python -m project.local_redis bin/run-dev
 

@@ -1060,7 +1060,7 @@ def main(argv=None) -> int:
                              "(our engine refreshes its stream registrations every 10 s)")
     parser.add_argument("--max-streams", type=int, default=20_000,
                         help="REALTIME_MAX_STREAMS_PER_WORKSPACE/PRINCIPAL of our server")
-    parser.add_argument("--listen-backlog", type=int, default=1024,
+    parser.add_argument("--listen-backlog", type=int, default=4096,
                         help="listen backlog of both servers (daphne's default is 50; 0 keeps it)")
     parser.add_argument("--server-log-level", default="WARNING")
     parser.add_argument("--profile", action="store_true", help="py-spy the server during measured phases")

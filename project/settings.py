@@ -207,6 +207,9 @@ REALTIME_RETRY_MS = env.int("REALTIME_RETRY_MS", default=3000)
 # stream is closed at the hard limit (the client resumes from its cursor).
 REALTIME_BUFFER_SOFT_LIMIT = env.int("REALTIME_BUFFER_SOFT_LIMIT", default=1000)
 REALTIME_BUFFER_HARD_LIMIT = env.int("REALTIME_BUFFER_HARD_LIMIT", default=5000)
+# Kernel send buffer of each connection under uvicorn (project/serve_uvicorn.py):
+# bounded, so a slow client's backlog stays where the limits above can see it.
+STREAM_SOCKET_SEND_BUFFER_BYTES = env.int("STREAM_SOCKET_SEND_BUFFER_BYTES", default=256 * 1024)
 REALTIME_MAX_STREAMS_PER_WORKSPACE = env.int("REALTIME_MAX_STREAMS_PER_WORKSPACE", default=2000)
 REALTIME_MAX_STREAMS_PER_PRINCIPAL = env.int("REALTIME_MAX_STREAMS_PER_PRINCIPAL", default=200)
 # A committed event not yet published after this long is published by the sweeper.

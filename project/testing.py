@@ -56,13 +56,21 @@ def _server_command(server: str, port: int) -> list[str]:
             "project.asgi:application"]
 
 
+# The server running_server starts when a test names none: uvicorn, as in
+# production (docs/architecture.md); the stream tests run under both.
+SERVERS = ("uvicorn", "daphne")
+default_server = "uvicorn"
+
+
 @contextmanager
 def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30,
-                   server: str = "daphne"):
-    """A real ASGI server (daphne via project.serve, or uvicorn via
-    project.serve_uvicorn) on a free loopback port, sharing this test run's
-    database and Redis; stopped with SIGTERM at the end."""
+                   server: str | None = None):
+    """A real ASGI server (uvicorn via project.serve_uvicorn, or daphne via
+    project.serve) on a free loopback port, sharing this test run's database
+    and Redis; stopped with SIGTERM at the end."""
     from project.local_redis import free_loopback_port
+
+    server = server or default_server
 
     port = free_loopback_port()
     log_path = tmp_path / f"{server}-{port}.log"

@@ -104,7 +104,10 @@ class Hub:
             feed = self._feeds[connection.workspace_id] = Feed(connection.workspace_id, self.loop)
             self._by_channel[feed.channel.encode()] = feed
             self.spawn(self._open_feed(feed))
-        await asyncio.shield(feed.ready)
+        if feed.ready.done():
+            feed.ready.result()  # raises if the feed could not be opened
+        else:
+            await asyncio.shield(feed.ready)
         connection.hold()
         feed.connections.add(connection)
         self.clients[connection.client_id] = connection

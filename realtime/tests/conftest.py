@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from project import testing
 from project.redis_client import get_redis
 from realtime.channels import workspace_channel
 from realtime.wire import Delivery, decode
@@ -49,3 +50,19 @@ def subscriber(workspace):
     subscriber = Subscriber(workspace)
     yield subscriber
     subscriber.pubsub.close()
+
+
+def pytest_generate_tests(metafunc):
+    """Every stream test runs under each ASGI server we support (project.testing.SERVERS):
+    the test is named `[uvicorn]` or `[daphne]`, and running_server starts that one."""
+    if metafunc.module.__name__.rsplit(".", 1)[-1].startswith("test_stream_"):
+        metafunc.parametrize("asgi_server", testing.SERVERS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def asgi_server(request, monkeypatch):
+    """The server running_server starts when a test names none (autouse, so that
+    pytest_generate_tests can parametrize it)."""
+    server = getattr(request, "param", testing.default_server)
+    monkeypatch.setattr(testing, "default_server", server)
+    return server
