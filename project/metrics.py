@@ -2,6 +2,7 @@
 every process writes its samples there and /metrics adds them up, so the
 numbers are right however many daphne and Celery processes run."""
 
+import functools
 import hmac
 import os
 
@@ -32,9 +33,17 @@ http_request_duration = Histogram(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _request_series(method: str, route: str, status: int):
+    # prometheus_client's labels() validates and locks on every call: 7 % of a
+    # reconnect storm's CPU. The label sets are few (routes are URL patterns).
+    return http_requests.labels(method, route, str(status)), http_request_duration.labels(method, route)
+
+
 def observe_http_request(method: str, route: str, status: int, seconds: float) -> None:
-    http_requests.labels(method, route, str(status)).inc()
-    http_request_duration.labels(method, route).observe(seconds)
+    requests, duration = _request_series(method, route, status)
+    requests.inc()
+    duration.observe(seconds)
 
 
 def _registry():

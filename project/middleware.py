@@ -3,8 +3,8 @@ async streaming view never pays a thread hop for them."""
 
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -56,7 +56,7 @@ def is_api_path(path: str) -> bool:
 
 def accept_request_id(incoming: str) -> str:
     """The client's X-Request-ID when it is sane, else a new one."""
-    return incoming if _INCOMING_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return incoming if _INCOMING_REQUEST_ID.match(incoming) else secrets.token_hex(16)
 
 
 def record_request(*, method: str, path: str, route: str, status: int, seconds: float,

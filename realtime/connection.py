@@ -7,8 +7,8 @@ and the client resumes from its cursor.
 """
 
 import asyncio
+import secrets
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +38,7 @@ class Connection:
     follow_call_id: str | None = None  # the call of a per-call stream
     # SSE frames joined into chunks, or one JSON envelope per message (WebSocket).
     wire: str = SSE
-    client_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    client_id: str = field(default_factory=lambda: secrets.token_hex(16))  # 128 random bits
 
     def __post_init__(self):
         self.cursor = 0  # highest seq pushed (or replayed): older or equal ones are duplicates

@@ -111,14 +111,14 @@ class Hub:
         connection.hold()
         feed.connections.add(connection)
         self.clients[connection.client_id] = connection
-        metrics.connections.labels(connection.stream).inc()
+        metrics.open_connections(connection.stream).inc()
         return feed.last_seq
 
     def detach(self, connection: Connection) -> None:
         feed = self._feeds.get(connection.workspace_id)
         if feed is not None and connection in feed.connections:
             feed.connections.discard(connection)
-            metrics.connections.labels(connection.stream).dec()
+            metrics.open_connections(connection.stream).dec()
             if not feed.connections:
                 self._close_feed(feed)
         self.clients.pop(connection.client_id, None)

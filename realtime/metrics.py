@@ -1,5 +1,7 @@
 """Prometheus metrics of the realtime engine (SPEC §6 Ops)."""
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
 
 events_emitted = Counter(
@@ -14,6 +16,12 @@ events_delivered = Counter(
 connections = Gauge(
     "callboard_stream_connections", "Open stream connections.", ["stream"], multiprocess_mode="livesum"
 )
+
+
+@functools.lru_cache(maxsize=16)
+def open_connections(stream: str):
+    """The gauge of one stream kind (labels() is too slow to call per connect)."""
+    return connections.labels(stream)
 delivery_lag = Histogram(
     "callboard_event_delivery_lag_seconds",
     "From an event's timestamp to its fan-out in a streaming process.",

@@ -125,7 +125,7 @@ def active_key(plaintext: str) -> ApiKey:
         raise NotAuthenticated("The API key is not valid.", code="invalid_api_key")
     if api_key.is_revoked:
         raise NotAuthenticated("The API key has been revoked.", code="api_key_revoked")
-    verified_keys.put(plaintext, api_key)
+    verified_keys.put(plaintext, principal_for_key(api_key))
     return api_key
 
 
@@ -138,17 +138,16 @@ def _bearer_credential(header: str) -> str:
     return credential.strip()
 
 
-def _key_principal(api_key: ApiKey, selector: str | None) -> Principal:
-    if selector and not _matches_workspace(api_key.workspace, selector):
+def _check_selector(workspace: Workspace, selector: str | None) -> None:
+    if selector and not _matches_workspace(workspace, selector):
         raise Forbidden("This API key belongs to another workspace.", code="workspace_forbidden")
-    return principal_for_key(api_key)
 
 
 def _authenticate_bearer(request: HttpRequest, header: str) -> Principal:
     api_key = active_key(_bearer_credential(header))
-    principal = _key_principal(api_key, request.headers.get("X-Workspace"))
+    _check_selector(api_key.workspace, request.headers.get("X-Workspace"))
     _note_key_use(api_key)
-    return principal
+    return principal_for_key(api_key)
 
 
 def recently_verified_principal(authorization: str | None, selector: str | None) -> Principal | None:
@@ -161,10 +160,11 @@ def recently_verified_principal(authorization: str | None, selector: str | None)
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() != "bearer":
         return None
-    api_key = verified_keys.get(credential.strip())
-    if api_key is None:
+    principal = verified_keys.get(credential.strip())
+    if principal is None:
         return None
-    return _key_principal(api_key, selector)
+    _check_selector(principal.workspace, selector)
+    return principal
 
 
 def _authenticate_session(request: HttpRequest) -> Principal:

@@ -1,5 +1,5 @@
-"""API keys verified in the last few seconds, so a reconnect storm does not
-look up the same key thousands of times.
+"""The principals of API keys verified in the last few seconds, so a reconnect
+storm does not look up the same key thousands of times.
 
 A stream connect with a bearer key costs a database read on the process's one
 database thread; after a deploy every client of an integration reconnects at
@@ -30,7 +30,7 @@ class VerifiedKeys:
         return float(settings.API_KEY_CACHE_SECONDS)
 
     def get(self, plaintext: str):
-        """The ApiKey verified for this exact key, or None."""
+        """The Principal verified for this exact key, or None."""
         if self._ttl() <= 0:
             return None
         entry = self._entries.get(hash_key(plaintext))
@@ -38,20 +38,20 @@ class VerifiedKeys:
             return None
         return entry[1]
 
-    def put(self, plaintext: str, api_key) -> None:
+    def put(self, plaintext: str, principal) -> None:
         ttl = self._ttl()
         if ttl <= 0:
             return
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._evict(time.monotonic())
-            self._entries[hash_key(plaintext)] = (time.monotonic() + ttl, api_key)
+            self._entries[hash_key(plaintext)] = (time.monotonic() + ttl, principal)
 
     def forget(self, key_id) -> None:
         """Drops a key (revoked in this process) whatever it was presented as."""
         with self._lock:
-            for digest, (_, api_key) in list(self._entries.items()):
-                if api_key.pk == key_id:
+            for digest, (_, principal) in list(self._entries.items()):
+                if principal.api_key.pk == key_id:
                     del self._entries[digest]
 
     def clear(self) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from project.errors import Forbidden
 from workspaces import key_cache, services
-from workspaces.auth import active_key, recently_verified_principal
+from workspaces.auth import active_key, principal_for_key, recently_verified_principal
 from workspaces.key_cache import VerifiedKeys
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +23,10 @@ def empty_cache():
 
 def test_only_the_exact_key_that_was_verified_is_found(read_key):
     cache = VerifiedKeys()
-    cache.put(read_key.key, read_key.api_key)
+    principal = principal_for_key(read_key.api_key)
+    cache.put(read_key.key, principal)
 
-    assert cache.get(read_key.key) is read_key.api_key
+    assert cache.get(read_key.key) is principal
     assert cache.get(read_key.key[:-1] + ("a" if read_key.key[-1] != "a" else "b")) is None
     assert cache.get("") is None
 
@@ -33,19 +34,20 @@ def test_only_the_exact_key_that_was_verified_is_found(read_key):
 def test_an_entry_expires_after_the_configured_time(settings, read_key):
     settings.API_KEY_CACHE_SECONDS = 0.05
     cache = VerifiedKeys()
-    cache.put(read_key.key, read_key.api_key)
+    principal = principal_for_key(read_key.api_key)
+    cache.put(read_key.key, principal)
     found_at_once = cache.get(read_key.key)
 
     time.sleep(0.1)
 
-    assert found_at_once is read_key.api_key
+    assert found_at_once is principal
     assert cache.get(read_key.key) is None
 
 
 def test_zero_seconds_turns_the_cache_off(settings, read_key):
     settings.API_KEY_CACHE_SECONDS = 0
     cache = VerifiedKeys()
-    cache.put(read_key.key, read_key.api_key)
+    cache.put(read_key.key, principal_for_key(read_key.api_key))
 
     assert cache.get(read_key.key) is None
 
@@ -53,11 +55,12 @@ def test_zero_seconds_turns_the_cache_off(settings, read_key):
 def test_the_cache_stays_bounded(monkeypatch, read_key):
     monkeypatch.setattr(key_cache, "MAX_ENTRIES", 10)
     cache = VerifiedKeys()
+    principal = principal_for_key(read_key.api_key)
     for number in range(25):
-        cache.put(f"{read_key.key}{number}", read_key.api_key)
+        cache.put(f"{read_key.key}{number}", principal)
 
     assert len(cache._entries) <= 10
-    assert cache.get(f"{read_key.key}24") is read_key.api_key  # the newest stays
+    assert cache.get(f"{read_key.key}24") is principal  # the newest stays
 
 
 def test_a_full_check_fills_the_cache_and_a_revocation_in_this_process_empties_it(workspace, read_key):
