@@ -215,3 +215,8 @@ REALTIME_MAX_STREAMS_PER_PRINCIPAL = env.int("REALTIME_MAX_STREAMS_PER_PRINCIPAL
 # A committed event not yet published after this long is published by the sweeper.
 REALTIME_SWEEP_GRACE_SECONDS = env.float("REALTIME_SWEEP_GRACE_SECONDS", default=1.5)
 REALTIME_REPLAY_BATCH = env.int("REALTIME_REPLAY_BATCH", default=500)
+# A replay of at most this many events comes from pages shared by every stream of
+# the process (realtime/pages.py), kept in a cache of this size; a longer one is
+# read for the stream alone, filtered in the database.
+REALTIME_REPLAY_SHARED_EVENTS = env.int("REALTIME_REPLAY_SHARED_EVENTS", default=20_000)
+REALTIME_REPLAY_CACHE_MB = env.int("REALTIME_REPLAY_CACHE_MB", default=64)

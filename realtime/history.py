@@ -66,15 +66,11 @@ def replay(workspace_id: str, *, after: int, upto: int, limit: int, follow_call_
     return [delivery_of(row) for row in rows.order_by("seq")[:limit]]
 
 
-def window(workspace_id: str, *, after: int, upto: int) -> list[Delivery] | None:
+def window(workspace_id: str, *, after: int, upto: int) -> list[Delivery]:
     """Every persisted event of the workspace with after < seq <= upto, oldest first,
-    unfiltered (streams filter it themselves); None when the first of them
-    (after + 1) was trimmed. Callers keep the window small (`upto - after`
-    at most the replay batch), so it is read whole."""
-    rows = list(Event.objects.filter(workspace_id=workspace_id, seq__gt=after, seq__lte=upto)
-                .order_by("seq"))
-    if not rows or rows[0].seq != after + 1:
-        return None
+    unfiltered (streams filter it themselves). Callers keep the window small: a
+    replay page (realtime/pages.py)."""
+    rows = Event.objects.filter(workspace_id=workspace_id, seq__gt=after, seq__lte=upto).order_by("seq")
     return [delivery_of(row) for row in rows]
 
 

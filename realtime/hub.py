@@ -19,7 +19,7 @@ from django.conf import settings
 from realtime import history, limits, metrics
 from realtime.channels import workspace_channel
 from realtime.connection import Connection
-from realtime.windows import ReplayWindows
+from realtime.pages import ReplayPages
 from realtime.wire import Delivery, decode
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ class Hub:
         self._feeds: dict[str, Feed] = {}
         self._by_channel: dict[bytes, Feed] = {}
         self.clients: dict[str, Connection] = {}
-        self.windows = ReplayWindows()
+        self.pages = ReplayPages(page_size=settings.REALTIME_REPLAY_BATCH,
+                                 max_bytes=settings.REALTIME_REPLAY_CACHE_MB * 1024 * 1024)
         self.gate = limits.Gate(self.redis, self.spawn)
         self._has_channels = asyncio.Event()
         self._tasks = [self._supervised(self._read_forever), self._supervised(self._tick_forever)]

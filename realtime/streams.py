@@ -149,18 +149,11 @@ async def _replay(hub, connection: Connection, cursor: int, current: int):
         # again, even when this process is behind the one the client came from.
         connection.cursor = cursor
         return
-    if current - cursor <= settings.REALTIME_REPLAY_BATCH:
-        # The common case (a blip, a deploy): one shared read for every stream
-        # that comes back from this cursor.
-        window = await hub.windows.get(connection.workspace_id, after=cursor, upto=current)
-        if window is None:
-            position = await sync_to_async(history.position)(connection.workspace_id)
-            yield _reset(connection, "cursor-expired", position)
-            return
-        connection.cursor = cursor
-        wanted = window.frames_for(connection.wants)
-        if wanted:
-            yield b"".join(wanted)
+    if current - cursor <= settings.REALTIME_REPLAY_SHARED_EVENTS:
+        # The common case (a blip, a deploy, an overflow): pages shared by every
+        # stream of the workspace that replays the same stretch.
+        async for chunk in _replay_from_pages(hub, connection, cursor, current):
+            yield chunk
         return
     if not await sync_to_async(history.is_retained)(connection.workspace_id, cursor + 1):
         position = await sync_to_async(history.position)(connection.workspace_id)
@@ -181,6 +174,23 @@ async def _replay(hub, connection: Connection, cursor: int, current: int):
         if len(batch) < settings.REALTIME_REPLAY_BATCH:
             return
         after = batch[-1].seq
+
+
+async def _replay_from_pages(hub, connection: Connection, cursor: int, current: int):
+    pages = hub.pages
+    first = True
+    for index in pages.indexes(after=cursor, upto=current):
+        page = await pages.get(connection.workspace_id, index, upto=current)
+        if first:  # is the event right after the cursor still kept?
+            if not page.holds(cursor + 1):
+                position = await sync_to_async(history.position)(connection.workspace_id)
+                yield _reset(connection, "cursor-expired", position)
+                return
+            connection.cursor = cursor
+            first = False
+        wanted = page.frames_for(connection.wants, after=cursor, upto=current, wire=connection.wire)
+        if wanted:
+            yield b"".join(wanted)
 
 
 def _reset(connection: Connection, reason: str, position: history.Position) -> bytes:

@@ -24,11 +24,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 FOREIGN_CURSORS = ["globex:5", "1,2", "-1", "abc", "1.5", "12345678901234567890"]
 
-# A short gap is replayed from one read shared by every stream resuming from the same
-# cursor (realtime/windows.py); a long one page by page. A batch of 2 sends these
-# tests' gaps down the second path.
-REPLAY_PATHS = pytest.mark.parametrize("replay_env", [{}, {"REALTIME_REPLAY_BATCH": "2"}],
-                                       ids=["shared-window", "paged"])
+# A gap up to REALTIME_REPLAY_SHARED_EVENTS is replayed from pages shared by the
+# process's streams (realtime/pages.py); a longer one is read for the stream alone.
+# These tests' gaps go down each path, with pages of 2 so that a gap spans several.
+REPLAY_PATHS = pytest.mark.parametrize(
+    "replay_env",
+    [{"REALTIME_REPLAY_BATCH": "2"}, {"REALTIME_REPLAY_BATCH": "2", "REALTIME_REPLAY_SHARED_EVENTS": "0"}],
+    ids=["shared-pages", "own-read"])
 
 
 @REPLAY_PATHS
