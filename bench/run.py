@@ -43,18 +43,20 @@ RESULTS = ROOT / "bench" / "results"
 PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "decode"]
+ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "decode"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
-# ours-uvicorn (our engine under project.serve_uvicorn) runs only when --engines names it.
+# ours: our engine under uvicorn (project.serve_uvicorn, the production server);
+# ours-daphne: the same engine under daphne (project.serve).
 DEFAULT_VARIANTS = {
-    "idle": ["ours", "ours-uvicorn", "stock"],
-    "fanout": ["ours", "ours-uvicorn", "stock"],
-    "many": ["ours", "ours-uvicorn", "stock"],
-    "burst": ["ours", "ours-uvicorn", "stock", "stock+storage"],
-    "storm": ["ours", "ours-uvicorn", "stock+storage"],
-    "decode": ["ours", "ours-uvicorn", "stock"],
+    "idle": ["ours", "ours-daphne", "stock"],
+    "fanout": ["ours", "ours-daphne", "stock"],
+    "many": ["ours", "ours-daphne", "stock"],
+    "burst": ["ours", "ours-daphne", "stock", "stock+storage"],
+    "storm": ["ours", "ours-daphne", "stock+storage"],
+    "replay": ["ours", "ours-daphne", "stock+storage"],
+    "decode": ["ours", "ours-daphne", "stock"],
 }
-VARIANT_COLUMNS = ["ours", "ours-uvicorn", "stock", "stock+storage"]
+VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage"]
 
 
 def log(message: str) -> None:
@@ -74,14 +76,19 @@ def proc_status(pid: int) -> dict:
     return {"rss_kb": fields.get("VmRSS"), "threads": fields.get("Threads"), "hwm_kb": fields.get("VmHWM")}
 
 
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of the process (all its threads)."""
+def proc_cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of the process (all its threads)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             parts = stat.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / CLK_TCK
+        return int(parts[11]) / CLK_TCK, int(parts[12]) / CLK_TCK
     except (OSError, IndexError, ValueError):
-        return 0.0
+        return 0.0, 0.0
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of the process (all its threads)."""
+    return sum(proc_cpu_split(pid))
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -369,11 +376,11 @@ class Server:
             bind = ["-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog={args.listen_backlog}"]
         else:
             bind = ["-b", "127.0.0.1", "-p", str(self.port)]
-        if variant.name == "ours-uvicorn":
+        if variant.name == "ours-daphne":
+            argv = [PY, "-m", "project.serve", *bind, "project.asgi:application"]
+        elif variant.engine == "ours":
             argv = [PY, "-m", "project.serve_uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
                     "--backlog", str(args.listen_backlog or 2048)]
-        elif variant.engine == "ours":
-            argv = [PY, "-m", "project.serve", *bind, "project.asgi:application"]
         else:
             argv = [PY, "-m", "daphne", *bind, "bench.stock.asgi:application"]
         self.log_path = variant.setup.logs / f"{tag}-server.log"
@@ -425,6 +432,7 @@ class Sampler:
 
     def __enter__(self):
         self.cpu0 = proc_cpu(self.server.pid)
+        self.sys0 = proc_cpu_split(self.server.pid)[1]
         self.helpers0 = self._helper_cpu()
         self.machine0 = machine_cpu()
         self.t0 = time.monotonic()
@@ -447,6 +455,8 @@ class Sampler:
         self._stop.set()
         self._thread.join(timeout=10)
         self.cpu_s = proc_cpu(self.server.pid) - self.cpu0
+        # The kernel's share (TCP, epoll, copies): what no Python change can remove.
+        self.sys_s = proc_cpu_split(self.server.pid)[1] - self.sys0
         self.wall_s = time.monotonic() - self.t0
         busy, total = machine_cpu()
         self.machine_busy_pct = 100 * (busy - self.machine0[0]) / max(1e-9, total - self.machine0[1])
@@ -459,7 +469,7 @@ class Sampler:
             machine_core_pct - 100 * self.cpu_s / self.wall_s - sum(self.helper_pct.values()), 1)
 
     def result(self) -> dict:
-        return {"server_cpu_s": round(self.cpu_s, 3),
+        return {"server_cpu_s": round(self.cpu_s, 3), "server_cpu_system_s": round(self.sys_s, 3),
                 "server_cpu_pct": round(100 * self.cpu_s / self.wall_s, 1) if self.wall_s else None,
                 "server_rss_peak_kb": self.peak["rss_kb"], "server_threads_peak": self.peak["threads"],
                 "server_db_connections_peak": self.peak["db_connections"],
@@ -873,7 +883,17 @@ def scenario_burst(variant, args, tag) -> dict:
 def scenario_storm(variant, args, tag) -> dict:
     """N streams drop at once; K events are published meanwhile; all N reconnect at once
     with Last-Event-ID: reconnects/s, time until all are back, catch-up, duplicates."""
-    n, missed = args.storm, args.storm_missed
+    return _reconnect_phase(variant, args, tag, args.storm, args.storm_missed, args.storm_concurrency)
+
+
+def scenario_replay(variant, args, tag) -> dict:
+    """A few streams come back far behind, as after an overflow close (more events missed
+    than REALTIME_BUFFER_HARD_LIMIT, 5,000): the time until each has replayed them all."""
+    return _reconnect_phase(variant, args, tag, args.replay_streams, args.replay_missed,
+                            args.replay_streams)
+
+
+def _reconnect_phase(variant, args, tag, n, missed, concurrency) -> dict:
     with world(variant, tag, args.client_procs) as (server, clients, pub):
         opened = clients.open(n, args.connect_concurrency, args.connect_timeout, args.retries,
                               args.retry_delay)
@@ -888,7 +908,7 @@ def scenario_storm(variant, args, tag) -> dict:
         helpers = helper_pids(variant, clients, pub)
         with Sampler(server, interval=0.2, db_every=2, helpers=helpers) as sampler, \
                 Profiler(server, tag, args.profile) as profiler:
-            back = clients.reopen(args.storm_concurrency, args.connect_timeout, args.retries,
+            back = clients.reopen(concurrency, args.connect_timeout, args.retries,
                                   args.retry_delay)
             stats = clients.wait(timeout=60, idle=args.idle_timeout)
     catch_up = (stats["complete_last"] - back["t_start_wall"]) if stats["complete_last"] else None
@@ -950,7 +970,8 @@ def scenario_decode(variant, args, tag) -> dict:
 
 
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
-             "burst": scenario_burst, "storm": scenario_storm, "decode": scenario_decode}
+             "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
+             "decode": scenario_decode}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -973,6 +994,9 @@ CONTRACT = [
     ("storm", "duplicates", "==", 0, "replay with no duplicate"),
     ("storm", "server_db_connections_peak", "<=", 20,
      "DB connections do not depend on the number of streams (≤ 20 with {storm:,} reconnecting)"),
+    ("replay", "catch_up_all_s", "<=", 2,
+     "replay after overflow catches up within 2 s (run: {replay_streams:,} x {replay_missed:,} behind)"),
+    ("replay", "duplicates", "==", 0, "replay after overflow with no duplicate"),
     ("decode", "foreign_decode_free", "==", True, "a process decodes only the workspaces it watches"),
 ]
 
@@ -981,7 +1005,7 @@ def derived(scenario: str, result: dict) -> dict:
     out = dict(result)
     if scenario == "idle":
         out["threads_growth"] = (result["threads_full"] or 0) - (result["threads_base"] or 0)
-    if scenario == "storm":
+    if scenario in ("storm", "replay"):
         out["db_growth"] = ((result.get("server_db_connections_peak") or 0)
                             - max(1, result.get("db_connections_before") or 0))
     if scenario == "decode":
@@ -1028,9 +1052,9 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition (~3 minutes)")
     parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
-    parser.add_argument("--engines", default="ours,stock,stock+storage",
-                        help="variants to run where the scenario measures them: ours, stock, "
-                             "stock+storage, and ours-uvicorn (project.serve_uvicorn)")
+    parser.add_argument("--engines", default="ours,ours-daphne,stock,stock+storage",
+                        help="variants to run where the scenario measures them: ours (uvicorn), "
+                             "ours-daphne, stock, stock+storage")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions per scenario (median taken)")
     parser.add_argument("--streams", type=int, default=10_000, help="idle streams")
     parser.add_argument("--subscribers", type=int, default=1_000)
@@ -1046,6 +1070,9 @@ def main(argv=None) -> int:
     parser.add_argument("--storm", type=int, default=10_000, help="streams that reconnect at once")
     parser.add_argument("--storm-missed", type=int, default=10, help="events published while they are away")
     parser.add_argument("--storm-concurrency", type=int, default=10_000, help="connects in flight at once")
+    parser.add_argument("--replay-streams", type=int, default=10, help="streams that come back far behind")
+    parser.add_argument("--replay-missed", type=int, default=6_000,
+                        help="events they missed (past the 5,000-event hard limit, as after an overflow)")
     parser.add_argument("--decode-streams", type=int, default=100)
     parser.add_argument("--decode-events", type=int, default=1_000)
     parser.add_argument("--decode-rate", type=float, default=200)
@@ -1073,6 +1100,7 @@ def main(argv=None) -> int:
     if args.quick:
         quick = {"streams": 1_000, "subscribers": 200, "duration": 5, "many_subscribers": 1_000,
                  "many_duration": 5, "storm": 1_000, "storm_concurrency": 1_000, "decode_events": 400,
+                 "replay_streams": 20, "replay_missed": 1_500,
                  "settle": 1, "idle_hold": 10, "idle_timeout": 2, "burst_timeout": 20}
         for key, value in quick.items():
             if getattr(args, key) == parser.get_default(key):
@@ -1149,6 +1177,7 @@ BRIEF_KEYS = {
     "storm": ["reconnected", "reconnects_per_s", "reconnect_all_back_s", "catch_up_all_s", "duplicates",
               "missing",
               "server_db_connections_peak"],
+    "replay": ["reconnected", "catch_up_all_s", "duplicates", "missing", "server_db_connections_peak"],
     "decode": ["server_cpu_ms_per_1000_foreign_events", "server_subscribed_channels"],
 }
 
@@ -1199,6 +1228,12 @@ ROWS = [
     ("storm", "db_connections_before", "storm: DB connections, streams open"),
     ("storm", "server_db_connections_peak", "storm: DB connections, peak during storm"),
     ("storm", "server_threads_peak", "storm: threads, peak"),
+    ("replay", "reconnected", "replay: streams back (of all)"),
+    ("replay", "missed_events", "replay: events each missed"),
+    ("replay", "catch_up_all_s", "replay: all caught up after (s)"),
+    ("replay", "duplicates", "replay: duplicates"),
+    ("replay", "missing", "replay: missing"),
+    ("replay", "server_db_connections_peak", "replay: DB connections, peak"),
     ("decode", "server_cpu_ms_per_1000_foreign_events", "decode: server CPU ms per 1,000 foreign events"),
 ]
 
