@@ -43,7 +43,7 @@ RESULTS = ROOT / "bench" / "results"
 PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "decode"]
+ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
 # ours-daphne: the same engine under daphne (project.serve).
@@ -54,9 +54,10 @@ DEFAULT_VARIANTS = {
     "burst": ["ours", "ours-daphne", "stock", "stock+storage"],
     "storm": ["ours", "ours-daphne", "stock+storage"],
     "replay": ["ours", "ours-daphne", "stock+storage"],
+    "connects": ["ours", "floor"],
     "decode": ["ours", "ours-daphne", "stock"],
 }
-VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage"]
+VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 
 
 def log(message: str) -> None:
@@ -340,7 +341,7 @@ class Variant:
     def __init__(self, name: str, setup: Setup):
         self.name = name
         self.setup = setup
-        self.engine = "ours" if name.startswith("ours") else "stock"
+        self.engine = "ours" if name.startswith("ours") else "floor" if name == "floor" else "stock"
         self.storage = name == "stock+storage"
 
     def env(self) -> dict:
@@ -348,7 +349,7 @@ class Variant:
 
     @property
     def path(self) -> str:
-        return "/api/v1/events/stream" if self.engine == "ours" else "/events/"
+        return {"ours": "/api/v1/events/stream", "stock": "/events/", "floor": "/"}[self.engine]
 
     @property
     def headers(self) -> list[str]:
@@ -378,6 +379,10 @@ class Server:
             bind = ["-b", "127.0.0.1", "-p", str(self.port)]
         if variant.name == "ours-daphne":
             argv = [PY, "-m", "project.serve", *bind, "project.asgi:application"]
+        elif variant.engine == "floor":
+            argv = [PY, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1", "--port", str(self.port),
+                    "--backlog", str(args.listen_backlog or 2048), "--loop", "uvloop", "--http", "httptools",
+                    "--no-access-log", "--log-level", "warning", "--lifespan", "off"]
         elif variant.engine == "ours":
             argv = [PY, "-m", "project.serve_uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
                     "--backlog", str(args.listen_backlog or 2048)]
@@ -730,6 +735,20 @@ def helper_pids(variant: Variant, clients: "Clients", pub) -> dict:
             "redis": [redis_process.pid] if redis_process else []}
 
 
+def wait_for_quiet(server: Server, timeout: float, busy_below: float = 0.1, window: float = 0.3) -> float:
+    """Seconds until the server's CPU stays below `busy_below` of a core for `window` s.
+    The kernel drops a reset socket from its tables before the server has run the
+    stream's teardown; a storm measured before that would bill N disconnects to N
+    connects."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        cpu0 = proc_cpu(server.pid)
+        time.sleep(window)
+        if proc_cpu(server.pid) - cpu0 < busy_below * window:
+            break
+    return round(time.monotonic() - started, 2)
+
+
 def wait_for_streams_closed(server: Server, timeout: float, base_fds: int | None = None) -> float:
     """Seconds until the server holds no client connection any more: none left in the
     kernel's TCP table and, with `base_fds`, its fds back near that (a socket reset by
@@ -895,6 +914,7 @@ def scenario_replay(variant, args, tag) -> dict:
 
 def _reconnect_phase(variant, args, tag, n, missed, concurrency) -> dict:
     with world(variant, tag, args.client_procs) as (server, clients, pub):
+        base_fds = proc_fds(server.pid)
         opened = clients.open(n, args.connect_concurrency, args.connect_timeout, args.retries,
                               args.retry_delay)
         clients.reset(1)
@@ -902,7 +922,8 @@ def _reconnect_phase(variant, args, tag, n, missed, concurrency) -> dict:
         primed = clients.wait(timeout=60, idle=args.idle_timeout)
         db_before = server.db_connections()
         clients.close()
-        drained_s = wait_for_streams_closed(server, 60)
+        drained_s = wait_for_streams_closed(server, 60, base_fds)
+        drained_s += wait_for_quiet(server, 60)
         clients.reset(missed)
         pub.call(120, cmd="publish", target=variant.target, count=missed, rate=0, start_n=0)
         helpers = helper_pids(variant, clients, pub)
@@ -930,6 +951,31 @@ def _reconnect_phase(variant, args, tag, n, missed, concurrency) -> dict:
         "catch_up_all_s": round(catch_up, 3) if catch_up is not None else None,
         "controls": stats["controls"], "db_connections_before": db_before["db_connections"],
         **sampler.result(), "profile": profiler.summary(),
+    }
+
+
+def scenario_connects(variant, args, tag) -> dict:
+    """N streams drop and come back at once, with nothing to replay: the cost of a
+    connect alone, for our stream beside the bare floor app (bench/floor.py)."""
+    n = args.storm
+    with world(variant, tag, args.client_procs, publisher=False) as (server, clients, _):
+        base_fds = proc_fds(server.pid)
+        opened = clients.open(n, args.connect_concurrency, args.connect_timeout, args.retries,
+                              args.retry_delay)
+        clients.close()
+        wait_for_streams_closed(server, 60, base_fds)
+        wait_for_quiet(server, 60)
+        with Sampler(server, interval=0.2, helpers=helper_pids(variant, clients, None)) as sampler:
+            back = clients.reopen(args.storm_concurrency, args.connect_timeout, args.retries,
+                                  args.retry_delay)
+    return {
+        "streams": n, "initially_established": opened["established"], "reconnected": back["established"],
+        "refused_attempts": back["attempts"] - back["requested"],
+        "reconnects_per_s": back["connects_per_s"], "reconnect_all_back_s": back["all_ready_s"],
+        "reconnect_p50_ms": back["connect_p50_ms"], "reconnect_p99_ms": back["connect_p99_ms"],
+        "server_cpu_us_per_connect": (round(sampler.cpu_s / back["established"] * 1e6)
+                                      if back["established"] else None),
+        **sampler.result(),
     }
 
 
@@ -971,7 +1017,7 @@ def scenario_decode(variant, args, tag) -> dict:
 
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
-             "decode": scenario_decode}
+             "connects": scenario_connects, "decode": scenario_decode}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1052,13 +1098,14 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition (~3 minutes)")
     parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
-    parser.add_argument("--engines", default="ours,ours-daphne,stock,stock+storage",
+    parser.add_argument("--engines", default="ours,ours-daphne,stock,stock+storage,floor",
                         help="variants to run where the scenario measures them: ours (uvicorn), "
-                             "ours-daphne, stock, stock+storage")
+                             "ours-daphne, stock, stock+storage, floor (bench/floor.py)")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions per scenario (median taken)")
     parser.add_argument("--streams", type=int, default=10_000, help="idle streams")
     parser.add_argument("--subscribers", type=int, default=1_000)
-    parser.add_argument("--rate", type=float, default=50, help="events/s in the fanout scenario")
+    parser.add_argument("--rate", type=float, default=55,
+                        help="events/s in the fanout scenario (55 x 1,000: above the 50,000/s line)")
     parser.add_argument("--duration", type=float, default=10, help="seconds of publishing (fanout)")
     parser.add_argument("--many-subscribers", type=int, default=5_000)
     parser.add_argument("--many-rate", type=float, default=4)
@@ -1178,6 +1225,7 @@ BRIEF_KEYS = {
               "missing",
               "server_db_connections_peak"],
     "replay": ["reconnected", "catch_up_all_s", "duplicates", "missing", "server_db_connections_peak"],
+    "connects": ["reconnected", "reconnects_per_s", "server_cpu_us_per_connect"],
     "decode": ["server_cpu_ms_per_1000_foreign_events", "server_subscribed_channels"],
 }
 
@@ -1228,6 +1276,11 @@ ROWS = [
     ("storm", "db_connections_before", "storm: DB connections, streams open"),
     ("storm", "server_db_connections_peak", "storm: DB connections, peak during storm"),
     ("storm", "server_threads_peak", "storm: threads, peak"),
+    ("connects", "reconnected", "connects: streams back (of all)"),
+    ("connects", "reconnects_per_s", "connects: reconnects/s"),
+    ("connects", "reconnect_all_back_s", "connects: all back after (s)"),
+    ("connects", "server_cpu_us_per_connect", "connects: server CPU per connect (µs)"),
+    ("connects", "server_cpu_system_s", "connects: server CPU in the kernel (s)"),
     ("replay", "reconnected", "replay: streams back (of all)"),
     ("replay", "missed_events", "replay: events each missed"),
     ("replay", "catch_up_all_s", "replay: all caught up after (s)"),

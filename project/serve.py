@@ -101,6 +101,12 @@ class CallboardServer(Server):
         if not gate.open.is_set():
             await gate.open.wait()
 
+    def run(self):
+        from project.gc_tuning import tune_for_long_lived_connections
+
+        tune_for_long_lived_connections()  # the application is loaded by now
+        super().run()
+
     def kill_all_applications(self):
         from realtime.hub import current_hub
 

@@ -61,8 +61,12 @@ def main(argv: list[str] | None = None) -> None:
     from django.conf import settings
 
     StreamingHttpProtocol.send_buffer_bytes = settings.STREAM_SOCKET_SEND_BUFFER_BYTES
+    from project.asgi import application
+    from project.gc_tuning import tune_for_long_lived_connections
+
+    tune_for_long_lived_connections()
     config = uvicorn.Config(
-        "project.asgi:application", host=args.host, port=args.port, backlog=args.backlog,
+        application, host=args.host, port=args.port, backlog=args.backlog,
         http=StreamingHttpProtocol,
         log_config=None, access_log=False, lifespan="off", proxy_headers=False,
         timeout_graceful_shutdown=5,
