@@ -51,4 +51,6 @@ class JsonFormatter(_LibraryJsonFormatter):
         super().__init__(*args, **kwargs)
 
     def format(self, record: logging.LogRecord) -> str:
+        # uvicorn attaches a copy of its message with terminal colour codes.
+        record.__dict__.pop("color_message", None)
         return redact_secrets(super().format(record))

@@ -275,3 +275,15 @@ def test_the_real_server_logs_json_lines_without_secrets(admin_key, workspace, t
                   and record["message"] == "GET /api/v1/workspace 200"]
     assert api_line["workspace_id"] == str(workspace.pk)
     assert api_line["request_id"] == request_id
+
+
+def test_uvicorns_coloured_copy_of_a_message_stays_out_of_the_json():
+    with json_lines_of("uvicorn.error") as lines:
+        coloured = "Started server process [\x1b[36m%d\x1b[0m]"
+        logging.getLogger("uvicorn.error").warning("Started server process [%d]", 42,
+                                                   extra={"color_message": coloured})
+
+        [line] = lines()
+
+    assert line["message"] == "Started server process [42]"
+    assert "color_message" not in line
