@@ -1,7 +1,6 @@
 """Server-Sent Events responses (SPEC §5): the connected preamble, replay from a
 cursor, live events, keep-alives, and the ways a stream ends."""
 
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,8 +14,6 @@ from realtime import catalogue, history, limits
 from realtime.connection import Connection, StreamFilters
 from realtime.hub import ShuttingDown, get_hub
 from realtime.wire import control_frame, format_timestamp
-
-logger = logging.getLogger(__name__)
 
 _MAX_CURSOR_DIGITS = 18
 RETRY_AFTER_SECONDS = 5
@@ -129,7 +126,7 @@ async def _frames(hub, connection: Connection, cursor: int | None):
     finally:
         if attached:
             hub.detach(connection)
-        _release_later(hub, connection)
+        hub.gate.release(connection)  # batched; never blocks the closing stream
 
 
 async def _replay(hub, connection: Connection, cursor: int, current: int):
@@ -197,8 +194,3 @@ def _reset(connection: Connection, reason: str, position: history.Position) -> b
     oldest = str(position.oldest) if position.oldest is not None else None
     return control_frame("stream-reset", {"reason": reason, "oldest_available": oldest},
                          workspace_id=connection.workspace_id, call_id=connection.follow_call_id)
-
-
-def _release_later(hub, connection: Connection) -> None:
-    """Frees the connection's admission slot without blocking the closing stream."""
-    hub.gate.release(connection)
