@@ -3,7 +3,6 @@ between commit and publish (SPEC §7, events are transactional), and old history
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,7 @@ from realtime import relay
 from realtime.emit import emit
 from realtime.models import Event
 from realtime.tasks import sweep_unpublished_events
+from realtime.tests.streaming import unreachable_redis_url
 from realtime.wire import Delivery
 from workspaces.models import Workspace
 
@@ -32,14 +32,6 @@ def event_ids(deliveries: list[Delivery]) -> list[str]:
     return [json.loads(delivery.envelope_json)["event_id"] for delivery in deliveries]
 
 
-def unreachable_url() -> str:
-    """A Redis URL on a loopback port nobody listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"redis://127.0.0.1:{port}/0"
-
-
 def emit_while_redis_is_down(workspace) -> Event:
     """Emits and commits; call it under settings whose Redis is unreachable."""
     with transaction.atomic():
@@ -50,7 +42,7 @@ def emit_while_redis_is_down(workspace) -> Event:
 @pytest.mark.django_db(transaction=True)
 def test_publishing_hands_the_event_to_redis_and_marks_it_published(workspace, subscriber):
     # given a committed event that was never published
-    with override_settings(REDIS_URL=unreachable_url()):
+    with override_settings(REDIS_URL=unreachable_redis_url()):
         row = emit_while_redis_is_down(workspace)
 
     # when
@@ -66,7 +58,7 @@ def test_publishing_hands_the_event_to_redis_and_marks_it_published(workspace, s
 @pytest.mark.django_db(transaction=True)
 def test_when_redis_is_down_the_change_still_commits_and_the_event_waits(workspace, subscriber):
     # given
-    with override_settings(REDIS_URL=unreachable_url()):
+    with override_settings(REDIS_URL=unreachable_redis_url()):
         # when a change and its event commit together
         with transaction.atomic():
             Workspace.objects.filter(pk=workspace.pk).update(name="Acme Renamed")
@@ -85,7 +77,7 @@ def test_when_redis_is_down_the_change_still_commits_and_the_event_waits(workspa
 @pytest.mark.django_db(transaction=True)
 def test_the_sweeper_publishes_what_failed_exactly_once(workspace, subscriber):
     # given
-    with override_settings(REDIS_URL=unreachable_url()):
+    with override_settings(REDIS_URL=unreachable_redis_url()):
         rows = [emit_while_redis_is_down(workspace) for _ in range(3)]
 
     # when
@@ -109,7 +101,7 @@ def test_the_sweeper_publishes_what_failed_exactly_once(workspace, subscriber):
 @pytest.mark.django_db(transaction=True)
 def test_the_sweeper_leaves_alone_an_event_still_within_its_grace_period(workspace, subscriber):
     # given an event whose own publish may still be on its way
-    with override_settings(REDIS_URL=unreachable_url()):
+    with override_settings(REDIS_URL=unreachable_redis_url()):
         row = emit_while_redis_is_down(workspace)
 
     # when
@@ -125,7 +117,7 @@ def test_the_sweeper_leaves_alone_an_event_still_within_its_grace_period(workspa
 @pytest.mark.django_db(transaction=True)
 def test_the_sweeper_keeps_the_event_when_redis_is_still_down(workspace, subscriber):
     # given
-    with override_settings(REDIS_URL=unreachable_url()):
+    with override_settings(REDIS_URL=unreachable_redis_url()):
         row = emit_while_redis_is_down(workspace)
 
         # when
