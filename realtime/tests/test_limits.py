@@ -1,7 +1,8 @@
 """Stream admission (realtime/limits.py) against a real Redis: the caps hold when
 many streams ask in the same turn of the event loop, they are asked in one round
-trip per batch, releases free every slot, and a slot granted to a stream that
-gave up waiting is freed at once."""
+trip per batch, streams that ask while a batch is out go together in the next,
+releases free every slot, and a slot granted to a stream that gave up waiting
+is freed at once."""
 
 import asyncio
 import uuid
@@ -71,6 +72,43 @@ def test_the_caps_hold_for_streams_that_ask_in_the_same_turn_in_one_round_trip_p
     assert round_trips == -(-400 // limits.BATCH_SIZE)
     assert counted == 300
     assert record is not None
+
+
+def test_streams_that_ask_one_per_turn_while_a_batch_is_out_share_the_next_round_trip(settings):
+    """Sockets are accepted one per turn of the loop in a real storm: a batch is
+    whatever asked while the previous call was out, not one loop turn."""
+    settings.REALTIME_MAX_STREAMS_PER_WORKSPACE = 1000
+    workspace_id = str(uuid.uuid4())
+    asking = [connection(workspace_id, "key:a") for _ in range(40)]
+
+    async def scenario(gate, redis):
+        pauser = aioredis.Redis.from_url(settings.REDIS_URL)
+        before = await redis.info("commandstats")
+        # Holds every call for 300 ms so the first batch is surely still out.
+        await pauser.execute_command("CLIENT", "PAUSE", 300)
+        waiting = []
+        for c in asking:
+            waiting.append(asyncio.ensure_future(gate.admit(c)))
+            await asyncio.sleep(0.001)
+        verdicts = await asyncio.gather(*waiting)
+        await pauser.execute_command("CLIENT", "PAUSE", 300)
+        await pauser.aclose()
+        for c in asking:
+            gate.release(c)
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.5)
+        after = await redis.info("commandstats")
+        deletes = int(after.get("cmdstat_del", {}).get("calls", 0)) - int(
+            before.get("cmdstat_del", {}).get("calls", 0))
+        counted = await redis.zcard(connections_key("ws", workspace_id))
+        return verdicts, eval_calls(after) - eval_calls(before), deletes, counted
+
+    verdicts, admission_calls, release_calls, counted = run_with_gate(scenario)
+
+    assert verdicts == [limits.ADMITTED] * 40
+    assert admission_calls == 2  # the first stream, then the 39 that asked meanwhile
+    assert release_calls == 2
+    assert counted == 0
 
 
 def test_the_principal_cap_is_counted_across_workspaces(settings):
