@@ -11,11 +11,10 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from realtime import metrics
 from realtime.catalogue import Audience
-from realtime.wire import SSE, Delivery, control_frame, format_timestamp
+from realtime.wire import SSE, Delivery, control_frame, timestamp_now
 
 CALL_ENDED = "call-ended"
 
@@ -126,7 +125,7 @@ class Connection:
         self._wake()
 
     def push_keepalive(self) -> None:
-        self.push_control("keep-alive", {"server_time": format_timestamp(datetime.now(UTC))})
+        self.push_control("keep-alive", {"server_time": timestamp_now()})
 
     def _check_backlog(self) -> None:
         pending = len(self._frames)

@@ -3,7 +3,6 @@ cursor, live events, keep-alives, and the ways a stream ends."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -13,9 +12,11 @@ from project.errors import BadRequest, ServiceUnavailable, TooManyRequests
 from realtime import catalogue, history, limits
 from realtime.connection import Connection, StreamFilters
 from realtime.hub import ShuttingDown, get_hub
-from realtime.wire import control_frame, format_timestamp
+from realtime.wire import control_frame, timestamp_now
 
 _MAX_CURSOR_DIGITS = 18
+# A long replay goes out in writes of about this size, not all at once at the end.
+OPENING_WRITE_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 5
 
 
@@ -92,7 +93,7 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
 def _preamble(connection: Connection, *, resumed: bool) -> bytes:
     connected = {
         "client_id": connection.client_id, "stream": connection.stream, "resumed": resumed,
-        "server_time": format_timestamp(datetime.now(UTC)),
+        "server_time": timestamp_now(),
         "keepalive_seconds": int(settings.REALTIME_KEEPALIVE_SECONDS),
     }
     return (b"retry: %d\n\n" % settings.REALTIME_RETRY_MS) + control_frame(
@@ -110,11 +111,20 @@ async def _frames(hub, connection: Connection, cursor: int | None):
             return
         attached = True
         # Only now: `connected` promises that every event committed after it arrives.
-        yield _preamble(connection, resumed=cursor is not None)
+        # The opening bytes (connected, a short replay, what came live meanwhile)
+        # leave in one write: a syscall each was a tenth of a reconnect storm.
+        opening = [_preamble(connection, resumed=cursor is not None)]
+        opening_bytes = 0
         if cursor is not None:
             async for chunk in _replay(hub, connection, cursor, current):
-                yield chunk
+                opening.append(chunk)
+                opening_bytes += len(chunk)
+                if opening_bytes >= OPENING_WRITE_BYTES:
+                    yield b"".join(opening)
+                    opening, opening_bytes = [], 0
         connection.release(current)
+        opening.append(connection.drain())
+        yield b"".join(opening)
         while True:
             chunk = connection.drain()
             if chunk:

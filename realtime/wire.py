@@ -7,8 +7,8 @@ never re-encodes the envelope.
 """
 
 import json
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -78,10 +78,45 @@ SSE, JSON = "sse", "json"
 
 
 def control_envelope(type: str, data: dict, *, workspace_id: str, call_id: str | None = None) -> bytes:
-    """A control event (SPEC §4.4) for one client, in the same envelope as every event."""
-    body = envelope(event_id=str(uuid.uuid4()), type=type, workspace_id=workspace_id,
-                    call_id=call_id, timestamp=datetime.now(UTC), data=data)
-    return dumps(body)
+    """A control event (SPEC §4.4) for one client, in the same envelope as every event.
+
+    Every connect and every keep-alive makes one, so it is written straight to
+    bytes (the same bytes as dumps(envelope(...)), a test holds them equal):
+    building the dict, a UUID object and a datetime per control event was a
+    tenth of a reconnect storm."""
+    head = b'{"event_id":"%s","type":%s,"workspace_id":%s' % (
+        new_event_id().encode(), _quoted(type), _quoted(workspace_id))
+    if call_id is not None:
+        head += b',"call_id":' + _quoted(call_id)
+    return head + b',"timestamp":"%s","data":%s}' % (timestamp_now().encode(), dumps(data))
+
+
+def _quoted(text: str) -> bytes:
+    return _encode_string(text).encode()
+
+
+_encode_string = json.encoder.encode_basestring  # JSON string escaping, as dumps(ensure_ascii=False)
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID as text, as str(uuid.uuid4()) at a third of the cost."""
+    h = secrets.token_hex(16)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+_last_stamp: tuple[int, str] = (-1, "")
+
+
+def timestamp_now() -> str:
+    """format_timestamp(now), computed once per millisecond: thousands of streams
+    connect or get a keep-alive within the same one."""
+    global _last_stamp
+    millis = time.time_ns() // 1_000_000
+    if _last_stamp[0] != millis:
+        seconds, fraction = divmod(millis, 1000)
+        _last_stamp = (millis, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:03d}Z")
+    return _last_stamp[1]
 
 
 def control_frame(type: str, data: dict, *, workspace_id: str, call_id: str | None = None,
