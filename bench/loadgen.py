@@ -106,6 +106,8 @@ class Stats:
         self.last_recv = None
         self.complete_streams = 0
         self.complete_times: list[float] = []  # when each stream had every expected event
+        # Per stream: seconds from its `connected` to its last expected event (its replay).
+        self.replay_seconds: list[float] = []
         self.bytes = 0
         self.cpu_mark = time.process_time()
         self.wall_mark = time.monotonic()
@@ -291,6 +293,8 @@ class Stream(asyncio.Protocol):
             if self.got == stats.expect:
                 stats.complete_streams += 1
                 stats.complete_times.append(now)
+                if self.ready_at is not None:
+                    stats.replay_seconds.append(time.monotonic() - self.ready_at)
                 gen.progress.set()
             return
         name = event.decode(errors="replace")
@@ -470,6 +474,7 @@ class Generator:
             "complete_streams": s.complete_streams,
             "complete_first": min(s.complete_times) if s.complete_times else None,
             "complete_last": max(s.complete_times) if s.complete_times else None,
+            "replay_ms": sorted(round(x * 1000, 1) for x in s.replay_seconds),
             "first_recv": s.first_recv, "last_recv": s.last_recv,
             "lat_max_ms": round(s.lat_max * 1000, 3),
             "lat_mean_ms": round(s.lat_sum / s.deliveries * 1000, 3) if s.deliveries else None,
