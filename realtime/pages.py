@@ -17,6 +17,7 @@ which the position cuts short, is keyed by where it stops.
 
 import asyncio
 import time
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ class Page:
     deliveries: tuple[Delivery, ...]
     sse_frames: tuple[bytes, ...]
     size_bytes: int
+    seqs: tuple[int, ...]  # the cursors of `deliveries`, for bisecting
 
     def holds(self, seq: int) -> bool:
         """Whether the event with this cursor is in the page (cursors have no holes,
@@ -43,17 +45,20 @@ class Page:
         return bool(self.deliveries) and self.deliveries[0].seq <= seq <= self.deliveries[-1].seq
 
     def frames_for(self, wants, *, after: int, upto: int, wire: str = SSE) -> list[bytes]:
-        frames = []
-        for delivery, frame in zip(self.deliveries, self.sse_frames, strict=True):
-            if after < delivery.seq <= upto and wants(delivery):
-                frames.append(frame if wire == SSE else delivery.encoded(wire))
-        return frames
+        # Only the stretch (after, upto]: a client that missed ten events of a full
+        # page looks at ten, not at the page's 500.
+        first, stop = bisect_right(self.seqs, after), bisect_right(self.seqs, upto)
+        deliveries, frames = self.deliveries, self.sse_frames
+        if wire == SSE:
+            return [frames[i] for i in range(first, stop) if wants(deliveries[i])]
+        return [deliveries[i].encoded(wire) for i in range(first, stop) if wants(deliveries[i])]
 
 
 def _read(workspace_id: str, after: int, upto: int) -> Page:
     deliveries = tuple(history.window(workspace_id, after=after, upto=upto))
     frames = tuple(delivery.sse_frame() for delivery in deliveries)
-    return Page(deliveries=deliveries, sse_frames=frames, size_bytes=sum(map(len, frames)) * 2)
+    return Page(deliveries=deliveries, sse_frames=frames, size_bytes=sum(map(len, frames)) * 2,
+                seqs=tuple(delivery.seq for delivery in deliveries))
 
 
 class ReplayPages:
