@@ -76,6 +76,10 @@ class KeyedClient:
         return self.client.post(path, data, content_type="application/json",
                                 **self._headers(headers), **extra)
 
+    def patch(self, path, data=None, headers=None, **extra):
+        return self.client.patch(path, data, content_type="application/json",
+                                 **self._headers(headers), **extra)
+
 
 def _key_client(workspace, *scopes):
     issued = services.api_key_create(workspace=workspace, name="+".join(scopes), scopes=list(scopes))

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from calls.views import router as calls_router
 from project.errors import (
     INTERNAL_ERROR_MESSAGE,
     ApiError,
@@ -37,6 +38,7 @@ api = CallboardAPI(
 )
 api.add_router("/", workspace_router)
 api.add_router("/", realtime_router)
+api.add_router("/", calls_router)
 
 
 @api.exception_handler(ApiError)

@@ -133,6 +133,23 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int(
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 SSE_TICKET_TTL_SECONDS = env.int("SSE_TICKET_TTL_SECONDS", default=30)
 
+# Calls (SPEC §6, §7). The voice runtime: "simulated" (Celery plays believable
+# calls) or "ingest" (a runtime outside reports through POST /api/v1/runtime/events).
+VOICE_RUNTIME = env.str("VOICE_RUNTIME", default="simulated")
+if VOICE_RUNTIME not in ("simulated", "ingest"):
+    raise ImproperlyConfigured("VOICE_RUNTIME must be 'simulated' or 'ingest'.")
+# How much faster than real time the simulated runtime plays a call.
+SIMULATOR_SPEED = env.float("SIMULATOR_SPEED", default=1.0)
+if SIMULATOR_SPEED <= 0:
+    raise ImproperlyConfigured("SIMULATOR_SPEED must be above 0.")
+# The caller id of a call placed without `from_number`.
+CALLS_DEFAULT_FROM_NUMBER = env.str("CALLS_DEFAULT_FROM_NUMBER", default="+14155550100")
+# A call still queued or ringing after this long ends (failed / no-answer).
+CALLS_STUCK_SECONDS = env.int("CALLS_STUCK_SECONDS", default=120)
+# make run keeps this many simulated calls going in the demo workspace (0: none).
+DEMO_CALL_TRICKLE = env.int("DEMO_CALL_TRICKLE", default=0)
+RUNTIME_INGEST_MAX_ITEMS = 500
+
 # Celery: JSON only, a task is acknowledged after it ran and requeued if its
 # worker dies, one message prefetched at a time, hard and soft time limits.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

@@ -14,6 +14,7 @@ from workspaces.key_cache import verified_keys
 from workspaces.keys import generate_key
 from workspaces.models import ApiKey, Membership, Role, Scope, Workspace, validate_timezone
 from workspaces.scoping import get_scoped_or_404, scoped
+from workspaces.signals import workspace_created
 
 User = get_user_model()
 
@@ -81,6 +82,7 @@ def workspace_create(*, name: str, owner=None, slug: str | None = None,
         )
         if owner is not None:
             membership_add(workspace=workspace, user=owner, role=Role.OWNER)
+        workspace_created.send(sender=Workspace, workspace=workspace)
     return workspace
 
 

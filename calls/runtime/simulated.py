@@ -1,0 +1,370 @@
+"""The simulated voice runtime: Celery tasks play believable calls.
+
+A call's whole performance is a script drawn from a seeded random generator
+(`script_for`): ringing, answered or not (busy, no-answer, a failure with a
+carrier code), then turns of interim and final transcripts with word timings
+and confidence, agent speech with latency and word marks, node transitions, a
+tool call, sometimes DTMF, an ending with a realistic reason, and the
+recording a little after. Each step is a batch of runtime events handed to
+`calls.ingest.ingest_batch`, the very function behind
+`POST /api/v1/runtime/events`: the simulator has no shortcut.
+
+Steps run as a chain of Celery tasks, each scheduled `delay / SIMULATOR_SPEED`
+after the last, so a worker is never held by a sleeping call. A step
+regenerates the script from the seed, so it carries nothing but its index;
+event ids are derived from the call and the step, so a retried task is
+idempotent. A call ended from our side (hangup, a sweeper) stops at its next
+step: the ingest refuses events for an ended call and the chain ends.
+"""
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+
+USER_LINES = [
+    (
+        "Hi, I can't log into my account since this morning.",
+        "I'm sorry about that. Let me look into your account.",
+    ),
+    (
+        "I was charged twice for my last order.",
+        "Thanks for telling me. I'll check the payments on your account.",
+    ),
+    ("Can you tell me when my package will arrive?", "Of course. Let me pull up the shipment."),
+    ("I'd like to change the address on my subscription.", "Sure, I can help with that."),
+    ("The app keeps crashing when I open settings.", "That sounds frustrating. Let's get it fixed."),
+    ("I want to cancel my plan.", "I can help with that. May I ask what made you decide to cancel?"),
+    ("Is there a cheaper plan for students?", "Yes, there is. Let me check what you qualify for."),
+    ("My card expired, how do I update it?", "I'll send you a secure link to update your card."),
+]
+FOLLOW_UPS = [
+    ("Okay, thank you.", "You're welcome. Is there anything else I can help with?"),
+    ("Yes, my account number is 4 4 7 1.", "Thank you, I found your account."),
+    ("No, that's all for today.", "Great. Thanks for calling, and have a good day!"),
+    ("Could you send me that by email?", "Done. You'll have it in your inbox in a minute."),
+    ("That works for me.", "Perfect. I've made the change for you."),
+]
+FAILURES = [
+    ("sip-503", "The carrier is temporarily unavailable."),
+    ("invalid-number", "The number is not in service."),
+    ("carrier-rejected", "The carrier rejected the call."),
+]
+
+
+@dataclass
+class Step:
+    delay: float  # seconds after the previous step, at speed 1
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _words(text: str, start_ms: int, rng: random.Random) -> list[dict[str, Any]]:
+    words, at = [], start_ms
+    for word in text.split():
+        length = 120 + 45 * len(word) + rng.randint(0, 80)
+        words.append(
+            {
+                "text": word,
+                "start_ms": at,
+                "end_ms": at + length,
+                "confidence": round(rng.uniform(0.82, 0.995), 3),
+            }
+        )
+        at += length + rng.randint(20, 90)
+    return words
+
+
+def script_for(call_id: str, agent: dict[str, Any], seed: int) -> list[Step]:
+    """The whole call, step by step. Pure: the same seed gives the same call."""
+    rng = random.Random(seed)
+    steps: list[Step] = [Step(0.5, [("call-status", {"status": "ringing"})])]
+    outcome = rng.random()
+    if outcome < 0.06:
+        steps.append(Step(rng.uniform(3, 6), [("call-status", {"status": "busy"})]))
+        return _finish(call_id, steps)
+    if outcome < 0.13:
+        steps.append(Step(rng.uniform(15, 25), [("call-status", {"status": "no-answer"})]))
+        return _finish(call_id, steps)
+    if outcome < 0.17:
+        code, reason = rng.choice(FAILURES)
+        steps.append(
+            Step(
+                rng.uniform(1, 3),
+                [
+                    (
+                        "call-status",
+                        {
+                            "status": "failed",
+                            "end_reason": "error",
+                            "failure_code": code,
+                            "failure_reason": reason,
+                        },
+                    )
+                ],
+            )
+        )
+        return _finish(call_id, steps)
+
+    nodes = list(agent.get("nodes") or ["greeting", "resolve", "wrap-up"])
+    tools = list(agent.get("tools") or [])
+    language = agent.get("language") or "en-US"
+    steps.append(
+        Step(
+            rng.uniform(2, 6),
+            [
+                ("call-status", {"status": "in-progress"}),
+                (
+                    "call-node-transition",
+                    {"from_node": None, "to_node": nodes[0], "trigger": "call-answered"},
+                ),
+            ],
+        )
+    )
+    steps.append(_agent_says(agent.get("greeting") or "Hello, how can I help?", language, rng, 0.6))
+    turns = rng.randint(2, 4)
+    opening, answer = rng.choice(USER_LINES)
+    tool_turn = rng.randint(1, turns) if tools else 0
+    dtmf_turn = rng.randint(1, turns) if rng.random() < 0.3 else 0
+    node_index = 0
+    for turn in range(1, turns + 1):
+        user_text, agent_text = (opening, answer) if turn == 1 else rng.choice(FOLLOW_UPS)
+        steps.extend(_user_says(user_text, language, rng))
+        if turn == dtmf_turn:
+            steps.append(
+                Step(
+                    0.8,
+                    [
+                        ("call-dtmf", {"digit": digit, "duration_ms": rng.randint(80, 160)})
+                        for digit in rng.choice(["4471", "1", "2", "0#"])
+                    ],
+                )
+            )
+        if node_index + 1 < len(nodes) and (turn == 1 or rng.random() < 0.5):
+            steps.append(
+                Step(
+                    0.2,
+                    [
+                        (
+                            "call-node-transition",
+                            {
+                                "from_node": nodes[node_index],
+                                "to_node": nodes[node_index + 1],
+                                "trigger": "intent",
+                            },
+                        )
+                    ],
+                )
+            )
+            node_index += 1
+        if turn == tool_turn:
+            tool = rng.choice(tools)
+            took = rng.randint(180, 1400)
+            steps.append(
+                Step(
+                    0.3,
+                    [
+                        (
+                            "call-tool",
+                            {"tool_name": tool, "phase": "started", "input": {"query": user_text[:60]}},
+                        )
+                    ],
+                )
+            )
+            succeeded = rng.random() > 0.1
+            steps.append(
+                Step(
+                    took / 1000,
+                    [
+                        (
+                            "call-tool",
+                            {
+                                "tool_name": tool,
+                                "phase": "completed",
+                                "input": {"query": user_text[:60]},
+                                "output": {"status": "ok", "reference": f"T-{rng.randint(10000, 99999)}"}
+                                if succeeded
+                                else None,
+                                "succeeded": succeeded,
+                                "duration_ms": took,
+                                "error": None if succeeded else "upstream timeout",
+                            },
+                        )
+                    ],
+                )
+            )
+        latency = rng.randint(450, 1300)
+        steps.append(_agent_says(agent_text, language, rng, latency / 1000))
+        steps[-1].events.append(
+            (
+                "call-turn",
+                {"turn": turn, "user_text": user_text, "agent_text": agent_text, "latency_ms": latency},
+            )
+        )
+        stt, llm = rng.randint(80, 250), rng.randint(250, 800)
+        steps[-1].events.append(
+            (
+                "call-metrics",
+                {
+                    "turn_latency_ms": latency,
+                    "stt_latency_ms": stt,
+                    "llm_latency_ms": llm,
+                    "tts_latency_ms": max(0, latency - stt - llm),
+                },
+            )
+        )
+    ending = rng.random()
+    end_reason = (
+        "customer-hangup"
+        if ending < 0.6
+        else "agent-hangup"
+        if ending < 0.9
+        else "silence-timeout"
+        if ending < 0.96
+        else "voicemail"
+    )
+    steps.append(
+        Step(rng.uniform(1, 3), [("call-status", {"status": "completed", "end_reason": end_reason})])
+    )
+    steps.append(Step(0.1, [("call-recording", {"recording_status": "processing", "recording_url": None})]))
+    steps.append(
+        Step(
+            rng.uniform(2, 4),
+            [
+                (
+                    "call-recording",
+                    {
+                        "recording_status": "available",
+                        "recording_url": f"https://recordings.example.com/{call_id}.mp3",
+                    },
+                )
+            ],
+        )
+    )
+    return _finish(call_id, steps)
+
+
+def _agent_says(text: str, language: str, rng: random.Random, latency_s: float) -> Step:
+    latency_ms = int(latency_s * 1000)
+    events: list = [("call-tts", {"text": text, "latency_ms": latency_ms})]
+    offset = 0
+    for word in text.split():
+        events.append(("call-tts-word", {"word": word, "offset_ms": offset}))
+        offset += 140 + 40 * len(word)
+    events.append(
+        (
+            "call-transcript",
+            {
+                "role": "agent",
+                "text": text,
+                "confidence": 1.0,
+                "language": language,
+                "duration_ms": offset,
+                "words": _words(text, 0, rng),
+            },
+        )
+    )
+    return Step(latency_s, events)
+
+
+def _user_says(text: str, language: str, rng: random.Random) -> list[Step]:
+    words = text.split()
+    words_timed = _words(text, 0, rng)
+    duration = words_timed[-1]["end_ms"] if words_timed else 0
+    steps = [
+        Step(rng.uniform(0.6, 1.5), [("call-speech", {"role": "user", "start_ms": 0, "end_ms": duration})])
+    ]
+    cut = max(1, len(words) // 3)
+    for end in range(cut, len(words), cut):
+        steps.append(
+            Step(duration / 1000 / 3, [("call-interim", {"role": "user", "text": " ".join(words[:end])})])
+        )
+    steps.append(
+        Step(
+            0.3,
+            [
+                (
+                    "call-transcript",
+                    {
+                        "role": "user",
+                        "text": text,
+                        "confidence": round(rng.uniform(0.86, 0.98), 3),
+                        "language": language,
+                        "duration_ms": duration,
+                        "words": words_timed,
+                    },
+                )
+            ],
+        )
+    )
+    return steps
+
+
+def _finish(call_id: str, steps: list[Step]) -> list[Step]:
+    """Gives every event the runtime's envelope: a stable id per call and position."""
+    for index, step in enumerate(steps):
+        step.events = [
+            {"event_id": f"sim-{call_id}-{index}-{n}", "call_id": call_id, "type": type, "data": data}
+            for n, (type, data) in enumerate(step.events)
+        ]
+    return steps
+
+
+# --- Celery --------------------------------------------------------------------------------
+
+
+class SimulatedRuntime:
+    def place(self, call) -> None:
+        play_step.apply_async(
+            args=[str(call.workspace_id), str(call.pk), random.randrange(2**31), 0], countdown=0
+        )
+
+    def hangup(self, call) -> None:
+        """Nothing to stop: the call's next step finds it ended."""
+
+
+runtime = SimulatedRuntime()
+
+
+@shared_task(name="calls.simulate.play_step")
+def play_step(workspace_id: str, call_id: str, seed: int, index: int) -> None:
+    from calls.ingest import ingest_batch
+    from calls.models import Agent, Call
+    from workspaces.models import Workspace
+    from workspaces.scoping import scoped
+
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    call = scoped(Call, workspace).filter(pk=call_id).select_related("agent").first()
+    if call is None:
+        return
+    agent = call.agent if isinstance(call.agent, Agent) else None
+    steps = script_for(call_id, _agent_facts(agent), seed)
+    if index >= len(steps):
+        return
+    now = datetime.now(UTC).isoformat()
+    items = [{**event, "timestamp": now} for event in steps[index].events]
+    result = ingest_batch(workspace, items)
+    if result.errors and any(
+        error["code"] == "call_not_active" or error["code"] == "illegal_transition" for error in result.errors
+    ):
+        return  # ended from our side: the performance stops here
+    if index + 1 < len(steps):
+        play_step.apply_async(
+            args=[workspace_id, call_id, seed, index + 1],
+            countdown=steps[index + 1].delay / settings.SIMULATOR_SPEED,
+        )
+
+
+def _agent_facts(agent) -> dict[str, Any]:
+    if agent is None:
+        return {}
+    return {
+        "nodes": agent.nodes,
+        "tools": agent.tools,
+        "language": agent.language,
+        "greeting": agent.greeting,
+    }

@@ -1,0 +1,532 @@
+"""Every change to agents and calls (SPEC §6, §7), each with its events.
+
+A call changes status only through `call_transition`, which locks the call,
+refuses an illegal move with 409 `illegal_transition`, and emits `call-status`
+(and `call-ended` for a terminal status) in the same transaction. What a
+runtime reports about a call (speech, TTS, tools, ...) goes through
+`call_record_event`. The views, the ingest API and the simulated runtime all
+come here: there is one path for a call's changes.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from pydantic import ValidationError as PydanticValidationError
+
+from calls.models import (
+    ACTIVE_STATUSES,
+    DEFAULT_AGENT_NAME,
+    TERMINAL_STATUSES,
+    Agent,
+    Call,
+    CallEvent,
+    CallStatus,
+)
+from project.errors import BadRequest, Conflict, NotFound
+from realtime import catalogue
+from realtime.emit import emit
+from workspaces.models import Workspace
+from workspaces.scoping import get_scoped_or_404, scoped
+
+# Status -> the statuses a call may move to from it (SPEC §7).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    CallStatus.QUEUED: frozenset({CallStatus.RINGING, CallStatus.FAILED, CallStatus.CANCELED}),
+    CallStatus.RINGING: frozenset(
+        {
+            CallStatus.IN_PROGRESS,
+            CallStatus.BUSY,
+            CallStatus.NO_ANSWER,
+            CallStatus.FAILED,
+            CallStatus.CANCELED,
+        }
+    ),
+    CallStatus.IN_PROGRESS: frozenset({CallStatus.COMPLETED, CallStatus.FAILED}),
+}
+# The end reason of a terminal status when nobody gave one.
+DEFAULT_END_REASONS = {
+    CallStatus.COMPLETED: "customer-hangup",
+    CallStatus.FAILED: "error",
+    CallStatus.BUSY: "busy",
+    CallStatus.NO_ANSWER: "no-answer",
+    CallStatus.CANCELED: "canceled",
+}
+END_REASONS = frozenset(
+    {
+        "customer-hangup",
+        "agent-hangup",
+        "transfer",
+        "no-answer",
+        "busy",
+        "voicemail",
+        "max-duration",
+        "silence-timeout",
+        "insufficient-balance",
+        "canceled",
+        "error",
+    }
+)
+AGENT_FIELDS = ("name", "language", "voice", "max_duration_seconds", "greeting", "nodes", "tools")
+DEFAULT_AGENT = {
+    "language": "en-US",
+    "voice": "aria",
+    "max_duration_seconds": 600,
+    "greeting": "Hi, you've reached the help desk. How can I help you today?",
+    "nodes": ["greeting", "identify", "resolve", "wrap-up"],
+    "tools": ["lookup_account", "create_ticket"],
+}
+
+
+# --- agents ----------------------------------------------------------------------------
+
+
+def _validated_agent_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    name = fields.get("name")
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 64:
+            raise BadRequest("An agent needs a name of 1 to 64 characters.", code="invalid_name")
+        fields["name"] = name
+    for key in ("nodes", "tools"):
+        value = fields.get(key)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(item, str) and item for item in value)
+        ):
+            raise BadRequest(
+                f"`{key}` must be a list of names.", code="invalid_agent", details={"field": key}
+            )
+    return fields
+
+
+def agent_create(*, workspace: Workspace, name: str, is_default: bool = False, **fields) -> Agent:
+    values = _validated_agent_fields({"name": name, **fields})
+    try:
+        with transaction.atomic():
+            return Agent.objects.create(workspace=workspace, is_default=is_default, **values)
+    except IntegrityError:
+        raise Conflict(f"An agent named {values['name']!r} already exists.", code="agent_exists") from None
+
+
+def agent_update(*, workspace: Workspace, agent_id, **fields) -> Agent:
+    values = _validated_agent_fields({key: value for key, value in fields.items() if value is not None})
+    with transaction.atomic():
+        agent = get_scoped_or_404(Agent, workspace, pk=agent_id)
+        for key, value in values.items():
+            setattr(agent, key, value)
+        try:
+            with transaction.atomic():
+                agent.save()
+        except IntegrityError:
+            raise Conflict(
+                f"An agent named {values['name']!r} already exists.", code="agent_exists"
+            ) from None
+    return agent
+
+
+def ensure_default_agent(workspace: Workspace) -> Agent:
+    """The workspace's default agent; `helpdesk` is created when it has none."""
+    agent = scoped(Agent, workspace).filter(is_default=True).first()
+    if agent is not None:
+        return agent
+    try:
+        with transaction.atomic():
+            return Agent.objects.create(
+                workspace=workspace, name=DEFAULT_AGENT_NAME, is_default=True, **DEFAULT_AGENT
+            )
+    except IntegrityError:  # created meanwhile, or a non-default agent took the name
+        agent = scoped(Agent, workspace).filter(is_default=True).first()
+        if agent is None:
+            agent = scoped(Agent, workspace).get(name=DEFAULT_AGENT_NAME)
+            agent.is_default = True
+            agent.save(update_fields=["is_default", "updated_at"])
+        return agent
+
+
+def agent_named(workspace: Workspace, name: str | None) -> Agent:
+    if not name:
+        return ensure_default_agent(workspace)
+    agent = scoped(Agent, workspace).filter(name=name).first()
+    if agent is None:
+        raise BadRequest(
+            f"There is no agent named {name!r} in this workspace.",
+            code="unknown_agent",
+            details={"agent": name},
+        )
+    return agent
+
+
+# --- numbers ---------------------------------------------------------------------------
+
+
+def e164(number: str, *, field: str) -> str:
+    """The number in E.164, or a 400 naming the field."""
+    text = (number or "").strip()
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not text.startswith("+") or not phonenumbers.is_valid_number(parsed):
+        raise BadRequest(
+            f"{field} must be a valid phone number in E.164 form, like +14155550123.",
+            code="invalid_phone_number",
+            details={"field": field, "value": text[:32]},
+        )
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# --- the call object and its events ---------------------------------------------------------
+
+
+def _timestamp(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def call_object(call: Call) -> dict[str, Any]:
+    """The call as REST returns it and `call-created` carries it (SPEC §6)."""
+    return {
+        "id": str(call.pk),
+        "workspace_id": str(call.workspace_id),
+        "direction": call.direction,
+        "source": call.source,
+        "status": call.status,
+        "from_number": call.from_number,
+        "to_number": call.to_number,
+        "agent": call.agent_name,
+        "current_node": call.current_node,
+        "variables": call.variables,
+        "campaign_id": call.campaign_id,
+        "schedule_id": call.schedule_id,
+        "created_at": _timestamp(call.created_at),
+        "started_at": _timestamp(call.started_at),
+        "answered_at": _timestamp(call.answered_at),
+        "ended_at": _timestamp(call.ended_at),
+        "duration": call.duration,
+        "cost": str(call.cost) if call.cost is not None else None,
+        "end_reason": call.end_reason,
+        "failure_code": call.failure_code,
+        "failure_reason": call.failure_reason,
+        "recording_status": call.recording_status,
+        "recording_url": call.recording_url,
+    }
+
+
+def active_calls(workspace: Workspace) -> int:
+    return scoped(Call, workspace).filter(status__in=ACTIVE_STATUSES).count()
+
+
+def _emit(call: Call, type: str, data: dict, occurred_at: datetime | None = None) -> dict:
+    """Emits an event about the call and, when its type is persisted, adds it to
+    the call's timeline."""
+    envelope = emit(call.workspace, type, data, call=call, occurred_at=occurred_at)
+    if catalogue.get(type).persisted:
+        CallEvent.objects.create(
+            workspace=call.workspace,
+            call=call,
+            event_id=envelope["event_id"],
+            type=type,
+            timestamp=datetime.fromisoformat(envelope["timestamp"]),
+            data=envelope["data"],
+        )
+    return envelope
+
+
+def _status_data(call: Call, previous: str | None) -> dict:
+    return {
+        "call_id": str(call.pk),
+        "status": call.status,
+        "previous_status": previous,
+        "direction": call.direction,
+        "source": call.source,
+        "from_number": call.from_number,
+        "to_number": call.to_number,
+        "active_calls": active_calls(call.workspace),
+    }
+
+
+def _ended_data(call: Call) -> dict:
+    return {
+        "call_id": str(call.pk),
+        "status": call.status,
+        "end_reason": call.end_reason,
+        "failure_code": call.failure_code,
+        "failure_reason": call.failure_reason,
+        "duration": call.duration,
+        "cost": str(call.cost) if call.cost is not None else None,
+        "recording_url": call.recording_url,
+        "active_calls": active_calls(call.workspace),
+    }
+
+
+# --- lifecycle -------------------------------------------------------------------------
+
+
+def call_create(
+    *,
+    workspace: Workspace,
+    to_number: str,
+    from_number: str | None = None,
+    agent: str | None = None,
+    variables: dict | None = None,
+    direction: str = "outbound",
+    source: str = "api",
+    campaign_id: str | None = None,
+    schedule_id: str | None = None,
+    place: bool = True,
+) -> Call:
+    """Records a new call (queued, or ringing when inbound) and, after commit, asks
+    the voice runtime to place it."""
+    to_number = e164(to_number, field="to_number")
+    from_number = e164(from_number or settings.CALLS_DEFAULT_FROM_NUMBER, field="from_number")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest("`variables` must be an object.", code="invalid_variables")
+    if direction not in ("inbound", "outbound"):
+        raise BadRequest("`direction` must be inbound or outbound.", code="invalid_direction")
+    with transaction.atomic():
+        chosen = agent_named(workspace, agent)
+        now = datetime.now(UTC)
+        inbound = direction == "inbound"
+        call = Call.objects.create(
+            workspace=workspace,
+            direction=direction,
+            source=source,
+            to_number=to_number,
+            from_number=from_number,
+            agent=chosen,
+            agent_name=chosen.name,
+            variables=variables or {},
+            campaign_id=campaign_id,
+            schedule_id=schedule_id,
+            status=CallStatus.RINGING if inbound else CallStatus.QUEUED,
+            started_at=now if inbound else None,
+        )
+        _emit(call, "call-created", call_object(call))
+        if place:
+            from calls.runtime import get_runtime
+
+            transaction.on_commit(lambda: get_runtime().place(call))
+    return call
+
+
+def locked_call(workspace: Workspace, call_id) -> Call:
+    """The call, locked until the caller's transaction ends (its changes are serial)."""
+    try:
+        return scoped(Call, workspace).select_for_update().select_related("workspace").get(pk=call_id)
+    except (Call.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("Call not found.", code="not_found") from None
+
+
+def call_transition(
+    *,
+    workspace: Workspace,
+    call_id,
+    status: str,
+    end_reason: str | None = None,
+    failure_code: str | None = None,
+    failure_reason: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Call:
+    """Moves the call to `status` (SPEC §7) and emits what that means."""
+    if status not in CallStatus.values:
+        raise BadRequest(
+            f"{status!r} is not a call status.", code="invalid_status", details={"valid": CallStatus.values}
+        )
+    if end_reason is not None and end_reason not in END_REASONS:
+        raise BadRequest(
+            f"{end_reason!r} is not an end reason.",
+            code="invalid_end_reason",
+            details={"valid": sorted(END_REASONS)},
+        )
+    with transaction.atomic():
+        call = locked_call(workspace, call_id)
+        previous = call.status
+        if status not in TRANSITIONS.get(previous, frozenset()):
+            raise Conflict(
+                f"A {previous} call cannot become {status}.",
+                code="illegal_transition",
+                details={
+                    "from": previous,
+                    "to": status,
+                    "allowed": sorted(TRANSITIONS.get(previous, frozenset())),
+                },
+            )
+        moment = occurred_at or datetime.now(UTC)
+        call.status = status
+        if status == CallStatus.RINGING:
+            call.started_at = call.started_at or moment
+        elif status == CallStatus.IN_PROGRESS:
+            call.answered_at = moment
+        if status in TERMINAL_STATUSES:
+            call.ended_at = moment
+            call.end_reason = end_reason or DEFAULT_END_REASONS[status]
+            call.failure_code = failure_code
+            call.failure_reason = failure_reason
+            if call.answered_at is not None:
+                call.duration = round(max(0.0, (moment - call.answered_at).total_seconds()), 3)
+        call.save()
+        _emit(call, "call-status", _status_data(call, previous), occurred_at=moment)
+        if status in TERMINAL_STATUSES:
+            _emit(call, "call-ended", _ended_data(call), occurred_at=moment)
+    return call
+
+
+def call_hangup(*, workspace: Workspace, call_id) -> Call:
+    """Ends an active call from our side: canceled before it is answered, ended by
+    the agent's side after."""
+    with transaction.atomic():
+        call = locked_call(workspace, call_id)
+        if call.status == CallStatus.IN_PROGRESS:
+            call = call_transition(
+                workspace=workspace, call_id=call.pk, status=CallStatus.COMPLETED, end_reason="agent-hangup"
+            )
+        else:
+            call = call_transition(
+                workspace=workspace, call_id=call.pk, status=CallStatus.CANCELED, end_reason="canceled"
+            )
+        from calls.runtime import get_runtime
+
+        ended = call
+        transaction.on_commit(lambda: get_runtime().hangup(ended))
+    return call
+
+
+def call_escalate(
+    *, workspace: Workspace, call_id, reason: str | None = None, trigger: str = "api"
+) -> tuple[Call, dict]:
+    """Hands an answered call to a human: `call-escalated`; the runtime transfers it."""
+    with transaction.atomic():
+        call = locked_call(workspace, call_id)
+        if call.status != CallStatus.IN_PROGRESS:
+            raise Conflict(
+                f"Only a call in progress can be escalated; this one is {call.status}.",
+                code="illegal_transition",
+                details={"from": call.status, "to": "escalated"},
+            )
+        if call.escalated_at is not None:
+            raise Conflict("This call has already been escalated.", code="already_escalated")
+        call.escalated_at = datetime.now(UTC)
+        call.save(update_fields=["escalated_at"])
+        envelope = _emit(
+            call,
+            "call-escalated",
+            {
+                "call_id": str(call.pk),
+                "escalation_id": f"esc_{uuid.uuid4().hex[:16]}",
+                "trigger": trigger,
+                "reason": reason,
+            },
+        )
+    return call, envelope
+
+
+def call_record_event(
+    *, workspace: Workspace, call_id, type: str, data: dict, occurred_at: datetime | None = None
+) -> dict:
+    """A runtime's report about an active call (SPEC §4.3): validated, emitted and,
+    unless ephemeral, added to the timeline. Node transitions and recordings also
+    update the call."""
+    if type not in CALL_REPORT_TYPES:
+        raise BadRequest(
+            f"{type!r} is not a call event a runtime reports.",
+            code="unknown_event_type",
+            details={"valid": sorted(CALL_REPORT_TYPES)},
+        )
+    try:
+        payload = catalogue.validate_data(type, data)
+    except PydanticValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem.get("loc", ())) or "data"
+        raise BadRequest(f"{where}: {problem.get('msg', 'is not valid')}", code="invalid_data") from None
+    with transaction.atomic():
+        call = locked_call(workspace, call_id)
+        recording = type == "call-recording"
+        # A recording is ready after the call ends; everything else needs a live call.
+        if not call.is_active and not recording:
+            raise Conflict(
+                f"The call has ended ({call.status}); it takes no more {type} events.",
+                code="call_not_active",
+                details={"status": call.status},
+            )
+        if type == "call-node-transition":
+            call.current_node = payload["to_node"]
+            call.save(update_fields=["current_node"])
+        envelope = _emit(call, type, payload, occurred_at=occurred_at)
+        if recording:
+            call.recording_status = payload["recording_status"]
+            call.recording_url = payload["recording_url"]
+            call.save(update_fields=["recording_status", "recording_url"])
+            _emit(
+                call, "call-recording-status", {"call_id": str(call.pk), **payload}, occurred_at=occurred_at
+            )
+    return envelope
+
+
+# What a runtime may report about a call besides its status (SPEC §4.3).
+CALL_REPORT_TYPES = frozenset(
+    {
+        "call-transcript",
+        "call-interim",
+        "call-tts",
+        "call-tts-word",
+        "call-speech",
+        "call-turn",
+        "call-node-transition",
+        "call-dtmf",
+        "call-tool",
+        "call-recording",
+        "call-metrics",
+        "call-error",
+    }
+)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def call_list(
+    workspace: Workspace,
+    *,
+    status: str | None = None,
+    active: bool | None = None,
+    agent: str | None = None,
+    direction: str | None = None,
+    campaign_id: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet:
+    calls = scoped(Call, workspace)
+    if status:
+        wanted = [item.strip() for item in status.split(",") if item.strip()]
+        unknown = sorted(set(wanted) - set(CallStatus.values))
+        if unknown:
+            raise BadRequest(
+                f"Unknown status(es): {', '.join(unknown)}.",
+                code="invalid_status",
+                details={"unknown": unknown, "valid": CallStatus.values},
+            )
+        calls = calls.filter(status__in=wanted)
+    if active is not None:
+        calls = (
+            calls.filter(status__in=ACTIVE_STATUSES) if active else calls.filter(status__in=TERMINAL_STATUSES)
+        )
+    if agent:
+        calls = calls.filter(agent_name=agent)
+    if direction:
+        if direction not in ("inbound", "outbound"):
+            raise BadRequest("`direction` must be inbound or outbound.", code="invalid_direction")
+        calls = calls.filter(direction=direction)
+    if campaign_id:
+        calls = calls.filter(campaign_id=campaign_id)
+    if created_after:
+        calls = calls.filter(created_at__gte=created_after)
+    if created_before:
+        calls = calls.filter(created_at__lt=created_before)
+    return calls
+
+
+def call_get(workspace: Workspace, call_id) -> Call:
+    return get_scoped_or_404(Call, workspace, pk=call_id)
