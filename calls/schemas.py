@@ -101,7 +101,7 @@ class AgentPage(Schema):
 
 
 class RuntimeBatchIn(Schema):
-    events: list[dict[str, Any]] = Field(
+    events: list[Any] = Field(
         description="Runtime events: {event_id, call_id, type, timestamp?, data}."
     )
 

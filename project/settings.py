@@ -171,6 +171,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1.0,
         "options": {"expires": 5},
     },
+    "calls-end-overdue": {
+        "task": "calls.tasks.end_overdue_calls",
+        "schedule": 10.0,
+        "options": {"expires": 20},
+    },
     "realtime-trim-history": {
         "task": "realtime.tasks.trim_event_history",
         "schedule": 300.0,

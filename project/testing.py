@@ -91,6 +91,32 @@ def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: 
         stop_process(process)
 
 
+@contextmanager
+def running_worker(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30):
+    """A real Celery worker (solo pool) on this test run's database and Redis
+    broker; stopped with SIGTERM at the end. Yields its log path."""
+    log_path = tmp_path / "celery-worker.log"
+    process_env = {
+        **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
+        "DATABASE_URL": test_database_url(), "LOG_LEVEL": "INFO", **(env or {}),
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+            cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while b"ready." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield log_path
+    finally:
+        stop_process(process)
+
+
 def _wait_until_healthy(server: ServerProcess, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

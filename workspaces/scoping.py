@@ -7,8 +7,10 @@ found: callers answer 404, never 403, so ids of other tenants leak nothing.
 Outside it, on purpose: authentication, which must find a presented key
 before it knows the workspace; realtime's event log, read on the stream hot
 path by the workspace id of an authenticated connection (realtime/history.py,
-every query filtered by that id); and the relay's system-wide sweeping and
-trimming, which act for no workspace.
+every query filtered by that id); the relay's system-wide sweeping and
+trimming; and the calls sweeper (calls/sweepers.py), which finds overdue
+calls across workspaces and then ends each through the call services in its
+own workspace's name.
 """
 
 from django.core.exceptions import ValidationError

@@ -1,0 +1,123 @@
+"""The simulated runtime (calls/runtime/simulated.py): believable, repeatable
+scripts, played through the ingest path, end to end with a real Celery worker."""
+
+import random
+from collections import Counter
+
+import pytest
+
+from calls import services
+from calls.ingest import ingest_batch
+from calls.models import Call, CallEvent
+from calls.runtime.simulated import script_for
+from project.testing import running_server, running_worker
+from realtime.models import Event
+from realtime.tests.streaming import open_stream
+
+AGENT = {
+    "nodes": ["greeting", "identify", "resolve"],
+    "tools": ["lookup_account"],
+    "language": "en-US",
+    "greeting": "Hello, how can I help?",
+}
+
+
+def types_of(steps) -> list[str]:
+    return [event["type"] for step in steps for event in step.events]
+
+
+def test_the_same_seed_plays_the_same_call():
+    assert [step.events for step in script_for("c1", AGENT, 7)] == [
+        step.events for step in script_for("c1", AGENT, 7)
+    ]
+
+
+def test_scripts_cover_the_outcomes_of_real_calls():
+    endings = Counter()
+    for seed in range(300):
+        steps = script_for("c", AGENT, seed)
+        statuses = [
+            event["data"]["status"]
+            for step in steps
+            for event in step.events
+            if event["type"] == "call-status"
+        ]
+        endings[statuses[-1]] += 1
+        assert statuses[0] == "ringing"
+        ids = [event["event_id"] for step in steps for event in step.events]
+        assert len(ids) == len(set(ids))
+        assert all(step.delay >= 0 for step in steps)
+    assert endings["completed"] > 200
+    assert all(endings[status] > 0 for status in ("busy", "no-answer", "failed"))
+
+
+def test_an_answered_call_has_turns_speech_tools_and_a_recording():
+    answered = next(
+        steps
+        for seed in range(50)
+        if "in-progress" in str(steps := script_for("c", AGENT, seed)) and "call-dtmf" in types_of(steps)
+    )
+    types = types_of(answered)
+
+    for expected in (
+        "call-transcript",
+        "call-interim",
+        "call-tts",
+        "call-tts-word",
+        "call-speech",
+        "call-turn",
+        "call-node-transition",
+        "call-tool",
+        "call-metrics",
+        "call-dtmf",
+        "call-recording",
+    ):
+        assert expected in types, expected
+    assert types.index("call-interim") < types.index("call-transcript", types.index("call-interim"))
+    transcripts = [
+        event["data"] for step in answered for event in step.events if event["type"] == "call-transcript"
+    ]
+    assert all(0 < word["confidence"] <= 1 for data in transcripts for word in data["words"])
+    assert types[-1] == "call-recording"
+
+
+@pytest.mark.django_db
+def test_every_step_of_every_kind_of_script_passes_the_ingest_validation(workspace):
+    rng = random.Random(1)
+    for seed in rng.sample(range(10_000), 25):
+        call = services.call_create(workspace=workspace, to_number="+14155550123", place=False)
+        for step in script_for(str(call.pk), AGENT, seed):
+            result = ingest_batch(workspace, step.events)
+            assert result.errors == [], (seed, result.errors)
+        call.refresh_from_db()
+        assert not call.is_active and call.end_reason
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_simulated_call_plays_end_to_end_through_a_celery_worker_to_a_stream(tmp_path, workspace, read_key):
+    env = {"SIMULATOR_SPEED": "40", "VOICE_RUNTIME": "simulated"}
+    with (
+        running_server(tmp_path, env=env) as server,
+        running_worker(tmp_path, env=env),
+        open_stream(server, key=read_key.key) as stream,
+    ):
+        call = services.call_create(workspace=workspace, to_number="+14155550123")
+        seen = stream.until_type("call-ended")
+
+    call = Call.objects.get(pk=call.pk)
+    mine = [
+        event
+        for event in seen
+        if event.data.get("call_id") == str(call.pk) or event.data.get("data", {}).get("id") == str(call.pk)
+    ]
+    kinds = [event.event for event in mine]
+    assert kinds[0] == "call-created" and kinds[-1] == "call-ended"
+    statuses = [event.data["data"]["status"] for event in mine if event.event == "call-status"]
+    assert statuses[0] == "ringing" and statuses[-1] == call.status
+    assert not call.is_active
+    timeline = set(CallEvent.objects.filter(call=call).values_list("type", flat=True))
+    assert {"call-created", "call-status", "call-ended"} <= timeline
+    if call.status == "completed":
+        assert {"call-transcript", "call-tts", "call-turn"} <= timeline
+    assert Event.objects.filter(call_id=str(call.pk), type="call-interim").count() == 0
