@@ -176,6 +176,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10.0,
         "options": {"expires": 20},
     },
+    "calls-demo-trickle": {
+        "task": "calls.tasks.keep_demo_calls_going",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
     "realtime-trim-history": {
         "task": "realtime.tasks.trim_event_history",
         "schedule": 300.0,

@@ -77,10 +77,11 @@ def _words(text: str, start_ms: int, rng: random.Random) -> list[dict[str, Any]]
     return words
 
 
-def script_for(call_id: str, agent: dict[str, Any], seed: int) -> list[Step]:
-    """The whole call, step by step. Pure: the same seed gives the same call."""
+def script_for(call_id: str, agent: dict[str, Any], seed: int, *, inbound: bool = False) -> list[Step]:
+    """The whole call, step by step. Pure: the same seed gives the same call.
+    An inbound call is recorded ringing already, so its first step reports nothing."""
     rng = random.Random(seed)
-    steps: list[Step] = [Step(0.5, [("call-status", {"status": "ringing"})])]
+    steps: list[Step] = [Step(0.5, [] if inbound else [("call-status", {"status": "ringing"})])]
     outcome = rng.random()
     if outcome < 0.06:
         steps.append(Step(rng.uniform(3, 6), [("call-status", {"status": "busy"})]))
@@ -316,9 +317,10 @@ def _finish(call_id: str, steps: list[Step]) -> list[Step]:
 
 
 class SimulatedRuntime:
-    def place(self, call) -> None:
+    def place(self, call, *, speed: float | None = None) -> None:
+        """Starts the call's performance; `speed` overrides SIMULATOR_SPEED for it."""
         play_step.apply_async(
-            args=[str(call.workspace_id), str(call.pk), random.randrange(2**31), 0], countdown=0
+            args=[str(call.workspace_id), str(call.pk), random.randrange(2**31), 0, speed], countdown=0
         )
 
     def hangup(self, call) -> None:
@@ -329,7 +331,7 @@ runtime = SimulatedRuntime()
 
 
 @shared_task(name="calls.simulate.play_step")
-def play_step(workspace_id: str, call_id: str, seed: int, index: int) -> None:
+def play_step(workspace_id: str, call_id: str, seed: int, index: int, speed: float | None = None) -> None:
     from calls.ingest import ingest_batch
     from calls.models import Agent, Call
     from workspaces.models import Workspace
@@ -342,20 +344,20 @@ def play_step(workspace_id: str, call_id: str, seed: int, index: int) -> None:
     if call is None:
         return
     agent = call.agent if isinstance(call.agent, Agent) else None
-    steps = script_for(call_id, _agent_facts(agent), seed)
+    steps = script_for(call_id, _agent_facts(agent), seed, inbound=call.direction == "inbound")
     if index >= len(steps):
         return
     now = datetime.now(UTC).isoformat()
     items = [{**event, "timestamp": now} for event in steps[index].events]
-    result = ingest_batch(workspace, items)
-    if result.errors and any(
+    result = ingest_batch(workspace, items) if items else None
+    if result is not None and any(
         error["code"] == "call_not_active" or error["code"] == "illegal_transition" for error in result.errors
     ):
         return  # ended from our side: the performance stops here
     if index + 1 < len(steps):
         play_step.apply_async(
-            args=[workspace_id, call_id, seed, index + 1],
-            countdown=steps[index + 1].delay / settings.SIMULATOR_SPEED,
+            args=[workspace_id, call_id, seed, index + 1, speed],
+            countdown=steps[index + 1].delay / (speed or settings.SIMULATOR_SPEED),
         )
 
 

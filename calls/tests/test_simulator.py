@@ -121,3 +121,70 @@ def test_a_simulated_call_plays_end_to_end_through_a_celery_worker_to_a_stream(t
     if call.status == "completed":
         assert {"call-transcript", "call-tts", "call-turn"} <= timeline
     assert Event.objects.filter(call_id=str(call.pk), type="call-interim").count() == 0
+
+
+@pytest.mark.django_db
+def test_an_inbound_call_starts_ringing_and_its_script_skips_the_ring(workspace):
+    call = services.call_create(
+        workspace=workspace,
+        to_number="+14155550100",
+        from_number="+14155550123",
+        direction="inbound",
+        source="inbound",
+        place=False,
+    )
+
+    steps = script_for(str(call.pk), AGENT, 3, inbound=True)
+    for step in steps:
+        assert ingest_batch(workspace, step.events).errors == []
+
+    call.refresh_from_db()
+    assert steps[0].events == [] and not call.is_active and call.started_at is not None
+
+
+@pytest.mark.django_db
+def test_the_demo_trickle_keeps_the_demo_workspace_at_its_number_of_live_calls(settings):
+    from calls.demo import keep_demo_calls_going
+    from workspaces import services as workspace_services
+
+    settings.VOICE_RUNTIME = "ingest"  # recorded only: nothing plays them here
+    settings.DEMO_CALL_TRICKLE = 3
+    demo = workspace_services.workspace_create(name="Demo", slug="demo")
+
+    first, second = keep_demo_calls_going(), keep_demo_calls_going()
+    Call.objects.filter(workspace=demo).first().delete()
+    third = keep_demo_calls_going()
+
+    assert (first, second, third) == (3, 0, 1)
+    assert Call.objects.filter(workspace=demo).count() == 3
+    settings.DEMO_CALL_TRICKLE = 0
+    assert keep_demo_calls_going() == 0
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_simulate_command_plays_its_calls_to_the_end_with_a_worker(tmp_path, workspace):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    with running_worker(tmp_path, env={"VOICE_RUNTIME": "simulated"}):
+        call_command(
+            "simulate",
+            "--workspace",
+            workspace.slug,
+            "--calls",
+            "3",
+            "--concurrency",
+            "2",
+            "--speed",
+            "60",
+            "--timeout",
+            "60",
+            stdout=out,
+        )
+
+    calls = Call.objects.filter(workspace=workspace)
+    assert calls.count() == 3 and not any(call.is_active for call in calls)
+    assert "ended:" in out.getvalue()
