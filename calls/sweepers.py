@@ -14,7 +14,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import DurationField, ExpressionWrapper, F
 
 from calls import services
 from calls.models import Call, CallStatus
@@ -27,12 +26,16 @@ BATCH = 200
 def end_overdue_calls(now: datetime | None = None) -> dict:
     now = now or datetime.now(UTC)
     stuck_before = now - timedelta(seconds=settings.CALLS_STUCK_SECONDS)
-    overran = (Call.objects.filter(status=CallStatus.IN_PROGRESS)
-               .annotate(limit=ExpressionWrapper(F("agent__max_duration_seconds") * timedelta(seconds=1),
-                                                 output_field=DurationField()))
-               .filter(answered_at__lt=now - F("limit")))
+    in_progress = Call.objects.filter(status=CallStatus.IN_PROGRESS)
+    # One query per distinct limit: interval arithmetic in SQL differs by database.
+    limits = in_progress.values_list("agent__max_duration_seconds", flat=True).distinct()
+    overran = 0
+    for limit in limits:
+        overran += _end(in_progress.filter(agent__max_duration_seconds=limit,
+                                           answered_at__lt=now - timedelta(seconds=limit)),
+                        CallStatus.COMPLETED, end_reason="max-duration")
     counts = {
-        "max_duration": _end(overran, CallStatus.COMPLETED, end_reason="max-duration"),
+        "max_duration": overran,
         "never_placed": _end(Call.objects.filter(status=CallStatus.QUEUED, created_at__lt=stuck_before),
                              CallStatus.FAILED, end_reason="error", failure_code="not-placed",
                              failure_reason="The runtime did not place the call in time."),
