@@ -1,0 +1,102 @@
+"""A call's own event stream (SPEC §5): `GET /api/v1/calls/{id}/stream`.
+
+Built on the realtime machinery: a connection that follows one call gets
+every event about it (lifecycle and speech), and `stream-closed` once the call
+ends, after which the server closes the stream.
+"""
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from calls.models import Call
+from project.errors import BadRequest, NotFound, documented_errors
+from project.request_context import bind_workspace
+from realtime.connection import StreamFilters
+from realtime.streams import Stream, open_stream
+from realtime.views import redeem_stream_ticket
+from realtime.wire import control_frame
+from workspaces.auth import READ, authenticate, require
+from workspaces.scoping import scoped
+
+router = Router(tags=["calls"])
+
+
+class CallStreamParams(Schema):
+    ticket: str | None = Field(
+        None, description="A ticket from POST /api/v1/auth/sse-ticket, for EventSource."
+    )
+    last_event_id: str | None = Field(None, description="Resume after this cursor.")
+
+
+def _principal(request: HttpRequest, ticket: str | None):
+    """A ticket if one is given, else the API's usual auth (bearer key, then session)."""
+    if ticket:
+        return redeem_stream_ticket(ticket)
+    principal = authenticate(request)
+    require(principal, READ)
+    return principal
+
+
+def _active_call(workspace, call_id: str) -> Call:
+    try:
+        call = scoped(Call, workspace).get(pk=call_id)
+    except (Call.DoesNotExist, ValidationError, ValueError):
+        raise NotFound("Call not found.", code="not_found") from None
+    if not call.is_active:
+        raise BadRequest(
+            f"The call has ended ({call.status}); its events are at /calls/{call.pk}/events.",
+            code="call_not_active",
+            details={"status": call.status},
+        )
+    return call
+
+
+def _has_ended(workspace, call_id) -> bool:
+    return not scoped(Call, workspace).get(pk=call_id).is_active
+
+
+@router.get(
+    "/calls/{call_id}/stream",
+    auth=None,
+    response=documented_errors(400, 401, 403, 404, 429, 503),
+    description="Server-Sent Events of one call: `connected`, then every event about the call, "
+    "then `stream-closed` when it ends. Session, bearer key or `?ticket=`.",
+)
+async def call_stream(request: HttpRequest, call_id: str, params: Query[CallStreamParams]):
+    principal = await sync_to_async(_principal)(request, params.ticket)
+    bind_workspace(principal.workspace.pk)
+    call = await sync_to_async(_active_call)(principal.workspace, call_id)
+    stream = await open_stream(
+        principal=principal,
+        filters=StreamFilters(),
+        stream="call",
+        follow_call_id=str(call.pk),
+        last_event_id=request.headers.get("Last-Event-ID") or params.last_event_id,
+    )
+    return Stream(
+        connection=stream.connection, frames=_closed_if_ended_meanwhile(stream, principal.workspace, call.pk)
+    ).as_response()
+
+
+async def _closed_if_ended_meanwhile(stream: Stream, workspace, call_pk):
+    """The stream's frames. A call that ended between the check above and the
+    moment the connection started receiving (after `connected`) would never
+    send it `call-ended`: looked up once more, it gets `stream-closed` now."""
+    try:
+        opened = False
+        async for chunk in stream.frames:
+            yield chunk
+            if not opened:
+                opened = True
+                if await sync_to_async(_has_ended)(workspace, call_pk):
+                    yield control_frame(
+                        "stream-closed",
+                        {"reason": "call-ended"},
+                        workspace_id=str(workspace.pk),
+                        call_id=str(call_pk),
+                    )
+                    return
+    finally:
+        await stream.frames.aclose()

@@ -1,0 +1,102 @@
+"""A call's own stream over a real server (SPEC §5): `connected`, the call's
+events and no other call's, `stream-closed` when it ends, then the end of the
+stream; 404 for unknown or foreign calls, 400 for ended ones."""
+
+import pytest
+
+from calls import services
+from project.testing import running_server
+from realtime.tests.streaming import error_of, open_stream, stream_request, ticket_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+TRANSCRIPT = {
+    "role": "user",
+    "text": "Hello there",
+    "confidence": 0.9,
+    "language": "en-US",
+    "duration_ms": 700,
+    "words": [],
+}
+
+
+def place(workspace):
+    return services.call_create(workspace=workspace, to_number="+14155550123", place=False)
+
+
+def path_of(call) -> str:
+    return f"/api/v1/calls/{call.pk}/stream"
+
+
+def test_a_call_stream_carries_its_call_then_closes_when_the_call_ends(tmp_path, workspace, read_key):
+    call, other = place(workspace), place(workspace)
+    with (
+        running_server(tmp_path) as server,
+        open_stream(server, key=read_key.key, path=path_of(call)) as stream,
+    ):
+        services.call_transition(workspace=workspace, call_id=other.pk, status="ringing")
+        services.call_transition(workspace=workspace, call_id=call.pk, status="ringing")
+        services.call_transition(workspace=workspace, call_id=call.pk, status="in-progress")
+        services.call_record_event(
+            workspace=workspace, call_id=call.pk, type="call-interim", data={"role": "user", "text": "Hel"}
+        )
+        services.call_record_event(
+            workspace=workspace, call_id=call.pk, type="call-transcript", data=TRANSCRIPT
+        )
+        services.call_hangup(workspace=workspace, call_id=call.pk)
+        events = stream.rest()
+
+    assert stream.connected.data["data"]["stream"] == "call"
+    assert stream.connected.data["call_id"] == str(call.pk)
+    kinds = [event.event for event in events]
+    assert kinds == [
+        "call-status",
+        "call-status",
+        "call-interim",
+        "call-transcript",
+        "call-status",
+        "call-ended",
+        "stream-closed",
+    ]
+    assert all(event.data["call_id"] == str(call.pk) for event in events)
+    assert events[-1].data["data"] == {"reason": "call-ended"}
+
+
+def test_unknown_foreign_and_ended_calls_get_errors_not_streams(tmp_path, workspace, read_key, outsider_key):
+    call, ended = place(workspace), place(workspace)
+    services.call_hangup(workspace=workspace, call_id=ended.pk)
+
+    with running_server(tmp_path) as server:
+        answers = {}
+        for name, key, path in [
+            ("foreign", outsider_key.key, path_of(call)),
+            ("unknown", read_key.key, "/api/v1/calls/5b6f8e2e-0000-4000-8000-000000000000/stream"),
+            ("malformed", read_key.key, "/api/v1/calls/nope/stream"),
+            ("ended", read_key.key, path_of(ended)),
+            ("anonymous", None, path_of(call)),
+        ]:
+            with stream_request(server, key=key, path=path) as response:
+                response.read()
+                answers[name] = (response.status_code, error_of(response)["code"])
+
+    assert answers == {
+        "foreign": (404, "not_found"),
+        "unknown": (404, "not_found"),
+        "malformed": (404, "not_found"),
+        "ended": (400, "call_not_active"),
+        "anonymous": (401, "not_authenticated"),
+    }
+
+
+def test_a_ticket_opens_a_call_stream(tmp_path, workspace, read_key):
+    call = place(workspace)
+    ticket = ticket_for(read_key)
+
+    with (
+        running_server(tmp_path) as server,
+        open_stream(server, path=path_of(call), params={"ticket": ticket}) as stream,
+    ):
+        services.call_transition(workspace=workspace, call_id=call.pk, status="canceled")
+        events = stream.rest()
+
+    assert [event.event for event in events] == ["call-status", "call-ended", "stream-closed"]
