@@ -101,9 +101,7 @@ class AgentPage(Schema):
 
 
 class RuntimeBatchIn(Schema):
-    events: list[Any] = Field(
-        description="Runtime events: {event_id, call_id, type, timestamp?, data}."
-    )
+    events: list[Any] = Field(description="Runtime events: {event_id, call_id, type, timestamp?, data}.")
 
 
 class RuntimeItemError(Schema):
@@ -117,3 +115,17 @@ class RuntimeBatchOut(Schema):
     accepted: int
     duplicates: int
     errors: list[RuntimeItemError]
+
+
+class SubscriptionIn(Schema):
+    client_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The `client_id` of your open workspace stream (from its `connected`).",
+    )
+
+
+class SubscriptionOut(Schema):
+    call_id: str
+    client_id: str
+    subscribed: bool

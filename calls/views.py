@@ -22,9 +22,12 @@ from calls.schemas import (
     EscalateIn,
     RuntimeBatchIn,
     RuntimeBatchOut,
+    SubscriptionIn,
+    SubscriptionOut,
 )
 from project.errors import PayloadTooLarge, documented_errors
 from project.pagination import PageParams, paginate
+from realtime import subscriptions
 from workspaces.auth import ADMIN, READ, RUNTIME, WRITE, WorkspaceAuth
 from workspaces.scoping import get_scoped_or_404, scoped
 
@@ -106,6 +109,31 @@ def call_events(request: HttpRequest, call_id: str, params: Query[PageParams]):
         "next_page_token": page.next_page_token,
         "total_count": page.total_count,
     }
+
+
+def _subscription(request: HttpRequest, call_id: str, client_id: str, subscribe: bool) -> dict:
+    call = services.call_get(request.auth.workspace, call_id)
+    change = subscriptions.subscribe_call if subscribe else subscriptions.unsubscribe_call
+    change(
+        workspace_id=str(call.workspace_id),
+        subject_id=request.auth.subject_id,
+        client_id=client_id,
+        call_id=str(call.pk),
+    )
+    return {"call_id": str(call.pk), "client_id": client_id, "subscribed": subscribe}
+
+
+@router.post("/calls/{call_id}/subscribe", response={200: SubscriptionOut, **ONE}, auth=WorkspaceAuth(READ))
+def call_subscribe(request: HttpRequest, call_id: str, payload: SubscriptionIn):
+    """Adds the call's stream events (speech, tools, ...) to your open workspace stream
+    `client_id`, on whichever server process holds it. 404 `unknown_client` when no
+    open stream of yours has that id."""
+    return _subscription(request, call_id, payload.client_id, subscribe=True)
+
+
+@router.post("/calls/{call_id}/unsubscribe", response={200: SubscriptionOut, **ONE}, auth=WorkspaceAuth(READ))
+def call_unsubscribe(request: HttpRequest, call_id: str, payload: SubscriptionIn):
+    return _subscription(request, call_id, payload.client_id, subscribe=False)
 
 
 # --- agents ----------------------------------------------------------------------------------

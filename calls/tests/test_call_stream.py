@@ -6,7 +6,7 @@ import pytest
 
 from calls import services
 from project.testing import running_server
-from realtime.tests.streaming import error_of, open_stream, stream_request, ticket_for
+from realtime.tests.streaming import emit_marker, error_of, open_stream, stream_request, ticket_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -100,3 +100,45 @@ def test_a_ticket_opens_a_call_stream(tmp_path, workspace, read_key):
         events = stream.rest()
 
     assert [event.event for event in events] == ["call-status", "call-ended", "stream-closed"]
+
+
+def test_a_dashboard_stream_gets_a_calls_speech_while_subscribed_to_it(
+    tmp_path, workspace, read_key, write_key
+):
+    call = place(workspace)
+    services.call_transition(workspace=workspace, call_id=call.pk, status="ringing")
+    services.call_transition(workspace=workspace, call_id=call.pk, status="in-progress")
+    subscribe_url, unsubscribe_url = (
+        f"/api/v1/calls/{call.pk}/subscribe",
+        f"/api/v1/calls/{call.pk}/unsubscribe",
+    )
+
+    with running_server(tmp_path) as server, open_stream(server, key=read_key.key) as dashboard:
+        not_yours = write_key.post(subscribe_url, {"client_id": dashboard.client_id})
+        subscribed = read_key.post(subscribe_url, {"client_id": dashboard.client_id})
+        heard = services.call_record_event(
+            workspace=workspace, call_id=call.pk, type="call-transcript", data=TRANSCRIPT
+        )
+        while_subscribed = dashboard.until_event(heard)
+        unsubscribed = read_key.post(unsubscribe_url, {"client_id": dashboard.client_id})
+        services.call_record_event(
+            workspace=workspace,
+            call_id=call.pk,
+            type="call-transcript",
+            data={**TRANSCRIPT, "text": "not for you"},
+        )
+        after = dashboard.until_event(emit_marker(workspace))
+
+    assert subscribed.status_code == 200 and subscribed.json()["subscribed"] is True
+    assert not_yours.status_code == 404 and not_yours.json()["error"]["code"] == "unknown_client"
+    assert while_subscribed[-1].event == "call-transcript"
+    assert unsubscribed.status_code == 200 and unsubscribed.json()["subscribed"] is False
+    assert [event.event for event in after] == ["campaign-status-changed"]
+
+
+def test_subscribing_to_another_workspaces_call_is_not_found(workspace, other_workspace, outsider_key):
+    call = place(workspace)
+
+    response = outsider_key.post(f"/api/v1/calls/{call.pk}/subscribe", {"client_id": "abc"})
+
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
