@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from calls import services
 from calls.models import Call, RuntimeReceipt
 from project.errors import ApiError
-from realtime import catalogue
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -120,7 +119,7 @@ def _parse(raw: Any) -> RuntimeItem:
     try:
         item = RuntimeItem.model_validate(raw)
     except ValidationError as error:
-        raise ItemError("invalid_item", _first_problem(error)) from None
+        raise ItemError("invalid_item", services.first_problem(error)) from None
     if item.timestamp is not None and item.timestamp.tzinfo is None:
         raise ItemError("invalid_item", "timestamp: must carry a time zone (e.g. end with Z).")
     if item.type != STATUS_TYPE and item.type not in services.CALL_REPORT_TYPES:
@@ -134,7 +133,7 @@ def _apply(workspace: Workspace, call: Call, item: RuntimeItem) -> None:
         try:
             report = StatusReport.model_validate(item.data)
         except ValidationError as error:
-            raise ItemError("invalid_data", _first_problem(error)) from None
+            raise ItemError("invalid_data", services.first_problem(error)) from None
         services.call_transition(
             workspace=workspace,
             call_id=call.pk,
@@ -145,19 +144,9 @@ def _apply(workspace: Workspace, call: Call, item: RuntimeItem) -> None:
             occurred_at=item.timestamp,
         )
         return
-    try:
-        catalogue.validate_data(item.type, item.data)
-    except ValidationError as error:
-        raise ItemError("invalid_data", _first_problem(error)) from None
     services.call_record_event(
         workspace=workspace, call_id=call.pk, type=item.type, data=item.data, occurred_at=item.timestamp
     )
-
-
-def _first_problem(error: ValidationError) -> str:
-    problem = error.errors()[0]
-    where = ".".join(str(part) for part in problem.get("loc", ())) or "item"
-    return f"{where}: {problem.get('msg', 'is not valid')}"
 
 
 def _uuid_or_none(text: str) -> uuid.UUID | None:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from pydantic import ValidationError as PydanticValidationError
 
+from calls.events import CALL_STREAM_EVENTS, EPHEMERAL_CALL_STREAM_EVENTS
 from calls.models import (
     ACTIVE_STATUSES,
     DEFAULT_AGENT_NAME,
@@ -80,6 +81,13 @@ DEFAULT_AGENT = {
     "nodes": ["greeting", "identify", "resolve", "wrap-up"],
     "tools": ["lookup_account", "create_ticket"],
 }
+
+
+def first_problem(error: PydanticValidationError) -> str:
+    """The first thing wrong with a payload, as `where: what` for an error message."""
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem.get("loc", ())) or "data"
+    return f"{where}: {problem.get('msg', 'is not valid')}"
 
 
 # --- agents ----------------------------------------------------------------------------
@@ -438,9 +446,7 @@ def call_record_event(
     try:
         payload = catalogue.validate_data(type, data)
     except PydanticValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem.get("loc", ())) or "data"
-        raise BadRequest(f"{where}: {problem.get('msg', 'is not valid')}", code="invalid_data") from None
+        raise BadRequest(first_problem(error), code="invalid_data") from None
     with transaction.atomic():
         call = locked_call(workspace, call_id)
         recording = type == "call-recording"
@@ -466,22 +472,7 @@ def call_record_event(
 
 
 # What a runtime may report about a call besides its status (SPEC §4.3).
-CALL_REPORT_TYPES = frozenset(
-    {
-        "call-transcript",
-        "call-interim",
-        "call-tts",
-        "call-tts-word",
-        "call-speech",
-        "call-turn",
-        "call-node-transition",
-        "call-dtmf",
-        "call-tool",
-        "call-recording",
-        "call-metrics",
-        "call-error",
-    }
-)
+CALL_REPORT_TYPES = frozenset({*CALL_STREAM_EVENTS, *EPHEMERAL_CALL_STREAM_EVENTS})
 
 
 # --- reading -----------------------------------------------------------------------------
