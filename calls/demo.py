@@ -7,6 +7,7 @@ from django.conf import settings
 
 from calls import services
 from calls.models import ACTIVE_STATUSES, Agent, Call
+from calls.runtime import get_runtime
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -38,8 +39,6 @@ def keep_demo_calls_going() -> int:
     workspace = Workspace.objects.filter(slug=DEMO_SLUG).first()
     if wanted <= 0 or workspace is None:
         return 0
-    from calls.runtime import get_runtime
-
     missing = max(0, wanted - scoped(Call, workspace).filter(status__in=ACTIVE).count())
     for _ in range(missing):
         call = place_simulated_call(workspace)

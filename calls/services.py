@@ -29,6 +29,7 @@ from calls.models import (
     CallEvent,
     CallStatus,
 )
+from calls.runtime import get_runtime
 from project.errors import BadRequest, Conflict, NotFound
 from realtime import catalogue
 from realtime.emit import emit
@@ -314,8 +315,6 @@ def call_create(
         )
         _emit(call, "call-created", call_object(call))
         if place:
-            from calls.runtime import get_runtime
-
             transaction.on_commit(lambda: get_runtime().place(call))
     return call
 
@@ -395,8 +394,6 @@ def call_hangup(*, workspace: Workspace, call_id) -> Call:
             call = call_transition(
                 workspace=workspace, call_id=call.pk, status=CallStatus.CANCELED, end_reason="canceled"
             )
-        from calls.runtime import get_runtime
-
         ended = call
         transaction.on_commit(lambda: get_runtime().hangup(ended))
     return call

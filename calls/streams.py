@@ -6,19 +6,18 @@ ends, after which the server closes the stream.
 """
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from calls import services
 from calls.models import Call
-from project.errors import BadRequest, NotFound, documented_errors
+from project.errors import BadRequest, documented_errors
 from project.request_context import bind_workspace
 from realtime.connection import StreamFilters
 from realtime.streams import Stream, open_stream
 from realtime.views import redeem_stream_ticket
 from realtime.wire import control_frame
 from workspaces.auth import READ, authenticate, require
-from workspaces.scoping import scoped
 
 router = Router(tags=["calls"])
 
@@ -40,10 +39,7 @@ def _principal(request: HttpRequest, ticket: str | None):
 
 
 def _active_call(workspace, call_id: str) -> Call:
-    try:
-        call = scoped(Call, workspace).get(pk=call_id)
-    except (Call.DoesNotExist, ValidationError, ValueError):
-        raise NotFound("Call not found.", code="not_found") from None
+    call = services.call_get(workspace, call_id)
     if not call.is_active:
         raise BadRequest(
             f"The call has ended ({call.status}); its events are at /calls/{call.pk}/events.",
@@ -54,7 +50,7 @@ def _active_call(workspace, call_id: str) -> Call:
 
 
 def _has_ended(workspace, call_id) -> bool:
-    return not scoped(Call, workspace).get(pk=call_id).is_active
+    return not services.call_get(workspace, call_id).is_active
 
 
 @router.get(

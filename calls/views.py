@@ -141,7 +141,6 @@ def call_unsubscribe(request: HttpRequest, call_id: str, payload: SubscriptionIn
 
 @router.get("/agents", response={200: AgentPage, **AUTH_ERRORS}, auth=WorkspaceAuth(READ), tags=["agents"])
 def agent_list(request: HttpRequest, params: Query[PageParams]):
-    services.ensure_default_agent(request.auth.workspace)
     return paginate(
         scoped(Agent, request.auth.workspace), page_size=params.page_size, page_token=params.page_token
     )

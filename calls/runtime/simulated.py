@@ -316,6 +316,10 @@ def _finish(call_id: str, steps: list[Step]) -> list[Step]:
 # --- Celery --------------------------------------------------------------------------------
 
 
+# What the ingest answers for a call that was ended from our side (hangup, a sweeper).
+CALL_ENDED_CODES = frozenset({"call_not_active", "illegal_transition"})
+
+
 class SimulatedRuntime:
     def place(self, call, *, speed: float | None = None) -> None:
         """Starts the call's performance; `speed` overrides SIMULATOR_SPEED for it."""
@@ -333,7 +337,7 @@ runtime = SimulatedRuntime()
 @shared_task(name="calls.simulate.play_step")
 def play_step(workspace_id: str, call_id: str, seed: int, index: int, speed: float | None = None) -> None:
     from calls.ingest import ingest_batch
-    from calls.models import Agent, Call
+    from calls.models import Call
     from workspaces.models import Workspace
     from workspaces.scoping import scoped
 
@@ -343,16 +347,13 @@ def play_step(workspace_id: str, call_id: str, seed: int, index: int, speed: flo
     call = scoped(Call, workspace).filter(pk=call_id).select_related("agent").first()
     if call is None:
         return
-    agent = call.agent if isinstance(call.agent, Agent) else None
-    steps = script_for(call_id, _agent_facts(agent), seed, inbound=call.direction == "inbound")
+    steps = script_for(call_id, _agent_facts(call.agent), seed, inbound=call.direction == "inbound")
     if index >= len(steps):
         return
     now = datetime.now(UTC).isoformat()
     items = [{**event, "timestamp": now} for event in steps[index].events]
     result = ingest_batch(workspace, items) if items else None
-    if result is not None and any(
-        error["code"] == "call_not_active" or error["code"] == "illegal_transition" for error in result.errors
-    ):
+    if result is not None and any(error["code"] in CALL_ENDED_CODES for error in result.errors):
         return  # ended from our side: the performance stops here
     if index + 1 < len(steps):
         play_step.apply_async(
@@ -362,8 +363,6 @@ def play_step(workspace_id: str, call_id: str, seed: int, index: int, speed: flo
 
 
 def _agent_facts(agent) -> dict[str, Any]:
-    if agent is None:
-        return {}
     return {
         "nodes": agent.nodes,
         "tools": agent.tools,

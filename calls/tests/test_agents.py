@@ -87,3 +87,21 @@ def test_another_workspaces_agent_is_not_found(outsider_key, other_workspace, wo
     assert outsider_key.get("/api/v1/agents/not-a-uuid").status_code == 404
     assert [agent["id"] for agent in outsider_key.get("/api/v1/agents").json()["results"]] == [
         str(Agent.objects.get(workspace=other_workspace).pk)]
+
+
+def test_workspaces_from_before_the_calls_app_get_their_default_agent_by_migration():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("calls.migrations.0002_default_agent_for_existing_workspaces")
+    bare = Workspace.objects.create(name="Old", slug="old")  # no service, no signal
+    named = Workspace.objects.create(name="Named", slug="named")
+    Agent.objects.create(workspace=named, name="helpdesk")
+
+    migration.create_default_agents(apps, None)
+    migration.create_default_agents(apps, None)
+
+    for workspace in (bare, named):
+        agents = Agent.objects.filter(workspace=workspace).values_list("name", "is_default")
+        assert list(agents) == [("helpdesk", True)]
