@@ -16,7 +16,7 @@ from project.request_context import bind_workspace
 from realtime.connection import StreamFilters
 from realtime.streams import Stream, open_stream
 from realtime.views import redeem_stream_ticket
-from realtime.wire import control_frame
+from realtime.wire import SSE, control_frame
 from workspaces.auth import READ, authenticate, require
 
 router = Router(tags=["calls"])
@@ -53,6 +53,24 @@ def _has_ended(workspace, call_id) -> bool:
     return not services.call_get(workspace, call_id).is_active
 
 
+async def open_call_stream(principal, call_id: str, *, last_event_id: str | None, wire: str = SSE) -> Stream:
+    """Admits a stream of one active call of the principal's workspace, on either
+    wire; raises the API error to answer instead (404, 400 call_not_active, 429...)."""
+    bind_workspace(principal.workspace.pk)
+    call = await sync_to_async(_active_call)(principal.workspace, call_id)
+    stream = await open_stream(
+        principal=principal,
+        filters=StreamFilters(),
+        stream="call",
+        follow_call_id=str(call.pk),
+        last_event_id=last_event_id,
+        wire=wire,
+    )
+    return Stream(
+        connection=stream.connection, frames=_closed_if_ended_meanwhile(stream, principal.workspace, call.pk)
+    )
+
+
 @router.get(
     "/calls/{call_id}/stream",
     auth=None,
@@ -62,18 +80,10 @@ def _has_ended(workspace, call_id) -> bool:
 )
 async def call_stream(request: HttpRequest, call_id: str, params: Query[CallStreamParams]):
     principal = await sync_to_async(_principal)(request, params.ticket)
-    bind_workspace(principal.workspace.pk)
-    call = await sync_to_async(_active_call)(principal.workspace, call_id)
-    stream = await open_stream(
-        principal=principal,
-        filters=StreamFilters(),
-        stream="call",
-        follow_call_id=str(call.pk),
-        last_event_id=request.headers.get("Last-Event-ID") or params.last_event_id,
+    stream = await open_call_stream(
+        principal, call_id, last_event_id=request.headers.get("Last-Event-ID") or params.last_event_id
     )
-    return Stream(
-        connection=stream.connection, frames=_closed_if_ended_meanwhile(stream, principal.workspace, call.pk)
-    ).as_response()
+    return stream.as_response()
 
 
 async def _closed_if_ended_meanwhile(stream: Stream, workspace, call_pk):
@@ -87,12 +97,14 @@ async def _closed_if_ended_meanwhile(stream: Stream, workspace, call_pk):
             if not opened:
                 opened = True
                 if await sync_to_async(_has_ended)(workspace, call_pk):
-                    yield control_frame(
+                    closed = control_frame(
                         "stream-closed",
                         {"reason": "call-ended"},
                         workspace_id=str(workspace.pk),
                         call_id=str(call_pk),
+                        wire=stream.connection.wire,
                     )
+                    yield stream.pack([closed])
                     return
     finally:
         await stream.frames.aclose()

@@ -77,16 +77,20 @@ class ServiceUnavailable(ApiError):
     status, code, message = 503, "service_unavailable", "Unavailable for a moment; retry shortly."
 
 
-def error_response(status: int, code: str | None = None, message: str | None = None,
-                   details: dict | None = None, headers: dict | None = None) -> JsonResponse:
-    body = {
+def error_body(status: int, code: str | None = None, message: str | None = None,
+               details: dict | None = None) -> dict:
+    return {
         "error": {
             "code": code or DEFAULT_CODES.get(status, "error"),
             "message": message or HTTPStatus(status).phrase + ".",
             "details": details or {},
         }
     }
-    response = JsonResponse(body, status=status)
+
+
+def error_response(status: int, code: str | None = None, message: str | None = None,
+                   details: dict | None = None, headers: dict | None = None) -> JsonResponse:
+    response = JsonResponse(error_body(status, code, message, details), status=status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response

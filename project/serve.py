@@ -5,9 +5,9 @@
   which redacts and writes through the JSON logging.
 - Backpressure: daphne's `send` writes into Twisted's buffer and returns at
   once, so a slow client's backlog grows in the server, unseen and unbounded.
-  We register a push producer on each streaming response; while Twisted says
-  the socket is full, `send` waits, so the backlog stays in the stream's own
-  bounded buffer, where lag-warning and the hard limit apply.
+  We register a push producer on each streaming response and each WebSocket;
+  while Twisted says the socket is full, `send` waits, so the backlog stays in
+  the stream's own bounded buffer, where lag-warning and the hard limit apply.
 - Graceful stop: on SIGTERM daphne cancels every application at once. We first
   send `shutdown` to every open stream and give them a moment to flush.
 
@@ -86,6 +86,15 @@ class CallboardServer(Server):
         super().__init__(*args, action_logger=AccessLog() if action_logger else None, **kwargs)
 
     async def handle_reply(self, protocol, message):
+        if message.get("type") == "websocket.send":
+            await super().handle_reply(protocol, message)
+            first_send = getattr(protocol, "callboard_write_gate", None) is None
+            if first_send and protocol.transport.producer is not None:
+                # The upgraded socket's transport still names the HTTP channel that
+                # read the handshake as its producer; the socket's writes are ours now.
+                protocol.transport.unregisterProducer()
+            await self._until_writable(protocol)
+            return
         is_body = message.get("type") == "http.response.body"
         gate = getattr(protocol, "callboard_write_gate", None)
         if is_body and not message.get("more_body") and gate is not None:
@@ -95,6 +104,13 @@ class CallboardServer(Server):
         await super().handle_reply(protocol, message)
         if not (is_body and message.get("more_body")) or getattr(protocol, "finished", False):
             return
+        await self._until_writable(protocol)
+
+    @staticmethod
+    async def _until_writable(protocol) -> None:
+        """Waits while the client's socket is full (a WebSocket's protocol passes
+        the producer on to its transport, as an HTTP channel does)."""
+        gate = getattr(protocol, "callboard_write_gate", None)
         if gate is None:
             gate = protocol.callboard_write_gate = WriteGate()
             protocol.registerProducer(gate, True)

@@ -53,7 +53,10 @@ _STREAMS = {
     },
     "callObserver": {
         "address": "/api/v1/calls/{call_id}/observe",
-        "description": "The call's events as WebSocket JSON messages.",
+        "description": "The call's events as WebSocket JSON messages (session with a same-site "
+        "Origin, bearer key or ?ticket=; resume with ?last_event_id=). Ends with stream-closed and "
+        "close 1000. A refusal is one error-shape message, then close 4000 + the HTTP status "
+        "(4400, 4401, 4403, 4404, 4429, 4503). After shutdown: 4503. Fell behind its buffer: 4013.",
         "audiences": {Audience.CALL, Audience.CONTROL},
         "call_lifecycle": True,
     },

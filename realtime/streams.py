@@ -12,7 +12,7 @@ from project.errors import BadRequest, ServiceUnavailable, TooManyRequests
 from realtime import catalogue, history, limits
 from realtime.connection import Connection, StreamFilters
 from realtime.hub import ShuttingDown, get_hub
-from realtime.wire import control_frame, timestamp_now
+from realtime.wire import JSON, SSE, control_frame, timestamp_now
 
 _MAX_CURSOR_DIGITS = 18
 # A long replay goes out in writes of about this size, not all at once at the end.
@@ -53,10 +53,16 @@ STREAM_HEADERS = {
 
 @dataclass
 class Stream:
-    """An admitted stream: its connection and the bytes to send, in order."""
+    """An admitted stream: its connection and what to send, in order. On the SSE
+    wire each item is a chunk of frames for one write; on the JSON wire (a
+    WebSocket) each item is a list of messages, one envelope each."""
 
     connection: Connection
-    frames: AsyncIterator[bytes]
+    frames: AsyncIterator[bytes] | AsyncIterator[list[bytes]]
+
+    def pack(self, frames: list[bytes]) -> bytes | list[bytes]:
+        """Frames made outside the stream's generator, shaped like its items."""
+        return frames if self.connection.wire == JSON else b"".join(frames)
 
     def as_response(self) -> StreamingHttpResponse:
         response = StreamingHttpResponse(self.frames)
@@ -66,7 +72,8 @@ class Stream:
 
 
 async def open_stream(*, principal, filters: StreamFilters, last_event_id: str | None,
-                      stream: str = "workspace", follow_call_id: str | None = None) -> Stream:
+                      stream: str = "workspace", follow_call_id: str | None = None,
+                      wire: str = SSE) -> Stream:
     """Admits a stream for `principal`; raises the API error to answer instead
     (400 bad cursor, 429 over a cap, 503 shutting down)."""
     cursor = parse_cursor(last_event_id)
@@ -77,7 +84,7 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
     connection = Connection(
         workspace_id=str(principal.workspace.pk), subject_id=principal.subject_id, stream=stream,
         soft_limit=settings.REALTIME_BUFFER_SOFT_LIMIT, hard_limit=settings.REALTIME_BUFFER_HARD_LIMIT,
-        filters=filters, follow_call_id=follow_call_id,
+        filters=filters, follow_call_id=follow_call_id, wire=wire,
     )
     verdict = await hub.gate.admit(connection)
     if verdict != limits.ADMITTED:
@@ -96,18 +103,25 @@ def _preamble(connection: Connection, *, resumed: bool) -> bytes:
         "server_time": timestamp_now(),
         "keepalive_seconds": int(settings.REALTIME_KEEPALIVE_SECONDS),
     }
-    return (b"retry: %d\n\n" % settings.REALTIME_RETRY_MS) + control_frame(
-        "connected", connected, workspace_id=connection.workspace_id,
-        call_id=connection.follow_call_id,
-    )
+    frame = control_frame("connected", connected, workspace_id=connection.workspace_id,
+                          call_id=connection.follow_call_id, wire=connection.wire)
+    if connection.wire == JSON:
+        return frame
+    return (b"retry: %d\n\n" % settings.REALTIME_RETRY_MS) + frame
 
 
 async def _frames(hub, connection: Connection, cursor: int | None):
+    # One generator for both wires: SSE items are joined chunks, JSON items lists.
+    if connection.wire == JSON:
+        pack, drain = list, connection.drain_messages
+    else:
+        pack, drain = b"".join, connection.drain
     attached = False
     try:
         try:
             current = await hub.attach(connection)
         except ShuttingDown:
+            connection.closing = "shutdown"
             return
         attached = True
         # Only now: `connected` promises that every event committed after it arrives.
@@ -116,17 +130,17 @@ async def _frames(hub, connection: Connection, cursor: int | None):
         opening = [_preamble(connection, resumed=cursor is not None)]
         opening_bytes = 0
         if cursor is not None:
-            async for chunk in _replay(hub, connection, cursor, current):
-                opening.append(chunk)
-                opening_bytes += len(chunk)
+            async for frames in _replay(hub, connection, cursor, current):
+                opening.extend(frames)
+                opening_bytes += sum(map(len, frames))
                 if opening_bytes >= OPENING_WRITE_BYTES:
-                    yield b"".join(opening)
+                    yield pack(opening)
                     opening, opening_bytes = [], 0
         connection.release(current)
-        opening.append(connection.drain())
-        yield b"".join(opening)
+        opening.extend(connection.drain_messages())
+        yield pack(opening)
         while True:
-            chunk = connection.drain()
+            chunk = drain()
             if chunk:
                 yield chunk
             elif connection.closing:
@@ -140,8 +154,9 @@ async def _frames(hub, connection: Connection, cursor: int | None):
 
 
 async def _replay(hub, connection: Connection, cursor: int, current: int):
-    """Persisted events in (cursor, current], or a stream-reset when they are gone.
-    `current` is what this process has delivered live; later events come live.
+    """Persisted events in (cursor, current], or a stream-reset when they are gone,
+    as lists of frames. `current` is what this process has delivered live;
+    later events come live.
 
     A client that reconnects already up to date (the common case after a
     deploy) costs no database read at all."""
@@ -150,7 +165,7 @@ async def _replay(hub, connection: Connection, cursor: int, current: int):
             # Ahead of this process: in flight to it, or a cursor from nowhere.
             position = await sync_to_async(history.position)(connection.workspace_id)
             if cursor > position.current:
-                yield _reset(connection, "cursor-ahead", position)
+                yield [_reset(connection, "cursor-ahead", position)]
                 return
         # The client has everything up to its cursor: nothing below it may go out
         # again, even when this process is behind the one the client came from.
@@ -164,7 +179,7 @@ async def _replay(hub, connection: Connection, cursor: int, current: int):
         return
     if not await sync_to_async(history.is_retained)(connection.workspace_id, cursor + 1):
         position = await sync_to_async(history.position)(connection.workspace_id)
-        yield _reset(connection, "cursor-expired", position)
+        yield [_reset(connection, "cursor-expired", position)]
         return
     connection.cursor = cursor
     after = cursor
@@ -175,9 +190,9 @@ async def _replay(hub, connection: Connection, cursor: int, current: int):
             subscribed_calls=frozenset(connection.subscribed_calls),
             event_types=connection.filters.event_types,
         )
-        wanted = [delivery.sse_frame() for delivery in batch if connection.wants(delivery)]
+        wanted = [delivery.encoded(connection.wire) for delivery in batch if connection.wants(delivery)]
         if wanted:
-            yield b"".join(wanted)
+            yield wanted
         if len(batch) < settings.REALTIME_REPLAY_BATCH:
             return
         after = batch[-1].seq
@@ -191,16 +206,17 @@ async def _replay_from_pages(hub, connection: Connection, cursor: int, current: 
         if first:  # is the event right after the cursor still kept?
             if not page.holds(cursor + 1):
                 position = await sync_to_async(history.position)(connection.workspace_id)
-                yield _reset(connection, "cursor-expired", position)
+                yield [_reset(connection, "cursor-expired", position)]
                 return
             connection.cursor = cursor
             first = False
         wanted = page.frames_for(connection.wants, after=cursor, upto=current, wire=connection.wire)
         if wanted:
-            yield b"".join(wanted)
+            yield wanted
 
 
 def _reset(connection: Connection, reason: str, position: history.Position) -> bytes:
     oldest = str(position.oldest) if position.oldest is not None else None
     return control_frame("stream-reset", {"reason": reason, "oldest_available": oldest},
-                         workspace_id=connection.workspace_id, call_id=connection.follow_call_id)
+                         workspace_id=connection.workspace_id, call_id=connection.follow_call_id,
+                         wire=connection.wire)

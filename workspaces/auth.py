@@ -143,9 +143,10 @@ def _check_selector(workspace: Workspace, selector: str | None) -> None:
         raise Forbidden("This API key belongs to another workspace.", code="workspace_forbidden")
 
 
-def _authenticate_bearer(request: HttpRequest, header: str) -> Principal:
+def principal_for_bearer(header: str, selector: str | None) -> Principal:
+    """The principal of an `Authorization: Bearer <key>` header; `selector` is X-Workspace."""
     api_key = active_key(_bearer_credential(header))
-    _check_selector(api_key.workspace, request.headers.get("X-Workspace"))
+    _check_selector(api_key.workspace, selector)
     _note_key_use(api_key)
     return principal_for_key(api_key)
 
@@ -167,19 +168,26 @@ def recently_verified_principal(authorization: str | None, selector: str | None)
     return principal
 
 
-def _authenticate_session(request: HttpRequest) -> Principal:
-    user = getattr(request, "user", None)
+def principal_for_user(user, selector: str | None) -> Principal:
+    """The principal of a signed-in user acting in the workspace `selector` names
+    (id or slug; optional for a member of one workspace)."""
     if user is None or not user.is_authenticated or not user.is_active:
         raise NotAuthenticated()
-    if request.method not in SAFE_METHODS and check_csrf(request) is not None:
+    return principal_for_membership(membership_for(user, selector))
+
+
+def _authenticate_session(request: HttpRequest) -> Principal:
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    if signed_in and request.method not in SAFE_METHODS and check_csrf(request) is not None:
         raise Forbidden("The CSRF token is missing or incorrect.", code="csrf_failed")
-    return principal_for_membership(membership_for(user, request.headers.get("X-Workspace")))
+    return principal_for_user(user, request.headers.get("X-Workspace"))
 
 
 def authenticate(request: HttpRequest) -> Principal:
     header = request.headers.get("Authorization")
     if header:
-        return _authenticate_bearer(request, header)
+        return principal_for_bearer(header, request.headers.get("X-Workspace"))
     return _authenticate_session(request)
 
 
