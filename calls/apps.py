@@ -7,9 +7,12 @@ class CallsConfig(AppConfig):
 
     def ready(self) -> None:
         from calls.events import register_events
+        from calls.services import active_call_ids
+        from realtime.history import provide_active_calls
         from workspaces.signals import workspace_created
 
         register_events()
+        provide_active_calls(active_call_ids)
         workspace_created.connect(_create_default_agent, dispatch_uid="calls.default_agent")
 
 
@@ -17,3 +20,4 @@ def _create_default_agent(sender, workspace, **kwargs) -> None:
     from calls.services import ensure_default_agent
 
     ensure_default_agent(workspace)
+

@@ -228,6 +228,13 @@ def active_calls(workspace: Workspace) -> int:
     return scoped(Call, workspace).filter(status__in=ACTIVE_STATUSES).count()
 
 
+def active_call_ids(workspace_id: str) -> list[str]:
+    """The ids of a workspace's active calls, for a stream's `include_history`
+    (realtime asks by the id of an authenticated connection's workspace)."""
+    calls = scoped(Call, Workspace(pk=workspace_id)).filter(status__in=ACTIVE_STATUSES)
+    return [str(pk) for pk in calls.values_list("pk", flat=True)]
+
+
 def _emit(call: Call, type: str, data: dict, occurred_at: datetime | None = None) -> dict:
     """Emits an event about the call and, when its type is persisted, adds it to
     the call's timeline."""

@@ -33,7 +33,7 @@ from realtime.streams import (
     STREAM_HEADERS,
     Stream,
 )
-from realtime.views import TicketStreamParams, redeem_stream_ticket, workspace_stream_for
+from realtime.views import StreamParams, TicketStreamParams, redeem_stream_ticket, workspace_stream_for
 from workspaces.auth import READ, authenticate, recently_verified_principal, require
 
 logger = logging.getLogger(__name__)
@@ -203,6 +203,7 @@ class _StreamQuery:
     agent: str | None = None
     last_event_id: str | None = None
     ticket: str | None = None
+    include_history: bool = False
 
 
 _QUERY_FIELDS = frozenset(TicketStreamParams.model_fields)
@@ -210,10 +211,16 @@ _QUERY_FIELDS = frozenset(TicketStreamParams.model_fields)
 
 def _stream_params(query: dict[str, str], ticket_path: bool) -> _StreamQuery:
     """The query parameters as the documented views read them; one that lacks the
-    ticket gets the API's validation error."""
+    ticket gets the API's validation error. Only `include_history`, the one
+    that is not text, goes through pydantic (as the view would parse it)."""
     if ticket_path and "ticket" not in query:
         TicketStreamParams.model_validate(query)  # raises the validation error
-    return _StreamQuery(**{key: value for key, value in query.items() if key in _QUERY_FIELDS})
+    fields = {key: value for key, value in query.items() if key in _QUERY_FIELDS}
+    if "include_history" in fields:
+        fields["include_history"] = StreamParams.model_validate(
+            {"include_history": fields["include_history"]}
+        ).include_history
+    return _StreamQuery(**fields)
 
 
 async def _close_on_disconnect(stream: Stream, receive) -> None:

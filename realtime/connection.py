@@ -59,9 +59,9 @@ class Connection:
             return delivery.call_id == self.follow_call_id
         if delivery.audience == Audience.CALL and delivery.call_id not in self.subscribed_calls:
             return False
-        return self._passes_filters(delivery)
+        return self.passes_filters(delivery)
 
-    def _passes_filters(self, delivery: Delivery) -> bool:
+    def passes_filters(self, delivery: Delivery) -> bool:
         filters = self.filters
         if filters.event_types is not None and delivery.type not in filters.event_types:
             return False

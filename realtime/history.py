@@ -5,6 +5,7 @@ Plain synchronous ORM calls; the async stream code runs them through
 database connection for its streams however many are open.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Min, Q
@@ -61,6 +62,36 @@ def replay(workspace_id: str, *, after: int, upto: int, limit: int, follow_call_
     rows = Event.objects.filter(workspace_id=workspace_id, seq__gt=after, seq__lte=upto).filter(
         _stream_predicate(follow_call_id=follow_call_id, subscribed_calls=subscribed_calls)
     )
+    if event_types is not None:
+        rows = rows.filter(type__in=event_types)
+    return [delivery_of(row) for row in rows.order_by("seq")[:limit]]
+
+
+# The calls app says which calls are active (realtime imports no domain app).
+_active_call_ids: Callable[[str], list[str]] | None = None
+
+
+def provide_active_calls(provider: Callable[[str], list[str]]) -> None:
+    """Registers the function that lists a workspace's active call ids, for
+    `include_history`. The app that owns calls registers it when it loads."""
+    global _active_call_ids
+    _active_call_ids = provider
+
+
+def active_call_ids(workspace_id: str) -> list[str]:
+    if _active_call_ids is None:
+        raise RuntimeError("No app has registered the active calls (realtime.history.provide_active_calls).")
+    return _active_call_ids(workspace_id)
+
+
+def of_calls(workspace_id: str, call_ids: list[str], *, after: int, upto: int, limit: int,
+             event_types: frozenset[str] | None = None) -> list[Delivery]:
+    """Every persisted event of these calls with after < seq <= upto, whatever its
+    audience, oldest first, at most `limit` (the event_call_timeline index)."""
+    if not call_ids:
+        return []
+    rows = Event.objects.filter(workspace_id=workspace_id, call_id__in=call_ids, seq__gt=after,
+                                seq__lte=upto)
     if event_types is not None:
         rows = rows.filter(type__in=event_types)
     return [delivery_of(row) for row in rows.order_by("seq")[:limit]]

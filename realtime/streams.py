@@ -73,9 +73,11 @@ class Stream:
 
 async def open_stream(*, principal, filters: StreamFilters, last_event_id: str | None,
                       stream: str = "workspace", follow_call_id: str | None = None,
-                      wire: str = SSE) -> Stream:
+                      wire: str = SSE, include_history: bool = False) -> Stream:
     """Admits a stream for `principal`; raises the API error to answer instead
-    (400 bad cursor, 429 over a cap, 503 shutting down)."""
+    (400 bad cursor, 429 over a cap, 503 shutting down). `include_history`: a
+    stream that starts without a cursor first gets the persisted events of the
+    workspace's active calls."""
     cursor = parse_cursor(last_event_id)
     hub = get_hub()
     if hub.shutting_down:
@@ -94,7 +96,8 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
             code="too_many_streams", details={"scope": scope},
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    return Stream(connection=connection, frames=_frames(hub, connection, cursor))
+    history_first = include_history and cursor is None
+    return Stream(connection=connection, frames=_frames(hub, connection, cursor, history_first))
 
 
 def _preamble(connection: Connection, *, resumed: bool) -> bytes:
@@ -110,7 +113,7 @@ def _preamble(connection: Connection, *, resumed: bool) -> bytes:
     return (b"retry: %d\n\n" % settings.REALTIME_RETRY_MS) + frame
 
 
-async def _frames(hub, connection: Connection, cursor: int | None):
+async def _frames(hub, connection: Connection, cursor: int | None, history_first: bool = False):
     # One generator for both wires: SSE items are joined chunks, JSON items lists.
     if connection.wire == JSON:
         pack, drain = list, connection.drain_messages
@@ -129,8 +132,13 @@ async def _frames(hub, connection: Connection, cursor: int | None):
         # leave in one write: a syscall each was a tenth of a reconnect storm.
         opening = [_preamble(connection, resumed=cursor is not None)]
         opening_bytes = 0
+        backlog = None
         if cursor is not None:
-            async for frames in _replay(hub, connection, cursor, current):
+            backlog = _replay(hub, connection, cursor, current)
+        elif history_first:
+            backlog = _active_calls_history(connection, current)
+        if backlog is not None:
+            async for frames in backlog:
                 opening.extend(frames)
                 opening_bytes += sum(map(len, frames))
                 if opening_bytes >= OPENING_WRITE_BYTES:
@@ -213,6 +221,28 @@ async def _replay_from_pages(hub, connection: Connection, cursor: int, current: 
         wanted = page.frames_for(connection.wants, after=cursor, upto=current, wire=connection.wire)
         if wanted:
             yield wanted
+
+
+async def _active_calls_history(connection: Connection, current: int):
+    """The persisted events (any audience, the stream's filters applied) of the
+    calls active now, up to `current`, oldest first: what a dashboard that
+    opens mid-call has missed of them. Later events come live."""
+    call_ids = await sync_to_async(history.active_call_ids)(connection.workspace_id)
+    if connection.filters.call_id is not None:
+        call_ids = [call_id for call_id in call_ids if call_id == connection.filters.call_id]
+    after = 0
+    while call_ids:
+        batch = await sync_to_async(history.of_calls)(
+            connection.workspace_id, call_ids, after=after, upto=current,
+            limit=settings.REALTIME_REPLAY_BATCH, event_types=connection.filters.event_types,
+        )
+        wire, passes = connection.wire, connection.passes_filters
+        wanted = [delivery.encoded(wire) for delivery in batch if passes(delivery)]
+        if wanted:
+            yield wanted
+        if len(batch) < settings.REALTIME_REPLAY_BATCH:
+            return
+        after = batch[-1].seq
 
 
 def _reset(connection: Connection, reason: str, position: history.Position) -> bytes:

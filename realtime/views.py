@@ -27,6 +27,11 @@ class StreamParams(Schema):
     event_types: str | None = Field(None, description="Comma list of event types to receive.")
     call_id: str | None = Field(None, description="Only events about this call.")
     agent: str | None = Field(None, description="Only events about calls of this agent.")
+    include_history: bool = Field(
+        False,
+        description="Without a cursor: first the persisted events of the workspace's active calls "
+        "(every audience, these filters applied), then live.",
+    )
     last_event_id: str | None = Field(
         None, description="Resume after this cursor (for clients that cannot set Last-Event-ID)."
     )
@@ -42,7 +47,8 @@ async def workspace_stream_for(principal, params: StreamParams, *,
     filters = StreamFilters(event_types=parse_event_types(params.event_types),
                             call_id=params.call_id, agent=params.agent)
     last_event_id = last_event_id_header or params.last_event_id
-    return await open_stream(principal=principal, filters=filters, last_event_id=last_event_id)
+    return await open_stream(principal=principal, filters=filters, last_event_id=last_event_id,
+                             include_history=params.include_history)
 
 
 def redeem_stream_ticket(ticket: str):
