@@ -20,4 +20,3 @@ def _create_default_agent(sender, workspace, **kwargs) -> None:
     from calls.services import ensure_default_agent
 
     ensure_default_agent(workspace)
-

@@ -321,11 +321,11 @@ CALL_ENDED_CODES = frozenset({"call_not_active", "illegal_transition"})
 
 
 class SimulatedRuntime:
-    def place(self, call, *, speed: float | None = None) -> None:
-        """Starts the call's performance; `speed` overrides SIMULATOR_SPEED for it."""
-        play_step.apply_async(
-            args=[str(call.workspace_id), str(call.pk), random.randrange(2**31), 0, speed], countdown=0
-        )
+    def place(self, call, *, speed: float | None = None, seed: int | None = None) -> None:
+        """Starts the call's performance; `speed` overrides SIMULATOR_SPEED for it,
+        and a `seed` replays a known script (script_for) instead of a random one."""
+        seed = random.randrange(2**31) if seed is None else seed
+        play_step.apply_async(args=[str(call.workspace_id), str(call.pk), seed, 0, speed], countdown=0)
 
     def hangup(self, call) -> None:
         """Nothing to stop: the call's next step finds it ended."""
@@ -347,7 +347,7 @@ def play_step(workspace_id: str, call_id: str, seed: int, index: int, speed: flo
     call = scoped(Call, workspace).filter(pk=call_id).select_related("agent").first()
     if call is None:
         return
-    steps = script_for(call_id, _agent_facts(call.agent), seed, inbound=call.direction == "inbound")
+    steps = script_for(call_id, agent_facts(call.agent), seed, inbound=call.direction == "inbound")
     if index >= len(steps):
         return
     now = datetime.now(UTC).isoformat()
@@ -362,7 +362,7 @@ def play_step(workspace_id: str, call_id: str, seed: int, index: int, speed: flo
         )
 
 
-def _agent_facts(agent) -> dict[str, Any]:
+def agent_facts(agent) -> dict[str, Any]:
     return {
         "nodes": agent.nodes,
         "tools": agent.tools,

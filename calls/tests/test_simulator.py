@@ -9,10 +9,10 @@ import pytest
 from calls import services
 from calls.ingest import ingest_batch
 from calls.models import Call, CallEvent
-from calls.runtime.simulated import script_for
+from calls.runtime.simulated import agent_facts, runtime, script_for
 from project.testing import running_server, running_worker
 from realtime.models import Event
-from realtime.tests.streaming import open_stream
+from realtime.tests.streaming import open_stream, without_control
 
 AGENT = {
     "nodes": ["greeting", "identify", "resolve"],
@@ -121,6 +121,42 @@ def test_a_simulated_call_plays_end_to_end_through_a_celery_worker_to_a_stream(t
     if call.status == "completed":
         assert {"call-transcript", "call-tts", "call-turn"} <= timeline
     assert Event.objects.filter(call_id=str(call.pk), type="call-interim").count() == 0
+
+
+def answered_seed(call) -> int:
+    """The first seed whose script answers the call and talks (the outcome is drawn)."""
+    for seed in range(1000):
+        kinds = types_of(script_for(str(call.pk), agent_facts(call.agent), seed))
+        if "call-tts" in kinds and "call-transcript" in kinds:
+            return seed
+    raise AssertionError("no answered script in 1,000 seeds")
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_an_answered_call_plays_through_a_celery_worker_onto_its_own_stream_until_stream_closed(
+    tmp_path, workspace, read_key
+):
+    env = {"SIMULATOR_SPEED": "40", "VOICE_RUNTIME": "simulated"}
+    call = services.call_create(workspace=workspace, to_number="+14155550123", place=False)
+    with (
+        running_server(tmp_path, env=env) as server,
+        running_worker(tmp_path, env=env),
+        open_stream(server, key=read_key.key, path=f"/api/v1/calls/{call.pk}/stream") as stream,
+    ):
+        runtime.place(call, speed=40, seed=answered_seed(call))
+        events = stream.rest()
+
+    kinds = [event.event for event in without_control(events)]
+    statuses = [event.data["data"]["status"] for event in events if event.event == "call-status"]
+    assert statuses[:2] == ["ringing", "in-progress"]
+    first = {kind: kinds.index(kind) for kind in ("call-transcript", "call-tts", "call-ended")}
+    assert kinds.index("call-status") < first["call-transcript"] < first["call-ended"]
+    assert first["call-tts"] < first["call-ended"]
+    assert "call-interim" in kinds and "call-tts-word" in kinds  # live only, yet on the stream
+    assert [event.event for event in events[-2:]] == ["call-ended", "stream-closed"]
+    assert {event.data["call_id"] for event in events} == {str(call.pk)}
+    assert Call.objects.get(pk=call.pk).status == "completed"
 
 
 @pytest.mark.django_db
