@@ -180,8 +180,11 @@ def test_another_workspaces_call_is_not_found_on_every_endpoint(outsider_key, wo
 
     for method, path in [("get", f"/api/v1/calls/{call.pk}"), ("post", f"/api/v1/calls/{call.pk}/hangup"),
                          ("post", f"/api/v1/calls/{call.pk}/escalate"),
-                         ("get", f"/api/v1/calls/{call.pk}/events"), ("get", "/api/v1/calls/nonsense")]:
-        response = getattr(outsider_key, method)(path)
+                         ("get", f"/api/v1/calls/{call.pk}/events"), ("get", "/api/v1/calls/nonsense"),
+                         ("post", f"/api/v1/calls/{call.pk}/subscribe"),
+                         ("post", f"/api/v1/calls/{call.pk}/unsubscribe")]:
+        body = {"client_id": "0" * 32} if path.endswith("subscribe") else None
+        response = getattr(outsider_key, method)(path, body)
         assert response.status_code == 404, path
         assert response.json()["error"]["code"] == "not_found"
     assert outsider_key.get("/api/v1/calls").json()["total_count"] == 0
