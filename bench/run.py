@@ -43,7 +43,8 @@ RESULTS = ROOT / "bench" / "results"
 PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode"]
+ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode", "ingest",
+                 "ingest-mixed"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
 # ours-daphne: the same engine under daphne (project.serve).
@@ -56,6 +57,8 @@ DEFAULT_VARIANTS = {
     "replay": ["ours", "ours-daphne", "stock+storage"],
     "connects": ["ours", "floor"],
     "decode": ["ours", "ours-daphne", "stock"],
+    "ingest": ["ours", "ours-daphne"],
+    "ingest-mixed": ["ours"],
 }
 VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 
@@ -302,8 +305,9 @@ class Setup:
                        check=True, stdout=subprocess.DEVNULL)
         made = {}
         for name in ("Bench", "Bench Other"):
+            # read for the streams, runtime for the ingest scenarios
             output = subprocess.run([PY, "manage.py", "createworkspace", name, "--api-key", "--json",  # noqa: S603
-                                     "--scopes", "read"], cwd=ROOT, env=env, check=True,
+                                     "--scopes", "read,runtime"], cwd=ROOT, env=env, check=True,
                                     capture_output=True, text=True).stdout
             made[name] = json.loads(output)
         self.workspace = made["Bench"]["workspace_id"]
@@ -521,7 +525,7 @@ class Profiler:
         return summarize_profile(self.path, top)
 
 
-PROJECT_DIRS = ("realtime/", "workspaces/", "project/", "django_eventstream/")
+PROJECT_DIRS = ("realtime/", "workspaces/", "project/", "calls/", "django_eventstream/")
 
 
 def _package(path: str) -> str:
@@ -1021,9 +1025,60 @@ def scenario_decode(variant, args, tag) -> dict:
     }
 
 
+def seed_calls(variant: Variant, *options: str) -> dict:
+    """Calls in the watched workspace (bench/seed_calls.py, in the run's database)."""
+    output = subprocess.run([PY, "bench/seed_calls.py", "--workspace", variant.setup.workspace, *options],  # noqa: S603
+                            cwd=ROOT, env=variant.env(), check=True, capture_output=True, text=True).stdout
+    return json.loads(output)
+
+
+def scenario_ingest(variant: Variant, args, tag: str, *, ephemeral_share: float) -> dict:
+    """Runtimes posting batches to POST /runtime/events while each call's own stream is
+    read: accepted events/s, ingest request to stream receipt, DB connections."""
+    calls = seed_calls(variant, "--active", str(args.ingest_calls))["active"]
+    server = Server(variant, tag)
+    redis_process = variant.setup.redis._process
+    try:
+        argv = [PY, "-m", "bench.ingestgen", "--port", str(server.port),
+                "--runtime-key", variant.setup.api_key, "--read-key", variant.setup.api_key,
+                "--calls", ",".join(calls), "--senders", str(args.ingest_senders),
+                "--batch", str(args.ingest_batch), "--duration", str(args.ingest_duration),
+                "--ephemeral-share", str(ephemeral_share)]
+        log_file = (variant.setup.logs / f"{tag}-ingestgen.log").open("wb")
+        generator = subprocess.Popen(argv, cwd=ROOT, env=variant.env(), stdout=subprocess.PIPE,  # noqa: S603
+                                     stderr=log_file)
+        with (Sampler(server, helpers={"redis": [redis_process.pid] if redis_process else []}) as sampler,
+              Profiler(server, tag, args.profile) as profiler):
+            output, _ = generator.communicate(timeout=args.ingest_duration + 120)
+        log_file.close()
+        if generator.returncode != 0:
+            raise RuntimeError("ingestgen failed: " + Path(log_file.name).read_text()[-2000:])
+        result = json.loads(output)
+        result.update(sampler.result())
+        result["profile"] = profiler.summary()
+        per_event = result["server_cpu_s"] / max(1, result["accepted"])
+        result["server_cpu_us_per_event"] = round(1e6 * per_event, 1)
+    finally:
+        server.stop()
+        with contextlib.suppress(Exception):
+            import redis
+
+            redis.Redis.from_url(variant.setup.redis.url).flushall()
+    return result
+
+
+def scenario_ingest_persisted(variant: Variant, args, tag: str) -> dict:
+    return scenario_ingest(variant, args, tag, ephemeral_share=0.0)
+
+
+def scenario_ingest_mixed(variant: Variant, args, tag: str) -> dict:
+    return scenario_ingest(variant, args, tag, ephemeral_share=0.5)
+
+
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
-             "connects": scenario_connects, "decode": scenario_decode}
+             "connects": scenario_connects, "decode": scenario_decode,
+             "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1131,6 +1186,10 @@ def main(argv=None) -> int:
     parser.add_argument("--decode-streams", type=int, default=100)
     parser.add_argument("--decode-events", type=int, default=1_000)
     parser.add_argument("--decode-rate", type=float, default=200)
+    parser.add_argument("--ingest-calls", type=int, default=20, help="active calls the runtimes report on")
+    parser.add_argument("--ingest-senders", type=int, default=20, help="concurrent runtimes posting batches")
+    parser.add_argument("--ingest-batch", type=int, default=50, help="events per ingest batch")
+    parser.add_argument("--ingest-duration", type=float, default=10, help="seconds of posting")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -1236,6 +1295,10 @@ BRIEF_KEYS = {
                "server_db_connections_peak"],
     "connects": ["reconnected", "reconnects_per_s", "server_cpu_us_per_connect"],
     "decode": ["server_cpu_ms_per_1000_foreign_events", "server_subscribed_channels"],
+    "ingest": ["accepted_events_per_s", "p50_ms", "p99_ms", "lost", "stream_duplicates", "item_errors",
+               "server_cpu_pct", "server_db_connections_peak"],
+    "ingest-mixed": ["accepted_events_per_s", "p50_ms", "p99_ms", "lost", "stream_duplicates", "item_errors",
+                     "server_cpu_pct", "server_db_connections_peak"],
 }
 
 

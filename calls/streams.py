@@ -71,6 +71,14 @@ async def open_call_stream(principal, call_id: str, *, last_event_id: str | None
     )
 
 
+async def open_call_stream_for_request(principal, query: dict, headers: dict, *, call_id: str) -> Stream:
+    """The same stream on the fast path (realtime.asgi.serve_app_stream), which
+    serves it in production; the view below documents it and serves it where
+    the fast path is not in front (Django's test client)."""
+    last_event_id = headers.get("last-event-id") or query.get("last_event_id")
+    return await open_call_stream(principal, call_id, last_event_id=last_event_id)
+
+
 @router.get(
     "/calls/{call_id}/stream",
     auth=None,

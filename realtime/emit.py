@@ -2,7 +2,9 @@
 transaction that makes the change, so the event and the change commit together
 or not at all; the relay publishes after commit."""
 
+import threading
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 
@@ -16,6 +18,40 @@ from realtime.wire import encode_event, envelope
 
 class EmitError(ValueError):
     pass
+
+
+_local = threading.local()
+
+
+@contextmanager
+def publishing_together():
+    """Within it, events committed by the block are published together when it
+    ends: one Redis pipeline and one `published_at` update for a whole batch,
+    instead of one of each per event. Wrap it around the transaction:
+
+        with publishing_together(), transaction.atomic():
+            ...many emits...
+
+    Django drops the commit hooks of a rolled-back savepoint, so only committed
+    events reach the buffer. Not reentrant: an inner block publishes with the outer."""
+    if getattr(_local, "buffer", None) is not None:
+        yield
+        return
+    buffer = _local.buffer = []
+    try:
+        yield
+    finally:
+        _local.buffer = None
+        if buffer:
+            relay.publish(buffer)
+
+
+def _publish(messages: list[tuple[int | None, str, bytes]]) -> None:
+    buffer = getattr(_local, "buffer", None)
+    if buffer is None:
+        relay.publish(messages)
+    else:
+        buffer.extend(messages)
 
 
 def _call_facts(call) -> tuple[str | None, str | None]:
@@ -80,7 +116,7 @@ def emit(workspace, type: str, data, call=None, *, occurred_at: datetime | None 
                                audience=event_type.audience.value, call_id=call_id, agent=agent,
                                envelope_body=body)
         metrics.events_emitted.labels(type).inc()
-        transaction.on_commit(partial(relay.publish, [(None, workspace_id, message)]), robust=True)
+        transaction.on_commit(partial(_publish, [(None, workspace_id, message)]), robust=True)
         return body
 
     with transaction.atomic(savepoint=False):
@@ -93,7 +129,7 @@ def emit(workspace, type: str, data, call=None, *, occurred_at: datetime | None 
     message = encode_event(seq=seq, ts=moment.timestamp(), type=type, audience=row.audience,
                            call_id=call_id, agent=agent, envelope_body=body)
     metrics.events_emitted.labels(type).inc()
-    transaction.on_commit(partial(relay.publish, [(row.pk, workspace_id, message)]), robust=True)
+    transaction.on_commit(partial(_publish, [(row.pk, workspace_id, message)]), robust=True)
     return body
 
 
