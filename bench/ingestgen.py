@@ -136,9 +136,10 @@ class Sender:
         stamp = f"{time.time():.6f}"
         items = []
         for position in range(self.args.batch):
-            ephemeral = (position % 100) < share * 100
-            kind = ("call-interim" if position % 2 else "call-tts-word") if ephemeral else (
-                "call-transcript" if position % 2 else "call-tts")
+            # Spread evenly through the batch: share 0.5 is every other item.
+            ephemeral = int((position + 1) * share) > int(position * share)
+            kind = ("call-interim" if position % 4 < 2 else "call-tts-word") if ephemeral else (
+                "call-transcript" if position % 4 < 2 else "call-tts")
             items.append(_item(kind, self.call_id, f"t={stamp}#{self.index}#{self.n}"))
             self.n += 1
         return json.dumps({"events": items}).encode()

@@ -44,7 +44,7 @@ PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode", "ingest",
-                 "ingest-mixed"]
+                 "ingest-mixed", "rest"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
 # ours-daphne: the same engine under daphne (project.serve).
@@ -59,6 +59,7 @@ DEFAULT_VARIANTS = {
     "decode": ["ours", "ours-daphne", "stock"],
     "ingest": ["ours", "ours-daphne"],
     "ingest-mixed": ["ours"],
+    "rest": ["ours"],
 }
 VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 
@@ -1075,10 +1076,53 @@ def scenario_ingest_mixed(variant: Variant, args, tag: str) -> dict:
     return scenario_ingest(variant, args, tag, ephemeral_share=0.5)
 
 
+def _scans(plan: str) -> list[str]:
+    """The scan nodes of a plan: which index (or a sequential scan) served it."""
+    return [line.strip().removeprefix("-> ").strip() for line in plan.splitlines()
+            if "Scan" in line and " on " in line]
+
+
+def scenario_rest(variant: Variant, args, tag: str) -> dict:
+    """GET /calls (its filters, page_size 50, with total_count) and GET /calls/{id}
+    with --rest-calls calls in the workspace: requests/s, latency, and the plan of
+    each query (which index serves it)."""
+    setup = variant.setup
+    if getattr(setup, "rest_seed", None) is None:
+        log(f"  seeding {args.rest_calls:,} calls")
+        setup.rest_seed = seed_calls(variant, "--history", str(args.rest_calls), "--plans")
+    seeded = setup.rest_seed
+    server = Server(variant, tag)
+    result = {"calls_in_workspace": args.rest_calls, "clients": args.rest_clients}
+    try:
+        for kind in ("list", "detail"):
+            argv = [PY, "-m", "bench.restgen", "--port", str(server.port), "--key", setup.api_key,
+                    "--kind", kind, "--ids", ",".join(seeded["ids_sample"]),
+                    "--queries", json.dumps(seeded["queries"]), "--clients", str(args.rest_clients),
+                    "--duration", str(args.rest_duration)]
+            with Sampler(server) as sampler:
+                output = subprocess.run(argv, cwd=ROOT, env=variant.env(), check=True,  # noqa: S603
+                                        capture_output=True, text=True,
+                                        timeout=args.rest_duration + 60).stdout
+            measured = json.loads(output)
+            result.update({f"{kind}_{key}": value for key, value in measured.items()
+                           if key in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms", "non_200")})
+            result[f"{kind}_server_cpu_pct"] = sampler.result()["server_cpu_pct"]
+            result[f"{kind}_db_connections_peak"] = sampler.result()["server_db_connections_peak"]
+    finally:
+        server.stop()
+    plans = seeded.get("plans") or {}
+    result["plans"] = {name: {part: _scans(text) for part, text in parts.items()}
+                       for name, parts in plans.items()}
+    result["plans_without_seq_scan"] = bool(plans) and not any(
+        "Seq Scan" in text for parts in plans.values() for text in parts.values())
+    return result
+
+
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
              "connects": scenario_connects, "decode": scenario_decode,
-             "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed}
+             "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed,
+             "rest": scenario_rest}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1107,6 +1151,13 @@ CONTRACT = [
      "(run: {replay_streams:,} x {replay_missed:,} behind)"),
     ("replay", "duplicates", "==", 0, "replay after overflow with no duplicate"),
     ("decode", "foreign_decode_free", "==", True, "a process decodes only the workspaces it watches"),
+    ("ingest", "accepted_events_per_s", ">=", 2_000,
+     "end to end ≥ 2,000 events/s, every event persisted "
+     "(run: {ingest_senders} runtimes x {ingest_batch}-event batches)"),
+    ("ingest", "lost", "==", 0, "ingest: every accepted event reaches its call's stream"),
+    ("ingest-mixed", "accepted_events_per_s", ">=", 2_000, "end to end ≥ 2,000 events/s, half ephemeral"),
+    ("rest", "plans_without_seq_scan", "==", True,
+     "calls list and detail served by indexes (plans, {rest_calls:,} calls)"),
 ]
 
 
@@ -1190,6 +1241,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ingest-senders", type=int, default=20, help="concurrent runtimes posting batches")
     parser.add_argument("--ingest-batch", type=int, default=50, help="events per ingest batch")
     parser.add_argument("--ingest-duration", type=float, default=10, help="seconds of posting")
+    parser.add_argument("--rest-calls", type=int, default=100_000, help="calls in the workspace (rest)")
+    parser.add_argument("--rest-clients", type=int, default=20, help="concurrent REST clients")
+    parser.add_argument("--rest-duration", type=float, default=10, help="seconds per REST request kind")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -1272,11 +1326,74 @@ def main(argv=None) -> int:
     finally:
         setup.close()
     elapsed = time.monotonic() - started
+    latest = latest_document(summary, args, command)
+    (RESULTS / "latest.json").write_text(json.dumps(latest, indent=1, default=str))
     table = render_table(summary, command, elapsed, setup.db.kind, args)
     (RESULTS / f"summary-{stamp}.md").write_text(table)
     print(table)
     log(f"done in {elapsed / 60:.1f} minutes")
     return 0
+
+
+# scenario -> how its medians read as a case of latest.json: (subscribers, rate, deliveries) keys
+# or a value taken from the run's arguments.
+CASE_FIELDS = {
+    "idle": {"subscribers": "streams_established"},
+    "fanout": {"subscribers": ("args", "subscribers"), "rate": ("args", "rate"),
+               "deliveries_per_s": "deliveries_per_s", "lost": "missing"},
+    "many": {"subscribers": ("args", "many_subscribers"), "rate": ("args", "many_rate"),
+             "deliveries_per_s": "deliveries_per_s", "lost": "missing"},
+    "burst": {"subscribers": ("args", "subscribers"), "lost": "missing"},
+    "storm": {"subscribers": ("args", "storm"), "lost": "missing"},
+    "replay": {"subscribers": ("args", "replay_streams"), "lost": "missing"},
+    "ingest": {"subscribers": ("args", "ingest_calls"), "deliveries_per_s": "accepted_events_per_s",
+               "lost": "lost"},
+    "ingest-mixed": {"subscribers": ("args", "ingest_calls"), "deliveries_per_s": "accepted_events_per_s",
+                     "lost": "lost"},
+    "rest": {"subscribers": ("args", "rest_clients"), "deliveries_per_s": "list_requests_per_s",
+             "p50_ms": "list_p50_ms", "p99_ms": "list_p99_ms"},
+}
+# (scenario, metric, higher is better): ours over stock, as "how many times better".
+RATIOS = [("idle", "rss_per_stream_kb", False), ("idle", "threads_full", False),
+          ("fanout", "deliveries_per_s", True), ("fanout", "p99_ms", False),
+          ("many", "deliveries_per_s", True), ("many", "p99_ms", False),
+          ("storm", "reconnects_per_s", True), ("storm", "reconnect_all_back_s", False)]
+
+
+def latest_document(summary: dict, args, command: str) -> dict:
+    """bench/results/latest.json: one case per scenario and server, the shape issue #5 names."""
+    cases = []
+    for scenario, record in summary.items():
+        fields = CASE_FIELDS.get(scenario, {})
+        for variant, medians in record["median"].items():
+            def read(name, default=None, fields=fields, medians=medians):
+                source = fields.get(name, name if name in medians else None)
+                if isinstance(source, tuple):
+                    return getattr(args, source[1])
+                return medians.get(source, default) if source else default
+            cases.append({
+                "name": f"{scenario}/{variant}",
+                "system": "callboard" if variant.startswith("ours") else
+                          "floor" if variant == "floor" else "baseline",
+                "server": "daphne" if variant in ("ours-daphne", "stock", "stock+storage") else "uvicorn",
+                "subscribers": read("subscribers"), "rate": read("rate"),
+                "p50_ms": read("p50_ms"), "p99_ms": read("p99_ms"),
+                "deliveries_per_s": read("deliveries_per_s"),
+                "rss_per_conn_kb": medians.get("rss_per_stream_kb"),
+                "threads": medians.get("threads_full", medians.get("server_threads_peak")),
+                "lost": read("lost"), "error": medians.get("error"),
+            })
+    ratios = {}
+    for scenario, metric, higher_is_better in RATIOS:
+        medians = summary.get(scenario, {}).get("median", {})
+        ours = medians.get("ours", {}).get(metric)
+        for baseline in ("stock", "stock+storage"):
+            theirs = medians.get(baseline, {}).get(metric)
+            if isinstance(ours, int | float) and isinstance(theirs, int | float) and ours and theirs:
+                ratio = ours / theirs if higher_is_better else theirs / ours
+                ratios[f"{scenario}.{metric} ours vs {baseline} (x better)"] = round(ratio, 2)
+    return {"machine": machine(), "command": command, "cases": cases, "ratios": ratios,
+            "contract": [line for record in summary.values() for line in record.get("contract", [])]}
 
 
 BRIEF_KEYS = {
@@ -1299,6 +1416,8 @@ BRIEF_KEYS = {
                "server_cpu_pct", "server_db_connections_peak"],
     "ingest-mixed": ["accepted_events_per_s", "p50_ms", "p99_ms", "lost", "stream_duplicates", "item_errors",
                      "server_cpu_pct", "server_db_connections_peak"],
+    "rest": ["list_requests_per_s", "list_p99_ms", "detail_requests_per_s", "detail_p99_ms",
+             "plans_without_seq_scan"],
 }
 
 
@@ -1364,6 +1483,22 @@ ROWS = [
     ("replay", "missing", "replay: missing"),
     ("replay", "server_db_connections_peak", "replay: DB connections, peak"),
     ("decode", "server_cpu_ms_per_1000_foreign_events", "decode: server CPU ms per 1,000 foreign events"),
+    ("ingest", "accepted_events_per_s", "ingest: accepted events/s (all persisted)"),
+    ("ingest", "request_p99_ms", "ingest: request p99 (ms)"),
+    ("ingest", "p50_ms", "ingest: ingest request to stream, p50 (ms)"),
+    ("ingest", "p99_ms", "ingest: ingest request to stream, p99 (ms)"),
+    ("ingest", "lost", "ingest: lost"),
+    ("ingest", "server_cpu_us_per_event", "ingest: server CPU per event (µs)"),
+    ("ingest", "server_db_connections_peak", "ingest: DB connections, peak"),
+    ("ingest-mixed", "accepted_events_per_s", "ingest, half ephemeral: accepted events/s"),
+    ("ingest-mixed", "p99_ms", "ingest, half ephemeral: to stream, p99 (ms)"),
+    ("ingest-mixed", "lost", "ingest, half ephemeral: lost"),
+    ("rest", "list_requests_per_s", "REST: calls list requests/s"),
+    ("rest", "list_p50_ms", "REST: calls list p50 (ms)"),
+    ("rest", "list_p99_ms", "REST: calls list p99 (ms)"),
+    ("rest", "detail_requests_per_s", "REST: call detail requests/s"),
+    ("rest", "detail_p99_ms", "REST: call detail p99 (ms)"),
+    ("rest", "list_db_connections_peak", "REST: DB connections, peak"),
 ]
 
 

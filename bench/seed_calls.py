@@ -126,7 +126,7 @@ def main() -> int:
     parser.add_argument("--plans", action="store_true")
     args = parser.parse_args()
     workspace = Workspace.objects.get(pk=args.workspace)
-    out = {"active": seed_active(workspace, args.active) if args.active else []}
+    out = {"active": seed_active(workspace, args.active) if args.active else [], "queries": LIST_QUERIES}
     if args.history:
         seed_history(workspace, args.history)
         out["history"] = args.history

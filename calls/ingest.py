@@ -1,13 +1,15 @@
 """What a voice runtime reports, in batches (SPEC §6 Runtime ingest).
 
-Each item stands alone: it is checked and applied in its own savepoint, so one
-bad item costs only itself and the answer lists it with its index. The batch
-is one transaction and its events are published together after the commit: a
-commit, a Redis round trip and an update per event were most of the cost of
-ingest (docs/PERFORMANCE.md). An item's `event_id` is the runtime's; it is
-taken by inserting a `RuntimeReceipt` under a unique constraint, so two
-identical batches racing each other apply every item once, and an item that
-failed was never taken (sending it again is how a runtime retries it).
+Each item stands alone: it is checked and planned on its own (calls.services
+`plan_*`: nothing is written yet), so one bad item costs only itself and the
+answer lists it with its index. Then the batch's changes are written at once:
+one transaction, the calls locked once, one cursor draw, one insert of events
+and of timeline rows, one publish after the commit. Per item, those were eight
+queries and a publish, and the limit of ingest (docs/PERFORMANCE.md). An
+item's `event_id` is the runtime's; it is taken by inserting a
+`RuntimeReceipt` under a unique constraint, so two identical batches racing
+each other apply every item once, and an item that failed was never taken
+(sending it again is how a runtime retries it).
 
 The simulated runtime reports through `ingest_batch` too: one path for
 runtime events.
@@ -74,26 +76,34 @@ class ItemError(Exception):
 
 
 def ingest_batch(workspace: Workspace, items: list[Any]) -> IngestResult:
-    """Applies a batch in one transaction, each item in its own savepoint, and
-    publishes its events together after the commit."""
+    """Applies a batch in one transaction: every item is checked and planned on its
+    own against the calls as the earlier items left them (a failing item changes
+    nothing), then the planned changes are written and published at once."""
     result = IngestResult()
     with publishing_together(), transaction.atomic():
         parsed = _parse_all(workspace, items, result)
         taken = _take_receipts(workspace, parsed)
-        applied: set[str] = set()
+        fresh = [(index, item, call) for index, item, call in parsed if item.event_id in taken]
+        calls = services.locked_calls(workspace, {call.pk for _, _, call in fresh})
+        active = services.active_calls(workspace) if any(i.type == STATUS_TYPE for _, i, _ in fresh) else 0
+        changes: list[tuple[Call, services.Change]] = []
+        planned: set[str] = set()
         for index, item, call in parsed:
-            if item.event_id not in taken or item.event_id in applied:
+            if item.event_id not in taken or item.event_id in planned:
                 result.duplicates += 1
                 continue
-            applied.add(item.event_id)
+            planned.add(item.event_id)
+            locked = calls[call.pk]
             try:
-                with transaction.atomic():
-                    _apply(workspace, call, item)
+                change = _plan(locked, item, active)
             except (ApiError, ItemError) as error:
                 _release_receipt(workspace, item.event_id)
                 result.errors.append(_error(index, item.event_id, error.code, error.message))
-            else:
-                result.accepted += 1
+                continue
+            active += change.active_delta
+            changes.append((locked, change))
+            result.accepted += 1
+        services.apply_changes(workspace, changes)
     result.errors.sort(key=lambda error: error["index"])
     return result
 
@@ -183,25 +193,23 @@ def _parse(raw: Any) -> RuntimeItem:
     return item
 
 
-def _apply(workspace: Workspace, call: Call, item: RuntimeItem) -> None:
+def _plan(call: Call, item: RuntimeItem, active: int) -> "services.Change":
     if item.type == STATUS_TYPE:
         try:
             report = StatusReport.model_validate(item.data)
         except ValidationError as error:
             raise ItemError("invalid_data", services.first_problem(error)) from None
-        services.call_transition(
-            workspace=workspace,
-            call_id=call.pk,
+        return services.plan_transition(
+            call,
             status=report.status,
             end_reason=report.end_reason,
             failure_code=report.failure_code,
             failure_reason=report.failure_reason,
             occurred_at=item.timestamp,
+            active_before=active,
         )
-        return
-    services.call_record_event(
-        workspace=workspace, call_id=call.pk, type=item.type, data=item.data, occurred_at=item.timestamp
-    )
+    payload = services.validated_report(item.type, item.data)
+    return services.plan_report(call, type=item.type, payload=payload, occurred_at=item.timestamp)
 
 
 def _uuid_or_none(text: str) -> uuid.UUID | None:

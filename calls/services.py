@@ -9,6 +9,7 @@ come here: there is one path for a call's changes.
 """
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from calls.models import (
 from calls.runtime import get_runtime
 from project.errors import BadRequest, Conflict, NotFound
 from realtime import catalogue
-from realtime.emit import emit
+from realtime.emit import Emission, emit_many
 from workspaces.models import Workspace
 from workspaces.scoping import get_scoped_or_404, scoped
 
@@ -235,23 +236,31 @@ def active_call_ids(workspace_id: str) -> list[str]:
     return [str(pk) for pk in calls.values_list("pk", flat=True)]
 
 
-def _emit(call: Call, type: str, data: dict, occurred_at: datetime | None = None) -> dict:
-    """Emits an event about the call and, when its type is persisted, adds it to
-    the call's timeline."""
-    envelope = emit(call.workspace, type, data, call=call, occurred_at=occurred_at)
-    if catalogue.get(type).persisted:
-        CallEvent.objects.create(
-            workspace=call.workspace,
-            call=call,
+def _record(workspace: Workspace, emissions: list[Emission]) -> list[dict]:
+    """Emits events about calls, in order, and adds the persisted ones to their
+    calls' timelines; their envelopes."""
+    envelopes = emit_many(workspace, emissions)
+    timeline = [
+        CallEvent(
+            workspace=workspace,
+            call=emission.call,
             event_id=envelope["event_id"],
-            type=type,
+            type=envelope["type"],
             timestamp=datetime.fromisoformat(envelope["timestamp"]),
             data=envelope["data"],
         )
-    return envelope
+        for emission, envelope in zip(emissions, envelopes, strict=True)
+        if catalogue.get(envelope["type"]).persisted
+    ]
+    CallEvent.objects.bulk_create(timeline)
+    return envelopes
 
 
-def _status_data(call: Call, previous: str | None) -> dict:
+def _emit(call: Call, type: str, data: dict, occurred_at: datetime | None = None) -> dict:
+    return _record(call.workspace, [Emission(type, data, call, occurred_at)])[0]
+
+
+def _status_data(call: Call, previous: str | None, active: int) -> dict:
     return {
         "call_id": str(call.pk),
         "status": call.status,
@@ -260,11 +269,11 @@ def _status_data(call: Call, previous: str | None) -> dict:
         "source": call.source,
         "from_number": call.from_number,
         "to_number": call.to_number,
-        "active_calls": active_calls(call.workspace),
+        "active_calls": active,
     }
 
 
-def _ended_data(call: Call) -> dict:
+def _ended_data(call: Call, active: int) -> dict:
     return {
         "call_id": str(call.pk),
         "status": call.status,
@@ -274,7 +283,7 @@ def _ended_data(call: Call) -> dict:
         "duration": call.duration,
         "cost": str(call.cost) if call.cost is not None else None,
         "recording_url": call.recording_url,
-        "active_calls": active_calls(call.workspace),
+        "active_calls": active,
     }
 
 
@@ -326,6 +335,17 @@ def call_create(
     return call
 
 
+def locked_calls(workspace: Workspace, call_ids) -> dict:
+    """Several calls, locked until the caller's transaction ends, by id. Locked in
+    id order, so two batches that share calls cannot deadlock on them."""
+    calls = scoped(Call, workspace).select_for_update().filter(pk__in=call_ids).order_by("pk")
+    found = {}
+    for call in calls:
+        call.workspace = workspace
+        found[call.pk] = call
+    return found
+
+
 def locked_call(workspace: Workspace, call_id) -> Call:
     """The call, locked until the caller's transaction ends (its changes are serial)."""
     try:
@@ -345,6 +365,45 @@ def call_transition(
     occurred_at: datetime | None = None,
 ) -> Call:
     """Moves the call to `status` (SPEC §7) and emits what that means."""
+    with transaction.atomic():
+        call = locked_call(workspace, call_id)
+        change = plan_transition(
+            call,
+            status=status,
+            end_reason=end_reason,
+            failure_code=failure_code,
+            failure_reason=failure_reason,
+            occurred_at=occurred_at,
+            active_before=active_calls(workspace),
+        )
+        apply_change(call, change)
+    return call
+
+
+@dataclass
+class Change:
+    """What a change to a locked call comes to: the fields it set on the call (in
+    memory) and the events it emits. Planned first, applied after, so a runtime's
+    batch can plan every item and then write them all at once (calls/ingest.py)."""
+
+    fields: set[str] = field(default_factory=set)
+    emissions: list[Emission] = field(default_factory=list)
+    # How the workspace's number of active calls moved (a call that ended: -1).
+    active_delta: int = 0
+
+
+def plan_transition(
+    call: Call,
+    *,
+    status: str,
+    end_reason: str | None = None,
+    failure_code: str | None = None,
+    failure_reason: str | None = None,
+    occurred_at: datetime | None = None,
+    active_before: int,
+) -> Change:
+    """Checks the move and makes it on the call object; `active_before` is the
+    workspace's active calls before it. Raises before changing anything."""
     if status not in CallStatus.values:
         raise BadRequest(
             f"{status!r} is not a call status.", code="invalid_status", details={"valid": CallStatus.values}
@@ -355,37 +414,54 @@ def call_transition(
             code="invalid_end_reason",
             details={"valid": sorted(END_REASONS)},
         )
-    with transaction.atomic():
-        call = locked_call(workspace, call_id)
-        previous = call.status
-        if status not in TRANSITIONS.get(previous, frozenset()):
-            raise Conflict(
-                f"A {previous} call cannot become {status}.",
-                code="illegal_transition",
-                details={
-                    "from": previous,
-                    "to": status,
-                    "allowed": sorted(TRANSITIONS.get(previous, frozenset())),
-                },
-            )
-        moment = occurred_at or datetime.now(UTC)
-        call.status = status
-        if status == CallStatus.RINGING:
-            call.started_at = call.started_at or moment
-        elif status == CallStatus.IN_PROGRESS:
-            call.answered_at = moment
-        if status in TERMINAL_STATUSES:
-            call.ended_at = moment
-            call.end_reason = end_reason or DEFAULT_END_REASONS[status]
-            call.failure_code = failure_code
-            call.failure_reason = failure_reason
-            if call.answered_at is not None:
-                call.duration = round(max(0.0, (moment - call.answered_at).total_seconds()), 3)
-        call.save()
-        _emit(call, "call-status", _status_data(call, previous), occurred_at=moment)
-        if status in TERMINAL_STATUSES:
-            _emit(call, "call-ended", _ended_data(call), occurred_at=moment)
-    return call
+    previous = call.status
+    if status not in TRANSITIONS.get(previous, frozenset()):
+        raise Conflict(
+            f"A {previous} call cannot become {status}.",
+            code="illegal_transition",
+            details={"from": previous, "to": status, "allowed": sorted(TRANSITIONS.get(previous, ()))},
+        )
+    moment = occurred_at or datetime.now(UTC)
+    change = Change(fields={"status"})
+    call.status = status
+    if status == CallStatus.RINGING:
+        call.started_at = call.started_at or moment
+        change.fields.add("started_at")
+    elif status == CallStatus.IN_PROGRESS:
+        call.answered_at = moment
+        change.fields.add("answered_at")
+    if status in TERMINAL_STATUSES:
+        call.ended_at = moment
+        call.end_reason = end_reason or DEFAULT_END_REASONS[status]
+        call.failure_code = failure_code
+        call.failure_reason = failure_reason
+        change.fields |= {"ended_at", "end_reason", "failure_code", "failure_reason"}
+        if call.answered_at is not None:
+            call.duration = round(max(0.0, (moment - call.answered_at).total_seconds()), 3)
+            change.fields.add("duration")
+        change.active_delta = -1
+    active = active_before + change.active_delta
+    change.emissions.append(Emission("call-status", _status_data(call, previous, active), call, moment))
+    if status in TERMINAL_STATUSES:
+        change.emissions.append(Emission("call-ended", _ended_data(call, active), call, moment))
+    return change
+
+
+def apply_change(call: Call, change: Change) -> list[dict]:
+    """Writes a planned change of a locked call; the envelopes of its events."""
+    return apply_changes(call.workspace, [(call, change)])
+
+
+def apply_changes(workspace: Workspace, changes: list[tuple[Call, Change]]) -> list[dict]:
+    """Writes planned changes of locked calls: each call saved once, every event
+    emitted in the order planned, in one go; the envelopes."""
+    fields: dict[Any, tuple[Call, set[str]]] = {}
+    for call, change in changes:
+        if change.fields:
+            fields.setdefault(call.pk, (call, set()))[1].update(change.fields)
+    for call, names in fields.values():
+        call.save(update_fields=sorted(names))
+    return _record(workspace, [emission for _, change in changes for emission in change.emissions])
 
 
 def call_hangup(*, workspace: Workspace, call_id) -> Call:
@@ -441,6 +517,15 @@ def call_record_event(
     """A runtime's report about an active call (SPEC §4.3): validated, emitted and,
     unless ephemeral, added to the timeline. Node transitions and recordings also
     update the call."""
+    payload = validated_report(type, data)
+    with transaction.atomic():
+        call = locked_call(workspace, call_id)
+        change = plan_report(call, type=type, payload=payload, occurred_at=occurred_at)
+        return apply_change(call, change)[0]
+
+
+def validated_report(type: str, data: dict) -> dict:
+    """A report's payload, checked against the catalogue (no call needed)."""
     if type not in CALL_REPORT_TYPES:
         raise BadRequest(
             f"{type!r} is not a call event a runtime reports.",
@@ -448,31 +533,33 @@ def call_record_event(
             details={"valid": sorted(CALL_REPORT_TYPES)},
         )
     try:
-        payload = catalogue.validate_data(type, data)
+        return catalogue.validate_data(type, data)
     except PydanticValidationError as error:
         raise BadRequest(first_problem(error), code="invalid_data") from None
-    with transaction.atomic():
-        call = locked_call(workspace, call_id)
-        recording = type == "call-recording"
-        # A recording is ready after the call ends; everything else needs a live call.
-        if not call.is_active and not recording:
-            raise Conflict(
-                f"The call has ended ({call.status}); it takes no more {type} events.",
-                code="call_not_active",
-                details={"status": call.status},
-            )
-        if type == "call-node-transition":
-            call.current_node = payload["to_node"]
-            call.save(update_fields=["current_node"])
-        envelope = _emit(call, type, payload, occurred_at=occurred_at)
-        if recording:
-            call.recording_status = payload["recording_status"]
-            call.recording_url = payload["recording_url"]
-            call.save(update_fields=["recording_status", "recording_url"])
-            _emit(
-                call, "call-recording-status", {"call_id": str(call.pk), **payload}, occurred_at=occurred_at
-            )
-    return envelope
+
+
+def plan_report(call: Call, *, type: str, payload: dict, occurred_at: datetime | None = None) -> Change:
+    """A validated report about the locked call, planned (see `Change`)."""
+    recording = type == "call-recording"
+    # A recording is ready after the call ends; everything else needs a live call.
+    if not call.is_active and not recording:
+        raise Conflict(
+            f"The call has ended ({call.status}); it takes no more {type} events.",
+            code="call_not_active",
+            details={"status": call.status},
+        )
+    change = Change(emissions=[Emission(type, payload, call, occurred_at)])
+    if type == "call-node-transition":
+        call.current_node = payload["to_node"]
+        change.fields.add("current_node")
+    if recording:
+        call.recording_status = payload["recording_status"]
+        call.recording_url = payload["recording_url"]
+        change.fields |= {"recording_status", "recording_url"}
+        change.emissions.append(
+            Emission("call-recording-status", {"call_id": str(call.pk), **payload}, call, occurred_at)
+        )
+    return change
 
 
 # What a runtime may report about a call besides its status (SPEC §4.3).

@@ -5,8 +5,10 @@ or not at all; the relay publishes after commit."""
 import threading
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -63,17 +65,16 @@ def _call_facts(call) -> tuple[str | None, str | None]:
     return str(call.pk), getattr(call, "agent_name", None)
 
 
-def _next_seq(workspace_id) -> int:
-    """Draws the workspace's next cursor. The UPDATE's row lock lasts until the
-    caller's transaction ends: that is what keeps cursors in commit order."""
+def _draw_seqs(workspace_id, count: int) -> int:
+    """Draws the workspace's next `count` cursors and returns the last. The UPDATE's
+    row lock lasts until the caller's transaction ends: that is what keeps cursors
+    in commit order."""
     table = StreamCounter._meta.db_table
     # Raw SQL for UPDATE ... RETURNING; the id must be in the backend's own form.
     workspace_id = StreamCounter._meta.pk.target_field.get_db_prep_value(workspace_id, connection)
+    draw = f"UPDATE {table} SET last_seq = last_seq + %s WHERE workspace_id = %s RETURNING last_seq"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE workspace_id = %s RETURNING last_seq",  # noqa: S608
-            [workspace_id],
-        )
+        cursor.execute(draw, [count, workspace_id])
         row = cursor.fetchone()
         if row is None:
             cursor.execute(
@@ -81,12 +82,19 @@ def _next_seq(workspace_id) -> int:
                 "ON CONFLICT (workspace_id) DO NOTHING",
                 [workspace_id],
             )
-            cursor.execute(
-                f"UPDATE {table} SET last_seq = last_seq + 1 WHERE workspace_id = %s RETURNING last_seq",  # noqa: S608
-                [workspace_id],
-            )
+            cursor.execute(draw, [count, workspace_id])
             row = cursor.fetchone()
     return row[0]
+
+
+@dataclass(frozen=True)
+class Emission:
+    """One event to emit: what `emit` takes, for `emit_many`."""
+
+    type: str
+    data: Any
+    call: Any = None
+    occurred_at: datetime | None = None
 
 
 def emit(workspace, type: str, data, call=None, *, occurred_at: datetime | None = None) -> dict:
@@ -96,41 +104,62 @@ def emit(workspace, type: str, data, call=None, *, occurred_at: datetime | None 
     transaction; ephemeral ones skip the database. Either way nothing is
     published unless and until the transaction commits.
     """
-    try:
-        event_type = catalogue.get(type)
-    except catalogue.UnknownEventType:
-        raise EmitError(f"unknown event type {type!r}") from None
-    if event_type.audience is Audience.CONTROL:
-        raise EmitError(f"{type!r} is a control event: streams send it, nobody emits it")
-    payload = catalogue.validate_data(type, data)
-    call_id, agent = _call_facts(call)
-    if event_type.audience is Audience.CALL and call_id is None:
-        raise EmitError(f"{type!r} is about a call: pass call=")
+    return emit_many(workspace, [Emission(type, data, call, occurred_at)])[0]
+
+
+def emit_many(workspace, emissions: list[Emission]) -> list[dict]:
+    """`emit` for several events at once, in order: one cursor draw, one insert and
+    one publish for all of them (a runtime's batch). All are validated before any
+    is recorded; an invalid one raises EmitError or pydantic's ValidationError and
+    records nothing."""
     workspace_id = str(workspace.pk)
-    moment = occurred_at or datetime.now(UTC)
+    now = datetime.now(UTC)
+    checked = []
+    for emission in emissions:
+        try:
+            event_type = catalogue.get(emission.type)
+        except catalogue.UnknownEventType:
+            raise EmitError(f"unknown event type {emission.type!r}") from None
+        if event_type.audience is Audience.CONTROL:
+            raise EmitError(f"{emission.type!r} is a control event: streams send it, nobody emits it")
+        payload = catalogue.validate_data(emission.type, emission.data)
+        call_id, agent = _call_facts(emission.call)
+        if event_type.audience is Audience.CALL and call_id is None:
+            raise EmitError(f"{emission.type!r} is about a call: pass call=")
+        checked.append((event_type, payload, call_id, agent, emission.occurred_at or now))
 
-    if not event_type.persisted:
-        body = envelope(event_id=_new_event_id(), type=type, workspace_id=workspace_id,
-                        call_id=call_id, timestamp=moment, data=payload)
-        message = encode_event(seq=None, ts=moment.timestamp(), type=type,
-                               audience=event_type.audience.value, call_id=call_id, agent=agent,
-                               envelope_body=body)
-        metrics.events_emitted.labels(type).inc()
-        transaction.on_commit(partial(_publish, [(None, workspace_id, message)]), robust=True)
-        return body
+    persisted = [item for item in checked if item[0].persisted]
+    rows: dict[int, Event] = {}
+    if persisted:
+        with transaction.atomic(savepoint=False):
+            last = _draw_seqs(workspace.pk, len(persisted))
+            seq = last - len(persisted)
+            for position, (event_type, payload, call_id, agent, moment) in enumerate(checked):
+                if event_type.persisted:
+                    seq += 1
+                    rows[position] = Event(
+                        workspace_id=workspace.pk, seq=seq, type=event_type.name,
+                        audience=event_type.audience.value, call_id=call_id, agent=agent, data=payload,
+                        occurred_at=moment,
+                    )
+            Event.objects.bulk_create(rows.values())
 
-    with transaction.atomic(savepoint=False):
-        seq = _next_seq(workspace.pk)
-        row = Event.objects.create(
-            workspace_id=workspace.pk, seq=seq, type=type, audience=event_type.audience.value,
-            call_id=call_id, agent=agent, data=payload, occurred_at=moment,
-        )
-    body = relay.envelope_of(row)
-    message = encode_event(seq=seq, ts=moment.timestamp(), type=type, audience=row.audience,
-                           call_id=call_id, agent=agent, envelope_body=body)
-    metrics.events_emitted.labels(type).inc()
-    transaction.on_commit(partial(_publish, [(row.pk, workspace_id, message)]), robust=True)
-    return body
+    envelopes, messages = [], []
+    for position, (event_type, payload, call_id, agent, moment) in enumerate(checked):
+        row = rows.get(position)
+        if row is None:
+            body = envelope(event_id=_new_event_id(), type=event_type.name, workspace_id=workspace_id,
+                            call_id=call_id, timestamp=moment, data=payload)
+        else:
+            body = relay.envelope_of(row)
+        messages.append((row.pk if row is not None else None, workspace_id, encode_event(
+            seq=row.seq if row is not None else None, ts=moment.timestamp(), type=event_type.name,
+            audience=event_type.audience.value, call_id=call_id, agent=agent, envelope_body=body,
+        )))
+        envelopes.append(body)
+        metrics.events_emitted.labels(event_type.name).inc()
+    transaction.on_commit(partial(_publish, messages), robust=True)
+    return envelopes
 
 
 def _new_event_id() -> str:

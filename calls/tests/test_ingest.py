@@ -201,3 +201,38 @@ def test_two_identical_batches_at_once_apply_each_event_once(runtime_key, worksp
     assert RuntimeReceipt.objects.count() == 5
     statuses = Event.objects.filter(call_id=str(call.pk), type="call-status").count()
     assert statuses == 2 and Event.objects.filter(type="call-transcript").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_sharing_events_in_opposite_orders_neither_deadlock_nor_double(runtime_key, workspace):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: concurrent transactions and row locks")
+    first, second = place(workspace), place(workspace)
+    for call in (first, second):
+        services.call_transition(workspace=workspace, call_id=call.pk, status="ringing")
+        services.call_transition(workspace=workspace, call_id=call.pk, status="in-progress")
+    shared = [item(call, f"shared-{n}-{call.pk}", "call-transcript", TRANSCRIPT)
+              for n in range(20) for call in (first, second)]
+    batches = [shared, list(reversed(shared))]
+    answers: list[dict] = []
+    start = threading.Barrier(2)
+
+    def send(batch):
+        try:
+            start.wait(5)
+            answers.append(runtime_key.post(URL, {"events": batch}).json())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(answers) == 2 and all(answer["errors"] == [] for answer in answers)
+    assert sum(answer["accepted"] for answer in answers) == 40
+    assert sum(answer["duplicates"] for answer in answers) == 40
+    assert CallEvent.objects.filter(type="call-transcript").count() == 40
+    seqs = list(Event.objects.filter(workspace=workspace).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))  # no cursor drawn twice or skipped
