@@ -145,7 +145,10 @@ class Sender:
         return json.dumps({"events": items}).encode()
 
     async def run(self, deadline: float) -> None:
-        reader, writer = await asyncio.open_connection(self.args.host, self.args.port)
+        # Runtimes spread over the servers (--ingest-ports), as behind a balancer.
+        ports = [int(port) for port in self.args.ingest_ports.split(",")] if self.args.ingest_ports else [
+            self.args.port]
+        reader, writer = await asyncio.open_connection(self.args.host, ports[self.index % len(ports)])
         try:
             while time.monotonic() < deadline:
                 body = self._batch()
@@ -229,6 +232,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ingest-ports", default="", help="ports the runtimes post to (default: --port)")
     parser.add_argument("--runtime-key", required=True)
     parser.add_argument("--read-key", required=True)
     parser.add_argument("--calls", required=True, help="comma list of active call ids")

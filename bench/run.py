@@ -1038,9 +1038,13 @@ def scenario_ingest(variant: Variant, args, tag: str, *, ephemeral_share: float)
     read: accepted events/s, ingest request to stream receipt, DB connections."""
     calls = seed_calls(variant, "--active", str(args.ingest_calls))["active"]
     server = Server(variant, tag)
+    # More web processes take the runtimes' posts (the streams stay on the first).
+    extra = [Server(variant, f"{tag}-web{n}") for n in range(1, args.ingest_web_procs)]
     redis_process = variant.setup.redis._process
     try:
-        argv = [PY, "-m", "bench.ingestgen", "--port", str(server.port),
+        extra_cpu0 = [proc_cpu(other.pid) for other in extra]
+        ports = ",".join(str(each.port) for each in [server, *extra])
+        argv = [PY, "-m", "bench.ingestgen", "--port", str(server.port), "--ingest-ports", ports,
                 "--runtime-key", variant.setup.api_key, "--read-key", variant.setup.api_key,
                 "--calls", ",".join(calls), "--senders", str(args.ingest_senders),
                 "--batch", str(args.ingest_batch), "--duration", str(args.ingest_duration),
@@ -1057,10 +1061,13 @@ def scenario_ingest(variant: Variant, args, tag: str, *, ephemeral_share: float)
         result = json.loads(output)
         result.update(sampler.result())
         result["profile"] = profiler.summary()
+        result["web_processes"] = 1 + len(extra)
+        result["server_cpu_s"] += sum(proc_cpu(o.pid) - c for o, c in zip(extra, extra_cpu0, strict=True))
         per_event = result["server_cpu_s"] / max(1, result["accepted"])
         result["server_cpu_us_per_event"] = round(1e6 * per_event, 1)
     finally:
-        server.stop()
+        for each in [server, *extra]:
+            each.stop()
         with contextlib.suppress(Exception):
             import redis
 
@@ -1241,6 +1248,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ingest-senders", type=int, default=20, help="concurrent runtimes posting batches")
     parser.add_argument("--ingest-batch", type=int, default=50, help="events per ingest batch")
     parser.add_argument("--ingest-duration", type=float, default=10, help="seconds of posting")
+    parser.add_argument("--ingest-web-procs", type=int, default=1,
+                        help="web processes the runtimes post to (the streams read the first)")
     parser.add_argument("--rest-calls", type=int, default=100_000, help="calls in the workspace (rest)")
     parser.add_argument("--rest-clients", type=int, default=20, help="concurrent REST clients")
     parser.add_argument("--rest-duration", type=float, default=10, help="seconds per REST request kind")
