@@ -89,7 +89,10 @@ class Call(TenantModel):
     class Meta:
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="call_list"),
-            models.Index(fields=["workspace", "status"], name="call_status"),
+            # The list's filters, in its order: a page of a rare status or agent, and
+            # total_count, read from the index (bench/run.py --scenarios rest prints the plans).
+            models.Index(fields=["workspace", "status", "-created_at", "-id"], name="call_status"),
+            models.Index(fields=["workspace", "agent_name", "-created_at", "-id"], name="call_agent"),
         ]
 
     def __str__(self) -> str:

@@ -187,7 +187,14 @@ def _authenticate_session(request: HttpRequest) -> Principal:
 def authenticate(request: HttpRequest) -> Principal:
     header = request.headers.get("Authorization")
     if header:
-        return principal_for_bearer(header, request.headers.get("X-Workspace"))
+        # A key verified in the last seconds (workspaces.key_cache) needs no query:
+        # the key lookup was 15 % of the server's samples in the REST benchmark.
+        selector = request.headers.get("X-Workspace")
+        principal = recently_verified_principal(header, selector)
+        if principal is None:
+            return principal_for_bearer(header, selector)
+        _note_key_use(principal.api_key)  # in memory, unless the resolution has passed
+        return principal
     return _authenticate_session(request)
 
 
