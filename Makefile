@@ -29,4 +29,4 @@ lint: $(STAMP)
 # PostgreSQL when BENCH_DATABASE_URL or DATABASE_URL is set (database callboard_bench),
 # else SQLite files under bench/results/. `make bench ARGS=--quick` for the small run.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python bench/run.py $(ARGS) $(BENCH_ARGS)
