@@ -44,7 +44,7 @@ PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode", "ingest",
-                 "ingest-mixed", "rest"]
+                 "ingest-mixed", "rest", "curves"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
 # ours-daphne: the same engine under daphne (project.serve).
@@ -63,6 +63,7 @@ DEFAULT_VARIANTS = {
     "ingest": ["ours", "ours-daphne"],
     "ingest-mixed": ["ours"],
     "rest": ["ours"],
+    "curves": ["ours", "stock"],
 }
 VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 
@@ -834,8 +835,11 @@ def scenario_idle(variant: Variant, args, tag: str) -> dict:
 def _delivery_phase(variant, args, tag, subscribers, rate, duration) -> dict:
     count = max(1, int(rate * duration))
     with world(variant, tag, args.client_procs) as (server, clients, pub):
+        before_open = server.sample()
         opened = clients.open(subscribers, args.connect_concurrency, args.connect_timeout, args.retries,
                               args.retry_delay)
+        time.sleep(1)
+        after_open = server.sample()
         # Warm-up: the first events pay for imports, caches and the feed; not measured.
         clients.reset(5)
         pub.call(60, cmd="publish", target=variant.target, count=5, rate=rate, start_n=0)
@@ -866,11 +870,27 @@ def _delivery_phase(variant, args, tag, subscribers, rate, duration) -> dict:
         "max_ms": stats["max_ms"],
         "controls": stats["controls"], "server_closes": stats["server_closes"],
         "client_cpu_pct": stats["client_cpu_pct"], **sampler.result(),
+        "rss_per_stream_kb": round((after_open["rss_kb"] - before_open["rss_kb"])
+                                   / max(1, opened["established"]), 1),
+        "threads_open": after_open["threads"],
         # Contention-independent: what one delivery costs the server, everything included.
         "server_cpu_us_per_delivery": (round(sampler.cpu_s / stats["deliveries"] * 1e6, 1)
                                        if stats["deliveries"] else None),
         "profile": profiler.summary(),
     }
+
+
+def scenario_curves(variant, args, tag) -> dict:
+    """Cost as the audience grows: at each size, the same event rate to every
+    stream; RSS per stream and server CPU per delivered event (bench/plot.py draws them)."""
+    points = []
+    for size in [int(n) for n in args.curve_sizes.split(",")]:
+        log(f"  {size:,} subscribers")
+        phase = _delivery_phase(variant, args, f"{tag}-{size}", size, args.curve_rate, args.curve_duration)
+        points.append({key: phase.get(key) for key in (
+            "subscribers", "streams_established", "rss_per_stream_kb", "threads_open",
+            "server_cpu_us_per_delivery", "deliveries_per_s", "p50_ms", "p99_ms", "missing")})
+    return {"points": points, "rate": args.curve_rate}
 
 
 def scenario_fanout(variant, args, tag) -> dict:
@@ -1138,7 +1158,7 @@ SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
              "connects": scenario_connects, "decode": scenario_decode,
              "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed,
-             "rest": scenario_rest}
+             "rest": scenario_rest, "curves": scenario_curves}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1232,6 +1252,8 @@ def main(argv=None) -> int:
                         help="variants to run where the scenario measures them: ours (uvicorn), "
                              "ours-daphne, stock, stock+storage, floor (bench/floor.py)")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions per scenario (median taken)")
+    parser.add_argument("--repeat-others", type=int, default=1,
+                        help="repetitions of the variants other than ours (at most --repeat)")
     parser.add_argument("--streams", type=int, default=10_000, help="idle streams")
     parser.add_argument("--subscribers", type=int, default=1_000)
     parser.add_argument("--rate", type=float, default=55,
@@ -1262,6 +1284,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rest-calls", type=int, default=100_000, help="calls in the workspace (rest)")
     parser.add_argument("--rest-clients", type=int, default=20, help="concurrent REST clients")
     parser.add_argument("--rest-duration", type=float, default=10, help="seconds per REST request kind")
+    parser.add_argument("--curve-sizes", default="100,1000,5000,10000", help="subscribers at each point")
+    parser.add_argument("--curve-rate", type=float, default=4, help="events/s at every curve point")
+    parser.add_argument("--curve-duration", type=float, default=5, help="seconds of publishing per point")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -1289,6 +1314,7 @@ def main(argv=None) -> int:
                  "replay_streams": 20, "replay_missed": 1_500,
                  "settle": 1, "idle_timeout": 2, "burst_timeout": 20,
                  "ingest_duration": 4, "rest_calls": 10_000, "rest_duration": 3, "idle_hold": 5,
+                 "curve_sizes": "100,500,1000", "curve_duration": 3,
                  # Ours under uvicorn beside stock without storage: under 3 minutes. Stock
                  # with storage alone took 90 s of a storm (a thread per stream).
                  "engines": "ours,stock,floor"}
@@ -1319,9 +1345,13 @@ def main(argv=None) -> int:
             for name in variants:
                 variant = Variant(name, setup)
                 runs = []
-                for rep in range(args.repeat):
+                # Medians of --repeat for ours under the production server; the others
+                # (daphne, stock) were stable across runs and run --repeat-others times,
+                # which keeps the default run within 20 minutes.
+                repeat = args.repeat if name == "ours" else min(args.repeat, args.repeat_others)
+                for rep in range(repeat):
                     tag = f"{scenario}-{name.replace('+', '-')}-{rep}"
-                    log(f"{scenario} / {name} / repetition {rep + 1} of {args.repeat}")
+                    log(f"{scenario} / {name} / repetition {rep + 1} of {repeat}")
                     t0 = time.monotonic()
                     try:
                         result = derived(scenario, SCENARIOS[scenario](variant, args, tag))
@@ -1350,6 +1380,11 @@ def main(argv=None) -> int:
     elapsed = time.monotonic() - started
     latest = latest_document(summary, args, command)
     (RESULTS / "latest.json").write_text(json.dumps(latest, indent=1, default=str))
+    if "curves" in summary:
+        from bench.plot import write_curves
+
+        written = write_curves(summary["curves"]["median"], RESULTS / f"curves-{stamp}")
+        log("curves: " + ", ".join(str(path.relative_to(ROOT)) for path in written))
     table = render_table(summary, command, elapsed, setup.db.kind, args)
     (RESULTS / f"summary-{stamp}.md").write_text(table)
     print(table)
@@ -1440,6 +1475,7 @@ BRIEF_KEYS = {
                      "server_cpu_pct", "server_db_connections_peak"],
     "rest": ["list_requests_per_s", "list_p99_ms", "detail_requests_per_s", "detail_p99_ms",
              "pages_by_index"],
+    "curves": ["points"],
 }
 
 
@@ -1541,7 +1577,8 @@ def fmt(value) -> str:
 def render_table(summary: dict, command: str, elapsed: float, db_kind: str, args) -> str:
     present = [v for v in VARIANT_COLUMNS if any(v in record["median"] for record in summary.values())]
     lines = [f"Command: `{command}` ({elapsed / 60:.1f} min, database {db_kind}, "
-             f"{args.client_procs} load generator process(es), repetitions {args.repeat}, medians)", "",
+             f"{args.client_procs} load generator process(es); ours: medians of {args.repeat}, "
+             f"other variants: {min(args.repeat, args.repeat_others)} repetition(s))", "",
              "| metric | " + " | ".join(present) + " |", "|---" * (len(present) + 1) + "|"]
     for scenario, metric, label in ROWS:
         if scenario not in summary:
