@@ -5,23 +5,13 @@ stream; 404 for unknown or foreign calls, 400 for ended ones."""
 import pytest
 
 from calls import services
+from calls.tests.helpers import TRANSCRIPT, place
 from project.testing import running_server
 from realtime.tests.streaming import emit_marker, error_of, open_stream, stream_request, ticket_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TRANSCRIPT = {
-    "role": "user",
-    "text": "Hello there",
-    "confidence": 0.9,
-    "language": "en-US",
-    "duration_ms": 700,
-    "words": [],
-}
 
-
-def place(workspace):
-    return services.call_create(workspace=workspace, to_number="+14155550123", place=False)
 
 
 def path_of(call) -> str:

@@ -5,6 +5,7 @@ ended calls, other workspaces and ephemeral events are not in it."""
 import pytest
 
 from calls import services
+from calls.tests.helpers import TRANSCRIPT
 from project.testing import running_server
 from realtime.tests.streaming import (
     TICKET_STREAM_PATH,
@@ -17,14 +18,6 @@ from realtime.tests.streaming import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TRANSCRIPT = {
-    "role": "user",
-    "text": "Where is my order?",
-    "confidence": 0.93,
-    "language": "en-US",
-    "duration_ms": 1200,
-    "words": [],
-}
 
 
 def answered_call(workspace, *, agent=None):

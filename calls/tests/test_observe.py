@@ -12,24 +12,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from calls import services
+from calls.tests.helpers import TRANSCRIPT, place
 from project.testing import SERVERS, running_server
 from realtime.tests.streaming import session_cookie, ticket_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 WAIT = 10
-TRANSCRIPT = {
-    "role": "user",
-    "text": "Hello there",
-    "confidence": 0.9,
-    "language": "en-US",
-    "duration_ms": 700,
-    "words": [],
-}
 
-
-def place(workspace):
-    return services.call_create(workspace=workspace, to_number="+14155550123", place=False)
 
 
 def ws_url(server, call_id, **params) -> str:
