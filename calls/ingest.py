@@ -26,7 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from calls import services
 from calls.models import Call, RuntimeReceipt
 from project.errors import ApiError
-from realtime.emit import publishing_together
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -80,7 +79,7 @@ def ingest_batch(workspace: Workspace, items: list[Any]) -> IngestResult:
     own against the calls as the earlier items left them (a failing item changes
     nothing), then the planned changes are written and published at once."""
     result = IngestResult()
-    with publishing_together(), transaction.atomic():
+    with transaction.atomic():
         parsed = _parse_all(workspace, items, result)
         taken = _take_receipts(workspace, parsed)
         fresh = [(index, item, call) for index, item, call in parsed if item.event_id in taken]
@@ -193,7 +192,7 @@ def _parse(raw: Any) -> RuntimeItem:
     return item
 
 
-def _plan(call: Call, item: RuntimeItem, active: int) -> "services.Change":
+def _plan(call: Call, item: RuntimeItem, active: int) -> services.Change:
     if item.type == STATUS_TYPE:
         try:
             report = StatusReport.model_validate(item.data)

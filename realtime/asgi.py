@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 WORKSPACE_STREAM = "/api/v1/events/stream"
 TICKET_STREAM = "/api/v1/sse/connect"
 _ROUTES = {WORKSPACE_STREAM: "api/v1/events/stream", TICKET_STREAM: "api/v1/sse/connect"}
+_RESPONSE_HEADERS = [(name.lower().encode(), value.encode()) for name, value in STREAM_HEADERS.items()]
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,6 @@ def _app_stream_for(path: str) -> tuple[AppStream, dict[str, str]] | None:
         if match:
             return stream, match.groupdict()
     return None
-_RESPONSE_HEADERS = [(name.lower().encode(), value.encode()) for name, value in STREAM_HEADERS.items()]
 
 
 class StreamRouter:
@@ -92,7 +92,7 @@ class StreamRouter:
             if scope["path"] in _ROUTES:
                 await self._serve(scope, receive, send)
                 return
-            app_stream = _app_stream_for(scope["path"]) if _APP_STREAMS else None
+            app_stream = _app_stream_for(scope["path"])
             if app_stream is not None:
                 await self._serve(scope, receive, send, app_stream)
                 return

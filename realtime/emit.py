@@ -2,9 +2,7 @@
 transaction that makes the change, so the event and the change commit together
 or not at all; the relay publishes after commit."""
 
-import threading
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -20,40 +18,6 @@ from realtime.wire import encode_event, envelope
 
 class EmitError(ValueError):
     pass
-
-
-_local = threading.local()
-
-
-@contextmanager
-def publishing_together():
-    """Within it, events committed by the block are published together when it
-    ends: one Redis pipeline and one `published_at` update for a whole batch,
-    instead of one of each per event. Wrap it around the transaction:
-
-        with publishing_together(), transaction.atomic():
-            ...many emits...
-
-    Django drops the commit hooks of a rolled-back savepoint, so only committed
-    events reach the buffer. Not reentrant: an inner block publishes with the outer."""
-    if getattr(_local, "buffer", None) is not None:
-        yield
-        return
-    buffer = _local.buffer = []
-    try:
-        yield
-    finally:
-        _local.buffer = None
-        if buffer:
-            relay.publish(buffer)
-
-
-def _publish(messages: list[tuple[int | None, str, bytes]]) -> None:
-    buffer = getattr(_local, "buffer", None)
-    if buffer is None:
-        relay.publish(messages)
-    else:
-        buffer.extend(messages)
 
 
 def _call_facts(call) -> tuple[str | None, str | None]:
@@ -158,7 +122,7 @@ def emit_many(workspace, emissions: list[Emission]) -> list[dict]:
         )))
         envelopes.append(body)
         metrics.events_emitted.labels(event_type.name).inc()
-    transaction.on_commit(partial(_publish, messages), robust=True)
+    transaction.on_commit(partial(relay.publish, messages), robust=True)
     return envelopes
 
 

@@ -2,7 +2,11 @@
 events and no other call's, `stream-closed` when it ends, then the end of the
 stream; 404 for unknown or foreign calls, 400 for ended ones."""
 
+from contextlib import ExitStack
+
+import httpx
 import pytest
+from django.db import connection
 
 from calls import services
 from calls.tests.helpers import TRANSCRIPT, place
@@ -10,8 +14,6 @@ from project.testing import running_server
 from realtime.tests.streaming import emit_marker, error_of, open_stream, stream_request, ticket_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
 
 
 def path_of(call) -> str:
@@ -132,3 +134,27 @@ def test_subscribing_to_another_workspaces_call_is_not_found(workspace, other_wo
     response = outsider_key.post(f"/api/v1/calls/{call.pk}/subscribe", {"client_id": "abc"})
 
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_open_call_streams_hold_no_database_connection_of_the_pool(tmp_path, workspace, read_key):
+    if connection.vendor != "postgresql":
+        pytest.skip("the connection pool is PostgreSQL's")
+    calls = [place(workspace) for _ in range(4)]
+    pool = {
+        "DATABASE_POOL_MIN_SIZE": "1",
+        "DATABASE_POOL_MAX_SIZE": "2",
+        "DATABASE_POOL_TIMEOUT_SECONDS": "3",
+    }
+
+    with running_server(tmp_path, env=pool) as server, ExitStack() as streams:
+        # More open call streams than the pool has connections: each was served in
+        # a request thread of its own that kept its connection for the stream's life.
+        opened = [
+            streams.enter_context(open_stream(server, key=read_key.key, path=path_of(call))) for call in calls
+        ]
+        listed = httpx.get(
+            server.url + "/api/v1/calls", headers={"Authorization": f"Bearer {read_key.key}"}, timeout=10
+        )
+
+    assert [stream.connected.data["call_id"] for stream in opened] == [str(call.pk) for call in calls]
+    assert listed.status_code == 200 and listed.json()["total_count"] == 4

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from pydantic import ValidationError
 
 from realtime import relay
-from realtime.emit import EmitError, emit, publishing_together
+from realtime.emit import Emission, EmitError, emit, emit_many
 from realtime.models import Event, StreamCounter
 from realtime.wire import Delivery
 
@@ -83,30 +83,39 @@ def test_nothing_is_published_before_the_transaction_commits(workspace, subscrib
 
 
 @pytest.mark.django_db(transaction=True)
-def test_publishing_together_sends_a_blocks_committed_events_at_its_end_and_none_rolled_back(
+def test_emit_many_records_its_events_in_order_and_publishes_them_together_after_commit(
         workspace, subscriber, monkeypatch):
     publish_calls = []
     real_publish = relay.publish
     monkeypatch.setattr(relay, "publish", lambda messages: publish_calls.append(len(messages))
                         or real_publish(messages))
+    emissions = [Emission("campaign-status-changed", {**CAMPAIGN, "campaign_id": f"cmp_{n}"})
+                 for n in range(3)]
+    emissions.insert(1, Emission("call-interim", {"role": "user", "text": "hel"}, call="c1"))
 
     # when
-    with publishing_together(), transaction.atomic():
-        kept = [emit(workspace, "campaign-status-changed", {**CAMPAIGN, "campaign_id": f"cmp_{n}"})
-                for n in range(3)]
-        with pytest.raises(RuntimeError), transaction.atomic():
-            emit(workspace, "campaign-status-changed", {**CAMPAIGN, "campaign_id": "rolled_back"})
-            raise RuntimeError("the item failed")
-        kept.append(emit(workspace, "call-interim", {"role": "user", "text": "hel"}, call="c1"))
+    with transaction.atomic():
+        envelopes = emit_many(workspace, emissions)
         during = subscriber.received()
 
     # then
     deliveries = subscriber.received()
     assert during == []
     assert publish_calls == [4]
-    assert [json_of(d)["event_id"] for d in deliveries] == [envelope["event_id"] for envelope in kept]
-    assert [d.seq for d in deliveries] == [1, 2, 3, None]
+    assert [json_of(d)["event_id"] for d in deliveries] == [envelope["event_id"] for envelope in envelopes]
+    assert [d.seq for d in deliveries] == [1, None, 2, 3]
     assert not Event.objects.filter(workspace=workspace, published_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_emit_many_records_nothing_when_one_of_its_events_is_invalid(workspace):
+    emissions = [Emission("campaign-status-changed", CAMPAIGN),
+                 Emission("campaign-status-changed", {"campaign_id": "cmp_2"})]
+
+    with pytest.raises(ValidationError):
+        emit_many(workspace, emissions)
+
+    assert not Event.objects.filter(workspace=workspace).exists()
 
 
 @pytest.mark.parametrize(
