@@ -122,6 +122,19 @@ def _item(kind: str, call_id: str, marker: str) -> dict:
     return {"event_id": uuid.uuid4().hex, "call_id": call_id, "type": kind, "data": data}
 
 
+def batch_items(call_id: str, size: int, ephemeral_share: float, marker: str, first: int) -> list[dict]:
+    """One runtime batch about one call: transcripts and TTS, with ephemeral interim
+    and word events spread evenly among them (share 0.5 is every other item). Each
+    item's text is `<marker>#<n>`, n counting from `first`."""
+    items = []
+    for position in range(size):
+        ephemeral = int((position + 1) * ephemeral_share) > int(position * ephemeral_share)
+        kind = ("call-interim" if position % 4 < 2 else "call-tts-word") if ephemeral else (
+            "call-transcript" if position % 4 < 2 else "call-tts")
+        items.append(_item(kind, call_id, f"{marker}#{first + position}"))
+    return items
+
+
 class Sender:
     """One runtime: a keep-alive connection, one batch in flight at a time."""
 
@@ -132,16 +145,9 @@ class Sender:
         self.n = 0
 
     def _batch(self) -> bytes:
-        share = self.args.ephemeral_share
-        stamp = f"{time.time():.6f}"
-        items = []
-        for position in range(self.args.batch):
-            # Spread evenly through the batch: share 0.5 is every other item.
-            ephemeral = int((position + 1) * share) > int(position * share)
-            kind = ("call-interim" if position % 4 < 2 else "call-tts-word") if ephemeral else (
-                "call-transcript" if position % 4 < 2 else "call-tts")
-            items.append(_item(kind, self.call_id, f"t={stamp}#{self.index}#{self.n}"))
-            self.n += 1
+        marker = f"t={time.time():.6f}#{self.index}"
+        items = batch_items(self.call_id, self.args.batch, self.args.ephemeral_share, marker, self.n)
+        self.n += len(items)
         return json.dumps({"events": items}).encode()
 
     async def run(self, deadline: float) -> None:

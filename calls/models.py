@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from workspaces.models import TenantModel
+from workspaces.models import TenantModel, Workspace
 
 DEFAULT_AGENT_NAME = "helpdesk"
 
@@ -109,8 +109,10 @@ class CallEvent(TenantModel):
     errors. Interim transcripts and word timings are never stored."""
 
     id = models.BigAutoField(primary_key=True)
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
-    event_id = models.CharField(max_length=64, unique=True)
+    # Indexed by call_event_timeline, which leads with it: every index is a write per
+    # event on the ingest path.
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events", db_index=False)
+    event_id = models.CharField(max_length=64)
     type = models.CharField(max_length=40)
     timestamp = models.DateTimeField()
     data = models.JSONField()
@@ -118,6 +120,8 @@ class CallEvent(TenantModel):
 
     class Meta:
         indexes = [models.Index(fields=["call", "-created_at", "-id"], name="call_event_timeline")]
+        # A constraint, not unique=True: that would add a second (LIKE) index on PostgreSQL.
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="call_event_once")]
 
 
 class RuntimeReceipt(TenantModel):
@@ -125,6 +129,8 @@ class RuntimeReceipt(TenantModel):
     idempotent even when two identical batches race."""
 
     id = models.BigAutoField(primary_key=True)
+    # Indexed by runtime_event_once_per_workspace, which leads with it.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     runtime_event_id = models.CharField(max_length=128)
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

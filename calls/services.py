@@ -31,6 +31,7 @@ from calls.models import (
     CallStatus,
 )
 from calls.runtime import get_runtime
+from project.bulk import insert_rows
 from project.errors import BadRequest, Conflict, NotFound
 from realtime import catalogue
 from realtime.emit import Emission, emit_many
@@ -240,19 +241,21 @@ def _record(workspace: Workspace, emissions: list[Emission]) -> list[dict]:
     """Emits events about calls, in order, and adds the persisted ones to their
     calls' timelines; their envelopes."""
     envelopes = emit_many(workspace, emissions)
+    now = datetime.now(UTC)
     timeline = [
-        CallEvent(
-            workspace=workspace,
-            call=emission.call,
-            event_id=envelope["event_id"],
-            type=envelope["type"],
-            timestamp=datetime.fromisoformat(envelope["timestamp"]),
-            data=envelope["data"],
-        )
+        {
+            "workspace_id": workspace.pk,
+            "call_id": emission.call.pk,
+            "event_id": envelope["event_id"],
+            "type": envelope["type"],
+            "timestamp": datetime.fromisoformat(envelope["timestamp"]),
+            "data": envelope["data"],
+            "created_at": now,
+        }
         for emission, envelope in zip(emissions, envelopes, strict=True)
         if catalogue.get(envelope["type"]).persisted
     ]
-    CallEvent.objects.bulk_create(timeline)
+    insert_rows(CallEvent, timeline)
     return envelopes
 
 

@@ -3,6 +3,7 @@ transaction that makes the change, so the event and the change commit together
 or not at all; the relay publishes after commit."""
 
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -10,9 +11,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from project.bulk import insert_rows
 from realtime import catalogue, metrics, relay
 from realtime.catalogue import Audience
-from realtime.models import Event, StreamCounter
+from realtime.models import Event, PendingPublish, StreamCounter
 from realtime.wire import encode_event, envelope
 
 
@@ -92,39 +94,34 @@ def emit_many(workspace, emissions: list[Emission]) -> list[dict]:
             raise EmitError(f"{emission.type!r} is about a call: pass call=")
         checked.append((event_type, payload, call_id, agent, emission.occurred_at or now))
 
-    persisted = [item for item in checked if item[0].persisted]
-    rows: dict[int, Event] = {}
-    if persisted:
-        with transaction.atomic(savepoint=False):
-            last = _draw_seqs(workspace.pk, len(persisted))
-            seq = last - len(persisted)
-            for position, (event_type, payload, call_id, agent, moment) in enumerate(checked):
-                if event_type.persisted:
-                    seq += 1
-                    rows[position] = Event(
-                        workspace_id=workspace.pk, seq=seq, type=event_type.name,
-                        audience=event_type.audience.value, call_id=call_id, agent=agent, data=payload,
-                        occurred_at=moment,
-                    )
-            Event.objects.bulk_create(rows.values())
-
-    envelopes, messages = [], []
-    for position, (event_type, payload, call_id, agent, moment) in enumerate(checked):
-        row = rows.get(position)
-        if row is None:
-            body = envelope(event_id=_new_event_id(), type=event_type.name, workspace_id=workspace_id,
+    persisted = sum(1 for item in checked if item[0].persisted)
+    pending_id = None
+    envelopes, messages, rows = [], [], []
+    with transaction.atomic(savepoint=False) if persisted else nullcontext():
+        seq = _draw_seqs(workspace.pk, persisted) - persisted if persisted else None
+        for event_type, payload, call_id, agent, moment in checked:
+            event_id = uuid.uuid4()
+            body = envelope(event_id=str(event_id), type=event_type.name, workspace_id=workspace_id,
                             call_id=call_id, timestamp=moment, data=payload)
-        else:
-            body = relay.envelope_of(row)
-        messages.append((row.pk if row is not None else None, workspace_id, encode_event(
-            seq=row.seq if row is not None else None, ts=moment.timestamp(), type=event_type.name,
-            audience=event_type.audience.value, call_id=call_id, agent=agent, envelope_body=body,
-        )))
-        envelopes.append(body)
-        metrics.events_emitted.labels(event_type.name).inc()
-    transaction.on_commit(partial(relay.publish, messages), robust=True)
+            cursor = None
+            if event_type.persisted:
+                seq += 1
+                cursor = seq
+                rows.append({
+                    "workspace_id": workspace.pk, "seq": seq, "event_id": event_id, "type": event_type.name,
+                    "audience": event_type.audience.value, "call_id": call_id, "agent": agent,
+                    "data": payload, "occurred_at": moment, "created_at": now,
+                })
+            messages.append((workspace_id, encode_event(
+                seq=cursor, ts=moment.timestamp(), type=event_type.name, audience=event_type.audience.value,
+                call_id=call_id, agent=agent, envelope_body=body,
+            )))
+            envelopes.append(body)
+            metrics.events_emitted.labels(event_type.name).inc()
+        if rows:
+            insert_rows(Event, rows)
+            pending_id = PendingPublish.objects.create(
+                workspace_id=workspace.pk, first_seq=rows[0]["seq"], last_seq=seq, created_at=now
+            ).pk
+    transaction.on_commit(partial(relay.publish, messages, pending_id), robust=True)
     return envelopes
-
-
-def _new_event_id() -> str:
-    return str(uuid.uuid4())

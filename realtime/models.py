@@ -24,11 +24,11 @@ class StreamCounter(TenantModel):
 
 
 class Event(TenantModel):
-    """One persisted event. `published_at` is null until the relay has handed it
-    to Redis; the sweeper republishes rows that stay null (a crash between
-    commit and publish)."""
+    """One persisted event: the replayable history, kept REALTIME_HISTORY_HOURS.
+    Whether it has reached Redis is `PendingPublish`'s business, not the row's."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # Indexed by one_event_per_cursor, which leads with it: every index is a write per event.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     seq = models.BigIntegerField(help_text="The resume cursor, per workspace, in commit order.")
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     type = models.CharField(max_length=64)
@@ -39,7 +39,6 @@ class Event(TenantModel):
     data = models.JSONField()
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -47,11 +46,25 @@ class Event(TenantModel):
         ]
         indexes = [
             models.Index(fields=["workspace", "call_id", "seq"], name="event_call_timeline"),
-            models.Index(
-                fields=["created_at"], name="event_unpublished",
-                condition=models.Q(published_at__isnull=True),
-            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.type} #{self.seq} in {self.workspace_id}"
+
+
+class PendingPublish(TenantModel):
+    """The outbox: a committed run of a workspace's cursors (one `emit_many`) that
+    Redis has not been handed yet.
+
+    Written in the emitting transaction and deleted by the relay once Redis took
+    the events; the sweeper publishes what stays (a crash between commit and
+    publish). One row per batch, where a `published_at` column on every event
+    cost a row update per event after commit (docs/PERFORMANCE.md, "Ingest")."""
+
+    id = models.BigAutoField(primary_key=True)
+    first_seq = models.BigIntegerField()
+    last_seq = models.BigIntegerField()
+    created_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"cursors {self.first_seq} to {self.last_seq} in {self.workspace_id}, unpublished"

@@ -4,12 +4,13 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from project.redis_client import get_redis
 from realtime import metrics
 from realtime.channels import workspace_channel
-from realtime.models import Event
+from realtime.models import Event, PendingPublish
 from realtime.wire import encode_event, envelope
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,13 @@ def message_of(row: Event) -> bytes:
                         envelope_body=envelope_of(row))
 
 
-def publish(messages: list[tuple[int | None, str, bytes]]) -> bool:
-    """Hands (event pk or None, workspace id, message) to Redis and marks the rows
-    published. Never raises: a failure leaves the rows for the sweeper."""
+def publish(messages: list[tuple[str, bytes]], pending_id: int | None = None) -> bool:
+    """Hands (workspace id, message) pairs to Redis; then the outbox row of the
+    batch (`pending_id`, None when nothing was persisted) goes. Never raises: a
+    failure leaves the row for the sweeper."""
     try:
         pipeline = get_redis().pipeline(transaction=False)
-        for _, workspace_id, message in messages:
+        for workspace_id, message in messages:
             pipeline.publish(workspace_channel(workspace_id), message)
         pipeline.execute()
     except Exception:  # Redis down or slow: the sweeper retries from the database
@@ -44,17 +46,17 @@ def publish(messages: list[tuple[int | None, str, bytes]]) -> bool:
         metrics.publish_failures.inc()
         return False
     metrics.events_published.inc(len(messages))
-    persisted = [pk for pk, _, _ in messages if pk is not None]
-    if persisted:
+    if pending_id is not None:
         try:
-            Event.objects.filter(pk__in=persisted).update(published_at=timezone.now())
+            PendingPublish.objects.filter(pk=pending_id).delete()
         except Exception:  # the events went out; at worst the sweeper sends them again
-            logger.warning("marking %d event(s) published failed", len(persisted), exc_info=True)
+            logger.warning("clearing outbox row %d failed", pending_id, exc_info=True)
     return True
 
 
 def sweep_unpublished(*, grace_seconds: float) -> int:
-    """Publishes committed events still unpublished after `grace_seconds`.
+    """Publishes the events of outbox rows older than `grace_seconds` and clears
+    the rows; the number of events.
 
     Streams drop a cursor they have already delivered, so a publish that the
     sweeper repeats reaches no client twice. Concurrent sweepers skip each
@@ -62,14 +64,21 @@ def sweep_unpublished(*, grace_seconds: float) -> int:
     """
     cutoff = timezone.now() - timedelta(seconds=grace_seconds)
     with transaction.atomic():
-        rows = list(
-            Event.objects.select_for_update(skip_locked=True)
-            .filter(published_at__isnull=True, created_at__lt=cutoff)
-            .order_by("workspace_id", "seq")[:SWEEP_BATCH]
+        pending = list(
+            PendingPublish.objects.select_for_update(skip_locked=True)
+            .filter(created_at__lt=cutoff)
+            .order_by("id")[:SWEEP_BATCH]
         )
-        if not rows:
+        if not pending:
             return 0
-        published = publish([(row.pk, str(row.workspace_id), message_of(row)) for row in rows])
+        rows = []
+        for batch in pending:
+            rows += Event.objects.filter(
+                workspace_id=batch.workspace_id, seq__gte=batch.first_seq, seq__lte=batch.last_seq
+            ).order_by("seq")
+        published = publish([(str(row.workspace_id), message_of(row)) for row in rows])
+        if published:
+            PendingPublish.objects.filter(pk__in=[batch.pk for batch in pending]).delete()
     if published:
         metrics.events_swept.inc(len(rows))
         logger.warning("sweeper published %d event(s) left unpublished", len(rows))
@@ -77,13 +86,23 @@ def sweep_unpublished(*, grace_seconds: float) -> int:
     return 0
 
 
+def waiting_for_publish() -> QuerySet:
+    """The events an outbox row still holds: committed, not yet handed to Redis."""
+    return Event.objects.filter(Exists(PendingPublish.objects.filter(
+        workspace_id=OuterRef("workspace_id"), first_seq__lte=OuterRef("seq"), last_seq__gte=OuterRef("seq")
+    )))
+
+
 def trim_history(*, hours: float) -> int:
-    """Deletes published events older than the retention, in bounded batches."""
+    """Deletes events older than the retention, in bounded batches; an event still
+    waiting for its publish stays until it is published."""
     cutoff = timezone.now() - timedelta(hours=hours)
+    waiting = waiting_for_publish().values("pk")
     deleted = 0
     for _ in range(TRIM_MAX_BATCHES):
         ids = list(
-            Event.objects.filter(created_at__lt=cutoff, published_at__isnull=False)
+            Event.objects.filter(created_at__lt=cutoff)
+            .exclude(pk__in=waiting)
             .order_by("id").values_list("id", flat=True)[:TRIM_BATCH]
         )
         if not ids:
