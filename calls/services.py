@@ -34,7 +34,7 @@ from calls.runtime import get_runtime
 from project.bulk import insert_rows
 from project.errors import BadRequest, Conflict, NotFound
 from realtime import catalogue
-from realtime.emit import Emission, emit_many
+from realtime.emit import Emission, prepare, record
 from workspaces.models import Workspace
 from workspaces.scoping import get_scoped_or_404, scoped
 
@@ -239,8 +239,8 @@ def active_call_ids(workspace_id: str) -> list[str]:
 
 def _record(workspace: Workspace, emissions: list[Emission]) -> list[dict]:
     """Emits events about calls, in order, and adds the persisted ones to their
-    calls' timelines; their envelopes."""
-    envelopes = emit_many(workspace, emissions)
+    calls' timelines, in one transaction; their envelopes."""
+    prepared = prepare(workspace, emissions)
     now = datetime.now(UTC)
     timeline = [
         {
@@ -252,11 +252,12 @@ def _record(workspace: Workspace, emissions: list[Emission]) -> list[dict]:
             "data": envelope["data"],
             "created_at": now,
         }
-        for emission, envelope in zip(emissions, envelopes, strict=True)
+        for emission, envelope in zip(emissions, prepared.envelopes, strict=True)
         if catalogue.get(envelope["type"]).persisted
     ]
-    insert_rows(CallEvent, timeline)
-    return envelopes
+    with transaction.atomic(savepoint=False):
+        insert_rows(CallEvent, timeline)  # before `record`: it takes the workspace's cursor lock
+        return record(prepared)
 
 
 def _emit(call: Call, type: str, data: dict, occurred_at: datetime | None = None) -> dict:

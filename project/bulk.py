@@ -39,6 +39,7 @@ def _adapter(field: models.Field) -> Callable[[Any], Any] | None:
     """What a value needs before psycopg can dump it: JSON columns are wrapped (with
     the field's encoder); uuids, strings, numbers and aware datetimes go as they are."""
     if isinstance(field, models.JSONField):
-        encoder = field.encoder
-        return lambda value: connection.ops.adapt_json_value(value, encoder)
+        # Bound once: `connection` is a proxy, and each attribute read goes through asgiref's Local.
+        adapt_json, encoder = connection.ops.adapt_json_value, field.encoder
+        return lambda value: adapt_json(value, encoder)
     return None

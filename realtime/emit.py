@@ -15,7 +15,7 @@ from project.bulk import insert_rows
 from realtime import catalogue, metrics, relay
 from realtime.catalogue import Audience
 from realtime.models import Event, PendingPublish, StreamCounter
-from realtime.wire import encode_event, envelope
+from realtime.wire import dumps, encode_event, envelope
 
 
 class EmitError(ValueError):
@@ -78,9 +78,42 @@ def emit_many(workspace, emissions: list[Emission]) -> list[dict]:
     one publish for all of them (a runtime's batch). All are validated before any
     is recorded; an invalid one raises EmitError or pydantic's ValidationError and
     records nothing."""
+    return record(prepare(workspace, emissions))
+
+
+@dataclass(frozen=True)
+class Checked:
+    type: catalogue.EventType
+    payload: dict
+    call_id: str | None
+    agent: str | None
+    occurred_at: datetime
+    event_id: uuid.UUID
+    envelope_json: bytes
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Events checked and given their ids and envelopes, not yet recorded.
+
+    `emit_many` is `record(prepare(...))`. A caller that writes rows of its own
+    about the same events (a call's timeline) writes them between the two:
+    `record` takes the workspace's cursor lock, which every emitting transaction
+    of the workspace waits for until this one commits, so the less happens after
+    it, the more batches of one workspace commit per second."""
+
+    workspace: Any
+    created_at: datetime
+    events: list[Checked]
+    envelopes: list[dict]
+
+
+def prepare(workspace, emissions: list[Emission]) -> Prepared:
+    """Validates every emission (EmitError or pydantic's ValidationError on the first
+    bad one) and builds its envelope. Touches no database."""
     workspace_id = str(workspace.pk)
     now = datetime.now(UTC)
-    checked = []
+    events, envelopes = [], []
     for emission in emissions:
         try:
             event_type = catalogue.get(emission.type)
@@ -92,36 +125,48 @@ def emit_many(workspace, emissions: list[Emission]) -> list[dict]:
         call_id, agent = _call_facts(emission.call)
         if event_type.audience is Audience.CALL and call_id is None:
             raise EmitError(f"{emission.type!r} is about a call: pass call=")
-        checked.append((event_type, payload, call_id, agent, emission.occurred_at or now))
+        moment = emission.occurred_at or now
+        event_id = uuid.uuid4()
+        body = envelope(event_id=str(event_id), type=event_type.name, workspace_id=workspace_id,
+                        call_id=call_id, timestamp=moment, data=payload)
+        events.append(Checked(event_type, payload, call_id, agent, moment, event_id, dumps(body)))
+        envelopes.append(body)
+    return Prepared(workspace, now, events, envelopes)
 
-    persisted = sum(1 for item in checked if item[0].persisted)
+
+def record(prepared: Prepared) -> list[dict]:
+    """Records prepared events in the caller's transaction: the persisted ones get
+    their cursors, their rows and one outbox row; all are published after commit.
+    Their envelopes."""
+    workspace_pk, now = prepared.workspace.pk, prepared.created_at
+    workspace_id = str(workspace_pk)
+    persisted = sum(1 for event in prepared.events if event.type.persisted)
     pending_id = None
-    envelopes, messages, rows = [], [], []
+    messages, rows = [], []
     with transaction.atomic(savepoint=False) if persisted else nullcontext():
-        seq = _draw_seqs(workspace.pk, persisted) - persisted if persisted else None
-        for event_type, payload, call_id, agent, moment in checked:
-            event_id = uuid.uuid4()
-            body = envelope(event_id=str(event_id), type=event_type.name, workspace_id=workspace_id,
-                            call_id=call_id, timestamp=moment, data=payload)
+        seq = _draw_seqs(workspace_pk, persisted) - persisted if persisted else None
+        for event in prepared.events:
+            event_type = event.type
             cursor = None
             if event_type.persisted:
                 seq += 1
                 cursor = seq
                 rows.append({
-                    "workspace_id": workspace.pk, "seq": seq, "event_id": event_id, "type": event_type.name,
-                    "audience": event_type.audience.value, "call_id": call_id, "agent": agent,
-                    "data": payload, "occurred_at": moment, "created_at": now,
+                    "workspace_id": workspace_pk, "seq": seq, "event_id": event.event_id,
+                    "type": event_type.name, "audience": event_type.audience.value, "call_id": event.call_id,
+                    "agent": event.agent, "data": event.payload, "occurred_at": event.occurred_at,
+                    "created_at": now,
                 })
             messages.append((workspace_id, encode_event(
-                seq=cursor, ts=moment.timestamp(), type=event_type.name, audience=event_type.audience.value,
-                call_id=call_id, agent=agent, envelope_body=body,
+                seq=cursor, ts=event.occurred_at.timestamp(), type=event_type.name,
+                audience=event_type.audience.value, call_id=event.call_id, agent=event.agent,
+                envelope_json=event.envelope_json,
             )))
-            envelopes.append(body)
             metrics.events_emitted.labels(event_type.name).inc()
         if rows:
             insert_rows(Event, rows)
             pending_id = PendingPublish.objects.create(
-                workspace_id=workspace.pk, first_seq=rows[0]["seq"], last_seq=seq, created_at=now
+                workspace_id=workspace_pk, first_seq=rows[0]["seq"], last_seq=seq, created_at=now
             ).pk
     transaction.on_commit(partial(relay.publish, messages, pending_id), robust=True)
-    return envelopes
+    return prepared.envelopes

@@ -51,10 +51,12 @@ class Delivery:
         return cursor + b"event: " + self.type.encode() + b"\ndata: " + self.envelope_json + b"\n\n"
 
 
-def encode_event(*, seq, ts: float, type, audience, call_id, agent, envelope_body: dict) -> bytes:
+def encode_event(*, seq, ts: float, type, audience, call_id, agent, envelope_body: dict | None = None,
+                 envelope_json: bytes | None = None) -> bytes:
+    """The Redis message; the envelope as a dict, or already encoded (`dumps`)."""
     header = {"seq": seq, "ts": ts, "type": type, "audience": audience, "call_id": call_id,
               "agent": agent}
-    return dumps(header) + b"\n" + dumps(envelope_body)
+    return dumps(header) + b"\n" + (envelope_json if envelope_json is not None else dumps(envelope_body))
 
 
 def encode_control(**fields) -> bytes:
