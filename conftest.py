@@ -6,6 +6,7 @@ workspace "globex" has the outsider. Keys exist for each scope of acme.
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,14 +18,18 @@ from workspaces.models import Role
 PASSWORD = "correct horse battery staple"
 
 
+# Both start with credit, as a paying customer does: a workspace at zero places no calls.
+OPENING_CREDIT = Decimal("100.00")
+
+
 @pytest.fixture
 def workspace(db):
-    return services.workspace_create(name="Acme", slug="acme")
+    return services.workspace_create(name="Acme", slug="acme", opening_credit=OPENING_CREDIT)
 
 
 @pytest.fixture
 def other_workspace(db):
-    return services.workspace_create(name="Globex", slug="globex")
+    return services.workspace_create(name="Globex", slug="globex", opening_credit=OPENING_CREDIT)
 
 
 def _member(workspace, username, role):

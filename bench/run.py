@@ -313,9 +313,11 @@ class Setup:
                        check=True, stdout=subprocess.DEVNULL)
         made = {}
         for name in ("Bench", "Bench Other"):
-            # read for the streams, runtime for the ingest scenarios
+            # read for the streams, runtime for the ingest scenarios; credit for the calls
+            # the ingest and REST scenarios place (a workspace at zero places none)
             output = subprocess.run([PY, "manage.py", "createworkspace", name, "--api-key", "--json",  # noqa: S603
-                                     "--scopes", "read,runtime"], cwd=ROOT, env=env, check=True,
+                                     "--scopes", "read,runtime", "--credit", "1000000"],
+                                    cwd=ROOT, env=env, check=True,
                                     capture_output=True, text=True).stdout
             made[name] = json.loads(output)
         self.workspace = made["Bench"]["workspace_id"]

@@ -7,9 +7,7 @@ from pydantic import Field
 
 from realtime.catalogue import Audience, EventData, register
 
-BalanceReason = Literal[
-    "opening-credit", "top-up", "call-charge", "call-settlement", "adjustment", "refund"
-]
+BalanceReason = Literal["opening-credit", "top-up", "call-charge", "call-settlement", "adjustment", "refund"]
 
 
 class BalanceUpdated(EventData):

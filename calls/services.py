@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from pydantic import ValidationError as PydanticValidationError
 
+from calls import pricing
 from calls.events import CALL_STREAM_EVENTS, EPHEMERAL_CALL_STREAM_EVENTS
 from calls.models import (
     ACTIVE_STATUSES,
@@ -31,6 +32,7 @@ from calls.models import (
     CallStatus,
 )
 from calls.runtime import get_runtime
+from calls.signals import call_admission, calls_ended
 from project.bulk import insert_rows
 from project.errors import BadRequest, Conflict, NotFound
 from realtime import catalogue
@@ -317,6 +319,7 @@ def call_create(
         raise BadRequest("`direction` must be inbound or outbound.", code="invalid_direction")
     with transaction.atomic():
         chosen = agent_named(workspace, agent)
+        call_admission.send(sender=Call, workspace=workspace, direction=direction)
         now = datetime.now(UTC)
         inbound = direction == "inbound"
         call = Call.objects.create(
@@ -394,6 +397,7 @@ class Change:
     emissions: list[Emission] = field(default_factory=list)
     # How the workspace's number of active calls moved (a call that ended: -1).
     active_delta: int = 0
+    ended: bool = False
 
 
 def plan_transition(
@@ -443,7 +447,10 @@ def plan_transition(
         if call.answered_at is not None:
             call.duration = round(max(0.0, (moment - call.answered_at).total_seconds()), 3)
             change.fields.add("duration")
+        call.cost = pricing.cost_of(call)
+        change.fields.add("cost")
         change.active_delta = -1
+        change.ended = True
     active = active_before + change.active_delta
     change.emissions.append(Emission("call-status", _status_data(call, previous, active), call, moment))
     if status in TERMINAL_STATUSES:
@@ -465,21 +472,28 @@ def apply_changes(workspace: Workspace, changes: list[tuple[Call, Change]]) -> l
             fields.setdefault(call.pk, (call, set()))[1].update(change.fields)
     for call, names in fields.values():
         call.save(update_fields=sorted(names))
-    return _record(workspace, [emission for _, change in changes for emission in change.emissions])
+    envelopes = _record(workspace, [emission for _, change in changes for emission in change.emissions])
+    ended = [call for call, change in changes if change.ended]
+    if ended:
+        calls_ended.send(sender=Call, workspace=workspace, calls=ended)
+    return envelopes
 
 
-def call_hangup(*, workspace: Workspace, call_id) -> Call:
+def call_hangup(*, workspace: Workspace, call_id, end_reason: str | None = None) -> Call:
     """Ends an active call from our side: canceled before it is answered, ended by
-    the agent's side after."""
+    the agent's side after (`end_reason` says why when it is not a plain hangup,
+    e.g. `insufficient-balance`). The runtime is told after commit."""
     with transaction.atomic():
         call = locked_call(workspace, call_id)
         if call.status == CallStatus.IN_PROGRESS:
             call = call_transition(
-                workspace=workspace, call_id=call.pk, status=CallStatus.COMPLETED, end_reason="agent-hangup"
+                workspace=workspace, call_id=call.pk, status=CallStatus.COMPLETED,
+                end_reason=end_reason or "agent-hangup",
             )
         else:
             call = call_transition(
-                workspace=workspace, call_id=call.pk, status=CallStatus.CANCELED, end_reason="canceled"
+                workspace=workspace, call_id=call.pk, status=CallStatus.CANCELED,
+                end_reason=end_reason or "canceled",
             )
         ended = call
         transaction.on_commit(lambda: get_runtime().hangup(ended))

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from billing.views import router as billing_router
 from calls.streams import router as call_stream_router
 from calls.views import router as calls_router
 from project.errors import (
@@ -41,6 +42,7 @@ api.add_router("/", workspace_router)
 api.add_router("/", realtime_router)
 api.add_router("/", calls_router)
 api.add_router("/", call_stream_router)
+api.add_router("/", billing_router)
 
 
 @api.exception_handler(ApiError)

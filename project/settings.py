@@ -165,6 +165,21 @@ CALLS_STUCK_SECONDS = env.int("CALLS_STUCK_SECONDS", default=120)
 DEMO_CALL_TRICKLE = env.int("DEMO_CALL_TRICKLE", default=0)
 RUNTIME_INGEST_MAX_ITEMS = 500
 
+# Billing (SPEC §7): prepaid USD credit. A new account's per-minute rate and the
+# balance at or below which `payment-required` (low-balance) is raised; staff
+# change both per workspace in the admin.
+BILLING_DEFAULT_RATE_PER_MINUTE = env.str("BILLING_DEFAULT_RATE_PER_MINUTE", default="0.1000")
+BILLING_LOW_BALANCE_THRESHOLD = env.str("BILLING_LOW_BALANCE_THRESHOLD", default="5.0000")
+# How often the beat charges the elapsed minutes of calls in progress.
+BILLING_CHARGE_INTERVAL_SECONDS = env.float("BILLING_CHARGE_INTERVAL_SECONDS", default=10.0)
+# The talk time each live charge pays for: a minute (SPEC). Only the end-to-end
+# test shortens it, so that a fast-played simulated call spans several periods.
+BILLING_CHARGE_PERIOD_SECONDS = env.int("BILLING_CHARGE_PERIOD_SECONDS", default=60)
+if BILLING_CHARGE_PERIOD_SECONDS < 1:
+    raise ImproperlyConfigured("BILLING_CHARGE_PERIOD_SECONDS must be at least 1.")
+# The largest single top-up the API takes.
+BILLING_MAX_TOP_UP = env.str("BILLING_MAX_TOP_UP", default="100000")
+
 # Celery: JSON only, a task is acknowledged after it ran and requeued if its
 # worker dies, one message prefetched at a time, hard and soft time limits.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
@@ -181,6 +196,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
+    "billing-charge-live-calls": {
+        "task": "billing.tasks.charge_live_calls",
+        "schedule": BILLING_CHARGE_INTERVAL_SECONDS,
+        "options": {"expires": BILLING_CHARGE_INTERVAL_SECONDS * 2},
+    },
     "realtime-sweep-unpublished": {
         "task": "realtime.tasks.sweep_unpublished_events",
         "schedule": 1.0,

@@ -92,9 +92,11 @@ def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: 
 
 
 @contextmanager
-def running_worker(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30):
+def running_worker(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30,
+                   beat: bool = False):
     """A real Celery worker (solo pool) on this test run's database and Redis
-    broker; stopped with SIGTERM at the end. Yields its log path."""
+    broker, with the beat inside it when `beat`; stopped with SIGTERM at the end.
+    Yields its log path."""
     log_path = tmp_path / "celery-worker.log"
     process_env = {
         **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
@@ -103,7 +105,8 @@ def running_worker(tmp_path: Path, *, env: dict | None = None, startup_timeout: 
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+             *(["--beat", "--schedule", str(tmp_path / "celerybeat-schedule")] if beat else [])],
             cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
         )
     try:

@@ -53,6 +53,16 @@ def _draw_seqs(workspace_id, count: int) -> int:
     return row[0]
 
 
+def hold_cursor(workspace) -> None:
+    """Takes the workspace's cursor lock now, until the caller's transaction ends.
+
+    For a transaction that locks rows of its own and emits after: `emit` would
+    take this lock last, while a transaction that emitted first (a call's
+    ending) may then want those rows, and the two would deadlock. Taking the
+    cursor first keeps one order everywhere: cursor, then the rest."""
+    _draw_seqs(workspace.pk, 0)
+
+
 @dataclass(frozen=True)
 class Emission:
     """One event to emit: what `emit` takes, for `emit_many`."""

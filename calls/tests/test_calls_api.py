@@ -47,11 +47,13 @@ def test_creating_a_call_records_it_queued_with_the_default_agent_and_emits_call
     ({"to_number": "+14155550123", "agent": "nobody"}, "unknown_agent"),
 ])
 def test_a_bad_number_or_an_unknown_agent_is_a_400_and_records_nothing(write_key, body, code):
+    events_before = Event.objects.count()  # the opening credit's balance-updated
+
     response = write_key.post("/api/v1/calls", body)
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
-    assert Call.objects.count() == 0 and Event.objects.count() == 0
+    assert Call.objects.count() == 0 and Event.objects.count() == events_before
 
 
 def test_readers_cannot_place_calls(read_key):

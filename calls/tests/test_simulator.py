@@ -3,6 +3,7 @@ scripts, played through the ingest path, end to end with a real Celery worker.""
 
 import random
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 
@@ -185,7 +186,7 @@ def test_the_demo_trickle_keeps_the_demo_workspace_at_its_number_of_live_calls(s
 
     settings.VOICE_RUNTIME = "ingest"  # recorded only: nothing plays them here
     settings.DEMO_CALL_TRICKLE = 3
-    demo = workspace_services.workspace_create(name="Demo", slug="demo")
+    demo = workspace_services.workspace_create(name="Demo", slug="demo", opening_credit=Decimal("10"))
 
     first, second = keep_demo_calls_going(), keep_demo_calls_going()
     Call.objects.filter(workspace=demo).first().delete()

@@ -9,6 +9,7 @@ from project import testing
 from project.redis_client import get_redis
 from realtime.channels import workspace_channel
 from realtime.wire import Delivery, decode
+from workspaces import services
 
 WAIT = 10  # seconds: the bound of every wait of a subscriber
 
@@ -43,6 +44,18 @@ class Subscriber:
             if message["data"] == marker:
                 return deliveries
             deliveries.append(decode(message["data"].encode()))
+
+
+@pytest.fixture
+def workspace(db):
+    """Acme without opening credit: the realtime tests count a workspace's events and
+    cursors from the first, and an opening credit is an event (`balance-updated`)."""
+    return services.workspace_create(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def other_workspace(db):
+    return services.workspace_create(name="Globex", slug="globex")
 
 
 @pytest.fixture
