@@ -1,19 +1,28 @@
 """End to end: a simulated call played by a real Celery worker, charged by the
-real beat while it talks, watched on a real stream. The charge period is 3 s
-here instead of a minute, so that a call of a few seconds spans several."""
+real beat while it talks, watched on a real stream (the charge period is 3 s
+here instead of a minute, so that a call of a few seconds spans several); a
+workspace that runs out of credit has its calls ended by a worker; and the
+command line opens an account with credit."""
 
+import json
 import math
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
+from billing import services
 from billing.models import LedgerEntry
-from billing.tests.helpers import balance, charges_of
+from billing.tests.helpers import answered_call, balance, charges_of
 from calls import services as calls
 from calls.models import Call
 from calls.runtime.simulated import agent_facts, runtime, script_for
 from project.testing import running_server, running_worker
 from realtime.tests.streaming import emit_marker, open_stream
+from workspaces.models import Workspace
 
 PERIOD = 3
 ENV = {
@@ -72,3 +81,32 @@ def test_a_simulated_call_moves_the_balance_live_each_period_and_its_charges_equ
     assert sum(Decimal(update["delta"]) for update in updates) == -call.cost == charges_of(call)
     assert Decimal(updates[-1]["balance"]) == balance(workspace) == Decimal("100") - call.cost
     assert LedgerEntry.objects.filter(call_id=str(call.pk), reason="call-settlement").count() <= 1
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_running_out_of_credit_ends_the_running_calls_through_a_worker(tmp_path, workspace):
+    env = {"VOICE_RUNTIME": "ingest"}  # a runtime outside: nothing plays the call, the worker only ends it
+    call = answered_call(workspace, at=datetime.now(UTC) - timedelta(seconds=5))
+    with running_worker(tmp_path, env=env):
+        services.adjust(
+            workspace=workspace, amount=-balance(workspace), reason="test: spent", actor="staff:test"
+        )
+        deadline = time.monotonic() + 20
+        while Call.objects.get(pk=call.pk).is_active and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    call = Call.objects.get(pk=call.pk)
+    assert (call.status, call.end_reason) == ("completed", "insufficient-balance")
+    assert charges_of(call) == -call.cost < 0
+    assert balance(workspace) < 0  # the talk until the end is still paid
+
+
+@pytest.mark.django_db
+def test_createworkspace_with_credit_opens_the_account_with_it():
+    out = StringIO()
+    call_command("createworkspace", "Hooli", "--credit", "25.50", "--json", stdout=out)
+
+    workspace_id = json.loads(out.getvalue())["workspace_id"]
+    assert LedgerEntry.objects.get(workspace_id=workspace_id).reason == "opening-credit"
+    assert balance(Workspace.objects.get(pk=workspace_id)) == Decimal("25.50")
