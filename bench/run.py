@@ -1320,7 +1320,7 @@ def main(argv=None) -> int:
                  "replay_streams": 20, "replay_missed": 1_500,
                  "settle": 1, "idle_timeout": 2, "burst_timeout": 20,
                  "ingest_duration": 4, "rest_calls": 10_000, "rest_duration": 3, "idle_hold": 5,
-                 "curve_sizes": "100,500,1000", "curve_duration": 3,
+                 "curve_sizes": "100,1000", "curve_duration": 2,
                  # Ours under uvicorn beside stock without storage: under 3 minutes. Stock
                  # with storage alone took 90 s of a storm (a thread per stream).
                  "engines": "ours,stock,floor"}
