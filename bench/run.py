@@ -1315,11 +1315,11 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark databases afterwards")
     args = parser.parse_args(argv)
     if args.quick:
-        quick = {"streams": 1_000, "subscribers": 200, "duration": 5, "many_subscribers": 1_000,
-                 "many_duration": 5, "storm": 1_000, "storm_concurrency": 1_000, "decode_events": 400,
+        quick = {"streams": 1_000, "subscribers": 200, "duration": 3, "many_subscribers": 1_000,
+                 "many_duration": 3, "storm": 1_000, "storm_concurrency": 1_000, "decode_events": 400,
                  "replay_streams": 20, "replay_missed": 1_500,
                  "settle": 1, "idle_timeout": 2, "burst_timeout": 20,
-                 "ingest_duration": 4, "rest_calls": 10_000, "rest_duration": 3, "idle_hold": 5,
+                 "ingest_duration": 4, "rest_calls": 10_000, "rest_duration": 3, "idle_hold": 3,
                  "curve_sizes": "100,1000", "curve_duration": 2,
                  # Ours under uvicorn beside stock without storage: under 3 minutes. Stock
                  # with storage alone took 90 s of a storm (a thread per stream).
@@ -1346,6 +1346,8 @@ def main(argv=None) -> int:
     try:
         for scenario in scenarios:
             variants = [v for v in DEFAULT_VARIANTS[scenario] if v in engines]
+            if args.quick and scenario in SHAPES:
+                variants = variants[:1]  # the shape of ours; stock's curve is the full run's
             record = {"scenario": scenario, "command": command, "started": stamp, "machine": machine(),
                       "database": setup.db.kind, "params": vars(args), "runs": {}, "median": {}}
             for name in variants:
