@@ -9,7 +9,8 @@ stream fast path log every request with its request id and workspace, and
 uvicorn's line would print query strings, where SSE tickets travel.
 
 On SIGTERM or SIGINT every open stream first gets `shutdown` (reconnect: true)
-and ends; uvicorn then finds no request left in flight and exits.
+and ends; only then does uvicorn stop, finds no request left in flight and
+exits (`CallboardServer`).
 
 Each connection's kernel send buffer is capped (`STREAM_SOCKET_SEND_BUFFER_BYTES`).
 Left to autotuning, loopback and LAN sockets grow it to 4 MB: a client that
@@ -22,6 +23,7 @@ a reconnect storm).
 """
 
 import argparse
+import asyncio
 import os
 import socket
 
@@ -87,15 +89,38 @@ class _HeadJoiningTransport:
         return getattr(self._transport, name)
 
 
+# How long a stop waits for the streams to send `shutdown` and end before uvicorn's own.
+STREAMS_DRAIN_SECONDS = 3.0
+
+
 class CallboardServer(uvicorn.Server):
+    """Stops the streams before uvicorn stops. uvicorn's shutdown closes every
+    WebSocket at once (1012) on its next tick (0.1 s); a socket whose `shutdown`
+    frame had not gone out by then (a busy machine) lost it. So the first signal
+    tells the streams, waits until they have ended (at most
+    STREAMS_DRAIN_SECONDS), then lets uvicorn stop; a second signal stops at once."""
+
     def handle_exit(self, sig, frame) -> None:
         from realtime.hub import current_hub
 
         hub = current_hub()
-        if hub is not None and not hub.shutting_down:
-            from django.conf import settings
+        if hub is None or hub.shutting_down:
+            super().handle_exit(sig, frame)
+            return
+        from django.conf import settings
 
-            hub.loop.call_soon_threadsafe(hub.begin_shutdown, settings.REALTIME_RETRY_MS)
+        retry_ms = settings.REALTIME_RETRY_MS
+        hub.loop.call_soon_threadsafe(self._stop_streams_then_exit, hub, retry_ms, sig, frame)
+
+    def _stop_streams_then_exit(self, hub, retry_ms: int, sig, frame) -> None:
+        hub.begin_shutdown(retry_ms)
+        self._drain = hub.loop.create_task(self._exit_when_drained(hub, sig, frame))
+
+    async def _exit_when_drained(self, hub, sig, frame) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAMS_DRAIN_SECONDS
+        while hub.open_streams and loop.time() < deadline:
+            await asyncio.sleep(0.02)
         super().handle_exit(sig, frame)
 
 
