@@ -3,6 +3,7 @@ from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import include, path, re_path
 
+from dashboard.views import dashboard
 from project.api import api
 from project.errors import error_response
 from project.health import healthz, readyz
@@ -14,7 +15,7 @@ def api_not_found(request: HttpRequest):
 
 
 def home(request: HttpRequest):
-    return redirect("/api/v1/docs")
+    return redirect("/dashboard/")
 
 
 urlpatterns = [
@@ -26,5 +27,6 @@ urlpatterns = [
     path("metrics", metrics_view),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("dashboard/", dashboard, name="dashboard"),
     path("", home),
 ]

@@ -1,0 +1,80 @@
+"""The dashboard page as Django serves it: sign-in, the workspace it shows and
+the switcher between a user's workspaces, and nothing secret in the HTML. What
+the page does live is its JavaScript's, on the public API (browser tests)."""
+
+import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
+
+from conftest import PASSWORD
+from workspaces import services
+from workspaces.models import Role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in(client):
+    response = client.get("/dashboard/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/dashboard/"
+
+
+def test_signing_in_with_the_form_fields_lands_on_the_dashboard(client, owner):
+    response = client.post("/accounts/login/", {"username": owner.username, "password": PASSWORD})
+
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    assert client.get("/").headers["Location"] == "/dashboard/"
+
+
+def test_the_page_shows_the_members_workspace_and_loads_the_live_module(signed_in, owner, workspace):
+    response = signed_in(owner).get("/dashboard/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-workspace="acme"' in page and 'data-role="owner"' in page
+    assert '<script type="module" src="/static/dashboard/dashboard.js">' in page
+    assert settings.CSRF_COOKIE_NAME in response.cookies  # the module POSTs for stream tickets
+
+
+def test_a_user_in_several_workspaces_switches_between_only_theirs(
+    signed_in, owner, workspace, other_workspace
+):
+    third = services.workspace_create(name="Initech", slug="initech")
+    services.membership_add(workspace=third, user=owner, role=Role.VIEWER)
+    client = signed_in(owner)
+
+    first = client.get("/dashboard/").content.decode()
+    switched = client.get("/dashboard/", {"workspace": "initech"})
+    foreign = client.get("/dashboard/", {"workspace": other_workspace.slug})
+    unknown = client.get("/dashboard/", {"workspace": "nope"})
+
+    assert 'value="acme" selected' in first and 'value="initech"' in first
+    assert "globex" not in first
+    assert (
+        'data-workspace="initech"' in switched.content.decode()
+        and 'data-role="viewer"' in switched.content.decode()
+    )
+    assert foreign.status_code == unknown.status_code == 404
+
+
+def test_a_user_without_a_workspace_is_told_so(signed_in, django_user_model):
+    loner = django_user_model.objects.create_user(username="lonely", password=PASSWORD)
+
+    response = signed_in(loner).get("/dashboard/")
+
+    assert response.status_code == 200
+    assert "belong to no workspace" in response.content.decode()
+
+
+def test_the_page_carries_no_secret(signed_in, owner, workspace, admin_key):
+    page = signed_in(owner).get("/dashboard/").content.decode()
+
+    assert "cbk_" not in page and admin_key.key not in page
+    assert settings.SECRET_KEY not in page
+    assert "sessionid" not in page and "ticket" not in page
+
+
+def test_the_module_and_its_styles_are_static_files():
+    for name in ("dashboard/dashboard.js", "dashboard/dashboard.css"):
+        assert finders.find(name) is not None, name

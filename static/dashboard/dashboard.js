@@ -1,0 +1,238 @@
+// The live dashboard: the public REST API for state, the workspace stream for
+// changes. No private data path: what this page shows, any API client can.
+//
+// Order of work, so nothing is missed or shown twice:
+// 1. open the stream (a single-use ticket), and hold its events;
+// 2. on `connected`, read the state over REST, draw it, then apply the held
+//    events in order (a status only moves forward, so an event older than the
+//    state changes nothing);
+// 3. on an error, mint a fresh ticket and reconnect from the last cursor
+//    (`last_event_id`); on `stream-reset`, read the state again; on `shutdown`,
+//    wait `retry_ms` and reconnect.
+
+const root = document.getElementById("dashboard");
+const workspace = root.dataset.workspace;
+const STREAM_TYPES = ["call-created", "call-status", "call-ended", "balance-updated", "payment-required"];
+const STATUS_ORDER = ["queued", "ringing", "in-progress", "completed", "failed", "busy", "no-answer", "canceled"];
+const TERMINAL = new Set(["completed", "failed", "busy", "no-answer", "canceled"]);
+const rank = (status) => (TERMINAL.has(status) ? STATUS_ORDER.length : STATUS_ORDER.indexOf(status));
+const MAX_ROWS = 100;
+const RETRY_MS = [500, 1000, 2000, 5000];
+
+const state = {
+  calls: new Map(), // id -> call object (as the REST API and call-created give it)
+  cursor: null, // the last persisted event's id
+  ready: false, // the REST state is drawn
+  held: [], // events that arrived before it was
+  source: null,
+  failures: 0,
+  threshold: null,
+};
+
+function cookie(name) {
+  const match = document.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(`/api/v1${path}`, {
+    credentials: "same-origin",
+    ...options,
+    headers: { "X-Workspace": workspace, "X-CSRFToken": cookie("csrftoken"), Accept: "application/json" },
+  });
+  if (!response.ok) {
+    throw new Error(`${options.method || "GET"} ${path}: ${response.status}`);
+  }
+  return response.json();
+}
+
+// --- drawing --------------------------------------------------------------------------------
+
+const money = (value) => (value == null ? "–" : `$${Number(value).toFixed(4)}`);
+const seconds = (value) => (value == null ? "–" : `${Math.round(value)} s`);
+
+function setConnection(kind, text) {
+  const badge = document.getElementById("connection");
+  badge.dataset.state = kind;
+  badge.textContent = text;
+}
+
+function drawCall(call) {
+  const body = document.getElementById("calls");
+  body.querySelector(".empty-row")?.remove();
+  let row = document.getElementById(`call-${call.id}`);
+  if (!row) {
+    row = document.createElement("tr");
+    row.id = `call-${call.id}`;
+    row.dataset.callId = call.id;
+    for (const name of ["id", "to", "agent", "status", "duration", "cost", "ending"]) {
+      const cell = document.createElement("td");
+      cell.dataset.field = name;
+      row.append(cell);
+    }
+    body.prepend(row);
+    while (body.rows.length > MAX_ROWS) body.lastElementChild.remove();
+  }
+  const fields = {
+    id: call.id.slice(0, 8),
+    to: call.to_number,
+    agent: call.agent ?? "",
+    status: call.status,
+    duration: seconds(call.duration),
+    cost: call.cost == null ? "–" : money(call.cost),
+    ending: call.end_reason ?? "",
+  };
+  for (const [name, text] of Object.entries(fields)) {
+    row.querySelector(`[data-field="${name}"]`).textContent = text;
+  }
+  row.dataset.status = call.status;
+}
+
+function drawActive(count) {
+  document.getElementById("active-calls").textContent = String(count);
+}
+
+function drawBalance(balance, blocked) {
+  document.getElementById("balance").textContent = money(balance);
+  const banner = document.getElementById("banner");
+  if (blocked) {
+    showBanner("Credit exhausted: new calls are refused and running calls end. Top up to continue.", "blocked");
+  } else if (state.threshold != null && Number(balance) > Number(state.threshold)) {
+    banner.hidden = true;
+  }
+}
+
+function showBanner(text, kind) {
+  const banner = document.getElementById("banner");
+  banner.textContent = text;
+  banner.dataset.kind = kind;
+  banner.hidden = false;
+}
+
+// --- state ----------------------------------------------------------------------------------
+
+function mergeCall(id, changes) {
+  const known = state.calls.get(id);
+  if (!known) {
+    if (!changes.to_number) return; // a call we never saw created (older than our list): skip
+    state.calls.set(id, changes);
+    drawCall(changes);
+    return;
+  }
+  // A status only moves forward: an event older than what the REST state showed changes nothing.
+  if (changes.status && rank(changes.status) < rank(known.status)) return;
+  const merged = { ...known, ...changes };
+  state.calls.set(id, merged);
+  drawCall(merged);
+}
+
+function apply(type, data) {
+  switch (type) {
+    case "call-created":
+      mergeCall(data.id, data);
+      break;
+    case "call-status":
+      mergeCall(data.call_id, { status: data.status });
+      drawActive(data.active_calls);
+      break;
+    case "call-ended":
+      mergeCall(data.call_id, {
+        status: data.status, end_reason: data.end_reason, duration: data.duration, cost: data.cost,
+      });
+      drawActive(data.active_calls);
+      break;
+    case "balance-updated":
+      drawBalance(data.balance, Number(data.balance) <= 0);
+      break;
+    case "payment-required":
+      if (data.blocked) drawBalance(data.balance, true);
+      else showBanner(`Credit is low: ${money(data.balance)} left (threshold ${money(data.threshold)}).`, "low");
+      break;
+  }
+}
+
+async function loadState() {
+  state.ready = false;
+  const [recent, active, balance] = await Promise.all([
+    api(`/calls?page_size=50`),
+    api(`/calls?active=true&page_size=200`),
+    api(`/billing/balance`),
+  ]);
+  state.calls.clear();
+  const body = document.getElementById("calls");
+  body.replaceChildren();
+  for (const call of [...recent.results].reverse()) mergeCall(call.id, call);
+  for (const call of active.results) mergeCall(call.id, call);
+  if (!state.calls.size) {
+    const row = body.insertRow();
+    row.className = "empty-row";
+    const cell = row.insertCell();
+    cell.colSpan = 7;
+    cell.textContent = "No calls yet.";
+  }
+  drawActive(active.total_count);
+  state.threshold = balance.low_balance_threshold;
+  document.getElementById("balance-detail").textContent =
+    `${money(balance.rate_per_minute)} a minute · alert at ${money(balance.low_balance_threshold)}`;
+  drawBalance(balance.balance, balance.blocked);
+  state.ready = true;
+  const held = state.held.splice(0);
+  for (const event of held) apply(event.type, event.data);
+}
+
+// --- the stream -----------------------------------------------------------------------------
+
+function onEvent(message) {
+  if (message.lastEventId) state.cursor = message.lastEventId;
+  const envelope = JSON.parse(message.data);
+  if (state.ready) apply(message.type, envelope.data);
+  else state.held.push({ type: message.type, data: envelope.data });
+}
+
+function reconnectLater(delay) {
+  state.source?.close();
+  state.source = null;
+  setConnection("reconnecting", "Reconnecting…");
+  setTimeout(connect, delay);
+}
+
+async function connect() {
+  let ticket;
+  try {
+    ({ ticket } = await api("/auth/sse-ticket", { method: "POST" }));
+  } catch (error) {
+    state.failures += 1;
+    setConnection("offline", "Offline");
+    setTimeout(connect, RETRY_MS[Math.min(state.failures, RETRY_MS.length - 1)]);
+    return;
+  }
+  const query = new URLSearchParams({ ticket });
+  if (state.cursor) query.set("last_event_id", state.cursor);
+  const source = new EventSource(`/api/v1/sse/connect?${query}`);
+  state.source = source;
+  source.addEventListener("connected", () => {
+    state.failures = 0;
+    setConnection("live", "Live");
+    if (!state.ready) loadState().catch(() => reconnectLater(RETRY_MS[1]));
+  });
+  for (const type of STREAM_TYPES) source.addEventListener(type, onEvent);
+  source.addEventListener("stream-reset", () => {
+    state.cursor = null;
+    loadState().catch(() => reconnectLater(RETRY_MS[1]));
+  });
+  source.addEventListener("shutdown", (message) => {
+    const { data } = JSON.parse(message.data);
+    reconnectLater(data.retry_ms ?? RETRY_MS[1]);
+  });
+  // EventSource would retry the same URL, and a ticket works once: reconnect ourselves.
+  source.onerror = () => {
+    if (state.source !== source) return;
+    state.failures += 1;
+    reconnectLater(RETRY_MS[Math.min(state.failures, RETRY_MS.length - 1)]);
+  };
+}
+
+document.getElementById("workspace-switcher")?.addEventListener("change", (event) => {
+  event.target.form.requestSubmit();
+});
+connect();
