@@ -9,6 +9,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
@@ -33,9 +34,10 @@ def test_database_url() -> str:
     config = connection.settings_dict
     if config["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{config['NAME']}"
-    user = config.get("USER") or "postgres"
-    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
-    return (f"postgres://{user}{password}@{config.get('HOST') or '127.0.0.1'}:"
+    credentials = quote(config.get("USER") or "postgres", safe="")
+    if config.get("PASSWORD"):
+        credentials += ":" + quote(config["PASSWORD"], safe="")
+    return (f"postgres://{credentials}@{config.get('HOST') or '127.0.0.1'}:"
             f"{config.get('PORT') or 5432}/{config['NAME']}")
 
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 from datetime import timedelta
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
 from django.utils import timezone
 
+from project import testing
 from realtime import relay
 from realtime.emit import Emission, emit, emit_many
 from realtime.models import Event, PendingPublish
@@ -162,14 +162,6 @@ CRASHING_EMITTER = textwrap.dedent("""
 """)
 
 
-def url_of_the_test_database() -> str:
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_an_event_lost_to_a_crash_between_commit_and_publish_is_delivered_by_the_sweeper(
@@ -181,7 +173,7 @@ def test_an_event_lost_to_a_crash_between_commit_and_publish_is_delivered_by_the
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
-        "DATABASE_URL": url_of_the_test_database(),
+        "DATABASE_URL": testing.test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
     }
     crashed = subprocess.run(
