@@ -45,7 +45,7 @@ def money(value) -> Decimal:
 def _open(workspace: Workspace) -> CreditAccount:
     """The account, opened on first use with the workspace's opening credit (a
     workspace made before billing existed, or without its service, gets one too)."""
-    account, created = CreditAccount.objects.get_or_create(
+    account, created = scoped(CreditAccount, workspace).get_or_create(
         workspace=workspace,
         defaults={
             "rate_per_minute": money(settings.BILLING_DEFAULT_RATE_PER_MINUTE),
@@ -83,8 +83,10 @@ def account_of(workspace: Workspace) -> CreditAccount:
 def _locked(workspace: Workspace) -> CreditAccount:
     """The account, locked until the caller's transaction ends. Take the cursor
     first (`hold_cursor`)."""
-    _open(workspace)
-    account = scoped(CreditAccount, workspace).select_for_update().get()
+    account = scoped(CreditAccount, workspace).select_for_update().first()
+    if account is None:
+        _open(workspace)
+        account = scoped(CreditAccount, workspace).select_for_update().get()
     account.workspace = workspace
     return account
 
@@ -307,17 +309,17 @@ def refuse_without_credit(sender, workspace: Workspace, **kwargs) -> None:
         )
 
 
-def rate_for(account: CreditAccount, agent_name: str | None) -> Decimal:
-    """The agent's own per-minute rate, else the account's."""
-    override = (
-        scoped(AgentRate, account.workspace)
-        .filter(agent_name=agent_name)
-        .values_list("rate_per_minute", flat=True)
-        .first()
-        if agent_name
-        else None
-    )
-    return override if override is not None else account.rate_per_minute
+def agent_rates(account: CreditAccount) -> dict[str, Decimal]:
+    """The workspace's per-agent rates, by agent name."""
+    return dict(scoped(AgentRate, account.workspace).values_list("agent_name", "rate_per_minute"))
+
+
+def rate_for(account: CreditAccount, agent_name: str | None, overrides: dict | None = None) -> Decimal:
+    """The agent's own per-minute rate, else the account's. `overrides`: `agent_rates`,
+    when the caller prices many calls at once."""
+    if overrides is None:
+        overrides = agent_rates(account) if agent_name else {}
+    return overrides.get(agent_name, account.rate_per_minute)
 
 
 def billable_seconds(call: Call) -> int:
@@ -374,8 +376,11 @@ def charge_live_calls(*, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     # System-wide by design (a sweep acts for no workspace); each workspace's
     # charges then go through its own scoped, locked path.
-    workspace_ids = (Call.objects.filter(status=CallStatus.IN_PROGRESS, answered_at__isnull=False)
-                     .values_list("workspace_id", flat=True).distinct())
+    workspace_ids = (
+        Call.objects.filter(status=CallStatus.IN_PROGRESS, answered_at__isnull=False)
+        .values_list("workspace_id", flat=True)
+        .distinct()
+    )
     charged = 0
     for workspace in Workspace.objects.filter(pk__in=list(workspace_ids)):
         charged += charge_workspace_calls(workspace=workspace, now=now)
@@ -395,14 +400,22 @@ def charge_workspace_calls(*, workspace: Workspace, now: datetime) -> int:
             # The hang-ups of the crossing may have been lost (a worker died): ask again.
             transaction.on_commit(lambda: _end_calls_later(workspace.pk), robust=True)
         entries = []
+        overrides = agent_rates(account) if calls else {}
         for call in calls:
             minutes = int((now - call.answered_at).total_seconds() // period)
             if minutes <= 0:
                 continue
-            price = money(rate_for(account, call.agent_name) * period / 60)
-            entries += [Entry(kind=EntryKind.CALL_CHARGE, reason="call-charge", amount=-price,
-                              key=f"call:{call.pk}:minute:{minute}", call_id=str(call.pk))
-                        for minute in range(1, minutes + 1)]
+            price = money(rate_for(account, call.agent_name, overrides) * period / 60)
+            entries += [
+                Entry(
+                    kind=EntryKind.CALL_CHARGE,
+                    reason="call-charge",
+                    amount=-price,
+                    key=f"call:{call.pk}:minute:{minute}",
+                    call_id=str(call.pk),
+                )
+                for minute in range(1, minutes + 1)
+            ]
         return len(_post(account, entries))
 
 
