@@ -10,16 +10,11 @@ django_asgi_app = get_asgi_application()
 # Imported after Django is set up: these touch models and settings.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
 
 from project.routing import websocket_urlpatterns  # noqa: E402
 from realtime.asgi import StreamRouter  # noqa: E402
 
 http_app = StreamRouter(django_asgi_app)
-if settings.SERVE_STATIC:
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-    http_app = ASGIStaticFilesHandler(http_app)
 
 application = ProtocolTypeRouter(
     {

@@ -54,6 +54,10 @@ MIDDLEWARE = [
     "project.middleware.ApiErrorShapeMiddleware",
     "project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before sessions and auth: a static file needs neither. It is sync-only, so
+    # Django runs everything inside it in one thread per request (see
+    # docs/operations.md "Static files" for the measurement).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -129,10 +133,23 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# daphne serves no static files; in development the ASGI app does it itself.
-SERVE_STATIC = env.bool("SERVE_STATIC", default=DEBUG)
+# WhiteNoise serves static files from the app. With STATIC_MANIFEST (a release
+# that ran `collectstatic`) names carry a content hash, files are pre-compressed
+# and cached for a year; without it (a fresh clone, tests) files come straight
+# from the app directories with a short cache and ETags.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=False)
+# Only a release collects; WhiteNoise would warn about a STATIC_ROOT nobody filled.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles") if STATIC_MANIFEST else None
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # Requests larger than this are refused with 413 before the body is read.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)

@@ -16,7 +16,6 @@ from dashboard.tests.browser import have_chromium, in_browser
 from project.testing import running_server, running_worker
 
 SERVER_ENV = {
-    "SERVE_STATIC": "true",
     "SECURE_COOKIES": "false",
     "VOICE_RUNTIME": "simulated",
     "SIMULATOR_SPEED": "20",
