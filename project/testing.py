@@ -66,16 +66,20 @@ default_server = "uvicorn"
 
 @contextmanager
 def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30,
-                   server: str | None = None):
+                   server: str | None = None, port: int | None = None):
     """A real ASGI server (uvicorn via project.serve_uvicorn, or daphne via
-    project.serve) on a free loopback port, sharing this test run's database
-    and Redis; stopped with SIGTERM at the end."""
+    project.serve) on a free loopback port (or `port`, to restart one in place),
+    sharing this test run's database and Redis; stopped with SIGTERM at the end."""
     from project.local_redis import free_loopback_port
 
     server = server or default_server
 
-    port = free_loopback_port()
+    port = port or free_loopback_port()
     log_path = tmp_path / f"{server}-{port}.log"
+    for restart in range(1, 100):  # a server restarted on its port keeps its earlier log
+        if not log_path.exists():
+            break
+        log_path = tmp_path / f"{server}-{port}-{restart}.log"
     process_env = {
         **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
         "DATABASE_URL": test_database_url(), "LOG_LEVEL": "WARNING", **(env or {}),

@@ -8,15 +8,31 @@ the run, and Django then refuses every later test's ORM call
 whole suite. A thread keeps that loop away from the tests.
 """
 
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"]
 
 
+WAIT_MS = 2_000  # a change made over the API shows on the page within this
+ENDED = "['completed', 'failed', 'busy', 'no-answer', 'canceled']"
+
+
 def have_chromium() -> bool:
     return shutil.which(CHROMIUM) is not None
+
+
+needs_chromium = pytest.mark.skipif(
+    not have_chromium(), reason="needs Debian's chromium (.ci/run installs it)"
+)
 
 
 def in_browser(script, *args, timeout: float = 180):
@@ -36,3 +52,28 @@ def in_browser(script, *args, timeout: float = 180):
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(run).result(timeout=timeout)
+
+
+def sign_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/dashboard/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/dashboard/$"))
+    page.wait_for_selector("#connection[data-state=live]")
+    page.wait_for_function("document.getElementById('balance').textContent.startsWith('$')")  # state drawn
+
+
+def money(text: str) -> Decimal:
+    return Decimal(text.strip().lstrip("$"))
+
+
+def place_call(base_url: str, key: str, to_number: str = "+14155550123") -> dict:
+    response = httpx.post(
+        f"{base_url}/api/v1/calls",
+        json={"to_number": to_number},
+        timeout=10,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()

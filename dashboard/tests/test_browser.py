@@ -3,7 +3,6 @@ Celery worker on this test run's database and Redis. It signs in, watches a call
 placed over the API appear within 2 s and reach its end, and the balance move."""
 
 import os
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,8 +10,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from conftest import PASSWORD
-from dashboard.tests.browser import have_chromium, in_browser
+from dashboard.tests.browser import ENDED, WAIT_MS, in_browser, money, needs_chromium, place_call, sign_in
 from project.testing import running_server, running_worker
 
 SERVER_ENV = {
@@ -20,28 +18,9 @@ SERVER_ENV = {
     "VOICE_RUNTIME": "simulated",
     "SIMULATOR_SPEED": "20",
 }
-WAIT_MS = 2_000  # a change made over the API shows on the page within this
-ENDED = "['completed', 'failed', 'busy', 'no-answer', 'canceled']"
 SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "dashboard.png"
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not have_chromium(), reason="needs Debian's chromium (.ci/run installs it)"),
-]
-
-
-def sign_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/dashboard/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/dashboard/$"))
-    page.wait_for_selector("#connection[data-state=live]")
-    page.wait_for_function("document.getElementById('balance').textContent.startsWith('$')")  # state drawn
-
-
-def money(text: str) -> Decimal:
-    return Decimal(text.strip().lstrip("$"))
+pytestmark = [pytest.mark.e2e, needs_chromium]
 
 
 def watch_a_call(page, base_url: str, username: str, write_key: str, admin_key: str) -> dict:
@@ -50,12 +29,7 @@ def watch_a_call(page, base_url: str, username: str, write_key: str, admin_key: 
         "before": money(page.inner_text("#balance")),
         "empty": page.locator("#calls tr.empty-row").count(),
     }
-    call = httpx.post(
-        f"{base_url}/api/v1/calls",
-        json={"to_number": "+14155550123"},
-        timeout=10,
-        headers={"Authorization": f"Bearer {write_key}"},
-    ).json()
+    call = place_call(base_url, write_key)
     row = page.locator(f"#call-{call['id']}")
     row.wait_for(timeout=WAIT_MS)
     page.wait_for_function(

@@ -10,11 +10,13 @@
 //    (`last_event_id`); on `stream-reset`, read the state again; on `shutdown`,
 //    wait `retry_ms` and reconnect.
 
-const root = document.getElementById("dashboard");
-const workspace = root.dataset.workspace;
-const STREAM_TYPES = ["call-created", "call-status", "call-ended", "balance-updated", "payment-required"];
+import { api, money, seconds, TERMINAL } from "./api.js";
+import { CALL_STREAM_TYPES, follow, initDrawer, onCallEvent, openCall } from "./drawer.js";
+import { applyPanelEvent, PANEL_TYPES } from "./panels.js";
+
+const CALL_TYPES = ["call-created", "call-status", "call-ended", "call-escalated"];
+const STATE_TYPES = [...CALL_TYPES, "balance-updated", "payment-required"];
 const STATUS_ORDER = ["queued", "ringing", "in-progress", "completed", "failed", "busy", "no-answer", "canceled"];
-const TERMINAL = new Set(["completed", "failed", "busy", "no-answer", "canceled"]);
 const rank = (status) => (TERMINAL.has(status) ? STATUS_ORDER.length : STATUS_ORDER.indexOf(status));
 const MAX_ROWS = 100;
 const RETRY_MS = [500, 1000, 2000, 5000];
@@ -22,34 +24,16 @@ const RETRY_MS = [500, 1000, 2000, 5000];
 const state = {
   calls: new Map(), // id -> call object (as the REST API and call-created give it)
   cursor: null, // the last persisted event's id
+  clientId: null, // the open stream connection's, for subscribing to a call
   ready: false, // the REST state is drawn
   held: [], // events that arrived before it was
   source: null,
   failures: 0,
   threshold: null,
+  active: 0, // calls not ended yet, as the server last counted them
 };
 
-function cookie(name) {
-  const match = document.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(`/api/v1${path}`, {
-    credentials: "same-origin",
-    ...options,
-    headers: { "X-Workspace": workspace, "X-CSRFToken": cookie("csrftoken"), Accept: "application/json" },
-  });
-  if (!response.ok) {
-    throw new Error(`${options.method || "GET"} ${path}: ${response.status}`);
-  }
-  return response.json();
-}
-
 // --- drawing --------------------------------------------------------------------------------
-
-const money = (value) => (value == null ? "–" : `$${Number(value).toFixed(4)}`);
-const seconds = (value) => (value == null ? "–" : `${Math.round(value)} s`);
 
 function setConnection(kind, text) {
   const badge = document.getElementById("connection");
@@ -70,11 +54,18 @@ function drawCall(call) {
       cell.dataset.field = name;
       row.append(cell);
     }
+    // The row's way in, for mouse and keyboard alike: a button that opens the drawer.
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "open-call";
+    open.setAttribute("aria-label", `Open call ${call.id.slice(0, 8)}`);
+    open.addEventListener("click", () => openCall(call.id, open));
+    row.querySelector('[data-field="id"]').append(open);
     body.prepend(row);
     while (body.rows.length > MAX_ROWS) body.lastElementChild.remove();
   }
+  row.querySelector(".open-call").textContent = call.id.slice(0, 8);
   const fields = {
-    id: call.id.slice(0, 8),
     to: call.to_number,
     agent: call.agent ?? "",
     status: call.status,
@@ -89,6 +80,7 @@ function drawCall(call) {
 }
 
 function drawActive(count) {
+  state.active = count;
   document.getElementById("active-calls").textContent = String(count);
 }
 
@@ -111,25 +103,30 @@ function showBanner(text, kind) {
 
 // --- state ----------------------------------------------------------------------------------
 
+// Whether the call was new to the page.
 function mergeCall(id, changes) {
   const known = state.calls.get(id);
   if (!known) {
-    if (!changes.to_number) return; // a call we never saw created (older than our list): skip
+    if (!changes.to_number) return false; // a call we never saw created (older than our list): skip
     state.calls.set(id, changes);
     drawCall(changes);
-    return;
+    return true;
   }
   // A status only moves forward: an event older than what the REST state showed changes nothing.
   if (changes.status && rank(changes.status) < rank(known.status)) return;
   const merged = { ...known, ...changes };
   state.calls.set(id, merged);
   drawCall(merged);
+  return false;
 }
 
 function apply(type, data) {
   switch (type) {
+    case "call-escalated":
+      break; // the drawer shows it
     case "call-created":
-      mergeCall(data.id, data);
+      // call-created carries no count; the next call-status brings the server's again
+      if (mergeCall(data.id, data) && !TERMINAL.has(data.status)) drawActive(state.active + 1);
       break;
     case "call-status":
       mergeCall(data.call_id, { status: data.status });
@@ -182,16 +179,31 @@ async function loadState() {
 
 // --- the stream -----------------------------------------------------------------------------
 
-function onEvent(message) {
-  if (message.lastEventId) state.cursor = message.lastEventId;
-  const envelope = JSON.parse(message.data);
+function onStateEvent(message) {
+  const envelope = received(message);
   if (state.ready) apply(message.type, envelope.data);
   else state.held.push({ type: message.type, data: envelope.data });
+  // after the table: the drawer's facts read the merged call
+  if (envelope.call_id) onCallEvent(envelope);
+}
+
+function onCallStreamEvent(message) {
+  onCallEvent(received(message));
+}
+
+function onPanelEvent(message) {
+  applyPanelEvent(message.type, received(message).data);
+}
+
+function received(message) {
+  if (message.lastEventId) state.cursor = message.lastEventId;
+  return JSON.parse(message.data);
 }
 
 function reconnectLater(delay) {
   state.source?.close();
   state.source = null;
+  state.clientId = null;
   setConnection("reconnecting", "Reconnecting…");
   setTimeout(connect, delay);
 }
@@ -210,15 +222,22 @@ async function connect() {
   if (state.cursor) query.set("last_event_id", state.cursor);
   const source = new EventSource(`/api/v1/sse/connect?${query}`);
   state.source = source;
-  source.addEventListener("connected", () => {
+  source.addEventListener("connected", (message) => {
+    state.clientId = JSON.parse(message.data).data.client_id;
     state.failures = 0;
     setConnection("live", "Live");
     if (!state.ready) loadState().catch(() => reconnectLater(RETRY_MS[1]));
+    // a new connection has no subscriptions: the open drawer follows its call again
+    follow().catch(() => {});
   });
-  for (const type of STREAM_TYPES) source.addEventListener(type, onEvent);
+  for (const type of STATE_TYPES) source.addEventListener(type, onStateEvent);
+  for (const type of CALL_STREAM_TYPES) source.addEventListener(type, onCallStreamEvent);
+  for (const type of PANEL_TYPES) source.addEventListener(type, onPanelEvent);
   source.addEventListener("stream-reset", () => {
     state.cursor = null;
-    loadState().catch(() => reconnectLater(RETRY_MS[1]));
+    loadState()
+      .then(follow)
+      .catch(() => reconnectLater(RETRY_MS[1]));
   });
   source.addEventListener("shutdown", (message) => {
     const { data } = JSON.parse(message.data);
@@ -235,4 +254,5 @@ async function connect() {
 document.getElementById("workspace-switcher")?.addEventListener("change", (event) => {
   event.target.form.requestSubmit();
 });
+initDrawer({ call: (id) => state.calls.get(id), clientId: () => state.clientId });
 connect();

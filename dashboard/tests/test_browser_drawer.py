@@ -1,0 +1,88 @@
+"""The call drawer in a real browser: opened from the keyboard on a live call, it
+subscribes the page's stream connection to the call and shows the caller's
+words as they come (the interim replaced by the final), the agent's answer,
+the node transition and the tool call; reopened after the call ended, it shows
+the recorded timeline."""
+
+import pytest
+
+from dashboard.tests.browser import WAIT_MS, in_browser, needs_chromium, place_call, sign_in
+from dashboard.tests.runtime_player import AGENT_LINE, USER_LINE, RuntimePlayer
+from project.testing import running_server
+
+SERVER_ENV = {"SECURE_COOKIES": "false", "VOICE_RUNTIME": "ingest"}
+TRANSCRIPT = (
+    "[...document.querySelectorAll('#transcript li:not(.empty)')]"
+    ".map(li => [li.dataset.role, li.className, li.lastChild.textContent])"
+)
+ACTIVITY = "[...document.querySelectorAll('#activity li:not(.empty)')].map(li => li.lastChild.textContent)"
+
+pytestmark = [pytest.mark.e2e, needs_chromium]
+
+
+def follow_a_call(page, base_url: str, username: str, write_key: str, runtime_key: str) -> dict:
+    sign_in(page, base_url, username)
+    call = place_call(base_url, write_key)
+    player = RuntimePlayer(base_url, runtime_key, call["id"])
+    player.answer()
+    page.wait_for_selector(f"#call-{call['id']}[data-status=in-progress]", timeout=WAIT_MS)
+
+    opener = page.locator(f"#call-{call['id']} .open-call")
+    opener.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#drawer[data-ready=true]", timeout=WAIT_MS)
+    seen = {
+        "focus_in_drawer": page.evaluate("document.activeElement.id"),
+        "facts_status": page.inner_text("#drawer-facts [data-fact=status]"),
+        "recorded_before_opening": page.evaluate(ACTIVITY),
+    }
+
+    player.hear_part_of_the_question()
+    page.wait_for_selector("#transcript li.interim[data-role=user]", timeout=WAIT_MS)
+    seen["interim"] = page.evaluate(TRANSCRIPT)
+    player.converse()
+    page.wait_for_selector("#transcript li.final[data-role=agent]", timeout=WAIT_MS)
+    page.wait_for_function(f"{ACTIVITY}.some(text => text.includes('done in 180 ms'))", timeout=WAIT_MS)
+    seen["live_transcript"] = page.evaluate(TRANSCRIPT)
+    seen["live_activity"] = page.evaluate(ACTIVITY)
+
+    page.keyboard.press("Escape")
+    seen["closed"] = page.locator("#drawer").is_hidden()
+    seen["focus_back"] = page.evaluate("document.activeElement.getAttribute('aria-label')")
+
+    player.hang_up()
+    page.wait_for_selector(f"#call-{call['id']}[data-status=completed]", timeout=WAIT_MS)
+    opener.click()
+    page.wait_for_selector("#drawer[data-ready=true]", timeout=WAIT_MS)
+    seen["recorded_transcript"] = page.evaluate(TRANSCRIPT)
+    seen["recorded_activity"] = page.evaluate(ACTIVITY)
+    seen["ended_facts"] = page.inner_text("#drawer-facts [data-fact=ended-because]")
+    seen["short_id"] = call["id"][:8]
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_drawer_follows_a_live_call_and_shows_the_record_after_it_ends(
+    tmp_path, owner, workspace, write_key, runtime_key
+):
+    with running_server(tmp_path, env=SERVER_ENV) as server:
+        seen = in_browser(follow_a_call, server.url, owner.username, write_key.key, runtime_key.key)
+
+    assert seen["focus_in_drawer"] == "drawer-close"
+    assert seen["facts_status"] == "in-progress"
+    # what happened before the drawer opened comes from the recorded timeline
+    assert seen["recorded_before_opening"][-2:] == ["Status ringing", "Status in-progress"]
+    assert seen["interim"] == [["user", "interim", "I was charged twice"]]
+    final_turn = [["user", "final", USER_LINE], ["agent", "final", AGENT_LINE]]
+    assert seen["live_transcript"] == final_turn  # the interims gave way to the finals
+    assert seen["live_activity"][-3:] == [
+        "Node greeting → billing (intent)",
+        "Tool lookup_payments started",
+        "Tool lookup_payments done in 180 ms",
+    ]
+    assert seen["closed"] and seen["focus_back"] == f"Open call {seen['short_id']}"
+
+    assert seen["recorded_transcript"] == final_turn
+    assert seen["recorded_activity"][0].startswith("Created")
+    assert seen["recorded_activity"][-1].startswith("Ended: customer-hangup")
+    assert seen["ended_facts"] == "customer-hangup"

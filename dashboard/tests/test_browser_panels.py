@@ -1,0 +1,130 @@
+"""The notifications, campaigns and exports panels in a real browser: empty
+states first, then each fills from its workspace events as they arrive.
+
+Notifications, campaigns and exports have no services yet (their events are
+registered, their REST endpoints are not built), so the test emits their
+events through `realtime.emit`, the one path every service will use."""
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connections
+
+from dashboard.tests.browser import WAIT_MS, in_browser, needs_chromium, sign_in
+from project.testing import running_server
+from realtime.emit import emit
+
+SERVER_ENV = {"SECURE_COOKIES": "false", "VOICE_RUNTIME": "ingest"}
+EMPTY = "[...document.querySelectorAll('.side li.empty')].map(li => li.textContent)"
+
+pytestmark = [pytest.mark.e2e, needs_chromium]
+
+
+def emit_off_the_browser_loop(workspace, events: list[tuple[str, dict]]) -> None:
+    """Playwright's sync API keeps an event loop on its thread, where Django refuses
+    the ORM: the events are emitted from a thread of their own."""
+
+    def run():
+        try:
+            for type, data in events:
+                emit(workspace, type, data)
+        finally:
+            connections.close_all()  # before the test database goes
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(run).result(timeout=30)
+
+
+def watch_the_panels(page, base_url: str, username: str, workspace) -> dict:
+    campaign_id, export_id = str(uuid.uuid4()), str(uuid.uuid4())
+    sign_in(page, base_url, username)
+    seen = {"empty": page.evaluate(EMPTY), "badge_hidden": page.locator("#unread-count").is_hidden()}
+    emit_off_the_browser_loop(
+        workspace,
+        [
+            (
+                "notification",
+                {
+                    "id": str(uuid.uuid4()),
+                    "kind": "low-balance",
+                    "severity": "warning",
+                    "title": "Credit is low",
+                    "body": "4.20 USD left.",
+                    "read": False,
+                    "created_at": datetime.now(UTC),
+                },
+            ),
+            (
+                "campaign-status-changed",
+                {"campaign_id": campaign_id, "status": "running", "previous_status": "draft"},
+            ),
+            (
+                "campaign-progress",
+                {
+                    "campaign_id": campaign_id,
+                    "total": 50,
+                    "pending": 28,
+                    "in_progress": 2,
+                    "completed": 18,
+                    "failed": 2,
+                    "percent": 40.0,
+                },
+            ),
+            (
+                "data-export-status",
+                {"export_id": export_id, "status": "running", "progress": 30.0, "row_count": 300},
+            ),
+            (
+                "data-export-status",
+                {
+                    "export_id": export_id,
+                    "status": "completed",
+                    "progress": 100.0,
+                    "row_count": 1000,
+                    "download_url": f"/api/v1/exports/{export_id}/download",
+                },
+            ),
+        ],
+    )
+    page.wait_for_selector(f"#export-{export_id}[data-status=completed] a", timeout=WAIT_MS)
+    campaign = page.locator(f"#campaign-{campaign_id}")
+    export = page.locator(f"#export-{export_id}")
+    return {
+        **seen,
+        "empty_after": page.evaluate(EMPTY),
+        "notification": page.inner_text("#notifications li strong"),
+        "badge": page.inner_text("#unread-count"),
+        "campaign": [
+            campaign.get_attribute("data-status"),
+            campaign.locator("progress").evaluate("bar => bar.value"),
+            campaign.locator(".detail").inner_text(),
+        ],
+        "export": [
+            export.locator(".state").inner_text(),
+            export.locator("progress").evaluate("bar => bar.value"),
+            export.locator(".detail").inner_text(),
+            export.locator("a").get_attribute("href"),
+        ],
+        "export_rows": page.locator("#exports li").count(),
+        "export_id": export_id,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_panels_start_empty_and_fill_from_their_events(tmp_path, owner, workspace):
+    with running_server(tmp_path, env=SERVER_ENV) as server:
+        seen = in_browser(watch_the_panels, server.url, owner.username, workspace)
+
+    assert seen["empty"] == [
+        "No notifications.",
+        "No campaign has run while this page was open.",
+        "No export has run while this page was open.",
+    ]
+    assert seen["badge_hidden"]
+    assert seen["empty_after"] == []
+    assert seen["notification"] == "Credit is low" and seen["badge"] == "1"
+    assert seen["campaign"] == ["running", 40, "20 of 50 contacts done, 2 failed"]
+    assert seen["export"] == ["completed", 100, "1000 rows", f"/api/v1/exports/{seen['export_id']}/download"]
+    assert seen["export_rows"] == 1  # updated in place

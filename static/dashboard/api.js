@@ -1,0 +1,42 @@
+// The public REST API as the page uses it (session cookie, CSRF header, the
+// workspace the page shows), and the few formats every part of the page shares.
+
+export const workspace = document.getElementById("dashboard").dataset.workspace;
+
+function cookie(name) {
+  const match = document.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export async function api(path, { method = "GET", json } = {}) {
+  const headers = { "X-Workspace": workspace, "X-CSRFToken": cookie("csrftoken"), Accept: "application/json" };
+  if (json !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(`/api/v1${path}`, {
+    method,
+    credentials: "same-origin",
+    headers,
+    body: json === undefined ? undefined : JSON.stringify(json),
+  });
+  if (!response.ok) {
+    throw new Error(`${method} ${path}: ${response.status}`);
+  }
+  return response.json();
+}
+
+export const TERMINAL = new Set(["completed", "failed", "busy", "no-answer", "canceled"]);
+export const money = (value) => (value == null ? "–" : `$${Number(value).toFixed(4)}`);
+export const seconds = (value) => (value == null ? "–" : `${Math.round(value)} s`);
+export const clock = (timestamp) => new Date(timestamp).toLocaleTimeString([], { hour12: false });
+
+// A list that shows one line of text while it is empty.
+export function showEmpty(list, text) {
+  if (list.children.length) return;
+  const item = document.createElement("li");
+  item.className = "empty";
+  item.textContent = text;
+  list.append(item);
+}
+
+export function clearEmpty(list) {
+  list.querySelector(":scope > .empty")?.remove();
+}

@@ -1,0 +1,99 @@
+// Notifications, campaigns and exports, drawn from their workspace events.
+//
+// Their REST endpoints are not built yet (SPEC §6 lists them), so these panels
+// start empty on every page load and fill from the stream: a notification,
+// campaign or export that changes while the page is open shows up, and a
+// reconnect replays what was missed, like every persisted event. When those
+// endpoints land, each panel reads its state first, as the calls table does.
+
+import { clearEmpty, clock } from "./api.js";
+
+export const PANEL_TYPES = ["notification", "campaign-status-changed", "campaign-progress", "data-export-status"];
+const MAX_ITEMS = 50;
+
+const notifications = document.getElementById("notifications");
+const unread = document.getElementById("unread-count");
+const campaigns = document.getElementById("campaigns");
+const exports = document.getElementById("exports");
+
+export function applyPanelEvent(type, data) {
+  switch (type) {
+    case "notification":
+      return addNotification(data);
+    case "campaign-status-changed":
+      return drawProgress(campaigns, "campaign", data.campaign_id, { status: data.status });
+    case "campaign-progress":
+      return drawProgress(campaigns, "campaign", data.campaign_id, {
+        percent: data.percent,
+        detail: `${data.completed + data.failed} of ${data.total} contacts done, ${data.failed} failed`,
+      });
+    case "data-export-status":
+      return drawProgress(exports, "export", data.export_id, {
+        status: data.status,
+        percent: data.progress,
+        detail: data.error ?? `${data.row_count} rows`,
+        link: data.download_url,
+      });
+  }
+}
+
+function addNotification(notification) {
+  if (document.getElementById(`notification-${notification.id}`)) return;
+  clearEmpty(notifications);
+  const item = document.createElement("li");
+  item.id = `notification-${notification.id}`;
+  item.dataset.severity = notification.severity;
+  item.dataset.read = String(notification.read);
+  const heading = document.createElement("strong");
+  heading.textContent = notification.title;
+  const time = document.createElement("time");
+  time.dateTime = notification.created_at;
+  time.textContent = clock(notification.created_at);
+  const body = document.createElement("p");
+  body.textContent = notification.body;
+  item.append(heading, time, body);
+  notifications.prepend(item);
+  while (notifications.children.length > MAX_ITEMS) notifications.lastElementChild.remove();
+  const count = notifications.querySelectorAll('li[data-read="false"]').length;
+  unread.textContent = String(count);
+  unread.hidden = count === 0;
+}
+
+// One line per campaign or export, updated in place as its events arrive.
+function drawProgress(list, kind, id, { status, percent, detail, link }) {
+  clearEmpty(list);
+  let item = document.getElementById(`${kind}-${id}`);
+  if (!item) {
+    item = document.createElement("li");
+    item.id = `${kind}-${id}`;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = `${kind === "campaign" ? "Campaign" : "Export"} ${id.slice(0, 8)}`;
+    const state = document.createElement("span");
+    state.className = "state";
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-label", `${name.textContent} progress`);
+    const line = document.createElement("span");
+    line.className = "detail";
+    item.append(name, state, bar, line);
+    list.prepend(item);
+    while (list.children.length > MAX_ITEMS) list.lastElementChild.remove();
+  }
+  if (status) {
+    item.dataset.status = status;
+    item.querySelector(".state").textContent = status;
+  }
+  if (percent != null) item.querySelector("progress").value = percent;
+  if (detail) item.querySelector(".detail").textContent = detail;
+  if (link) {
+    let anchor = item.querySelector("a");
+    if (!anchor) {
+      anchor = document.createElement("a");
+      anchor.textContent = "Download";
+      item.append(anchor);
+    }
+    anchor.href = link;
+  }
+}
