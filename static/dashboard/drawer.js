@@ -92,6 +92,13 @@ export async function follow() {
   if (call && !TERMINAL.has(call.status) && clientId) {
     try {
       await api(`/calls/${id}/subscribe`, { method: "POST", json: { client_id: clientId } });
+      if (generation !== drawer.generation) {
+        // closed or moved on while subscribing: leave() could not know about this one
+        if (drawer.callId !== id) {
+          api(`/calls/${id}/unsubscribe`, { method: "POST", json: { client_id: clientId } }).catch(() => {});
+        }
+        return;
+      }
       drawer.subscribedWith = clientId;
     } catch {
       // the connection closed meanwhile: the next `connected` follows the call again

@@ -87,7 +87,7 @@ function drawProgress(list, kind, id, { status, percent, detail, link }) {
   }
   if (percent != null) item.querySelector("progress").value = percent;
   if (detail) item.querySelector(".detail").textContent = detail;
-  if (link) {
+  if (link && /^(\/|https:\/\/)/.test(link)) { // a path of ours or an https address, never a script
     let anchor = item.querySelector("a");
     if (!anchor) {
       anchor = document.createElement("a");
