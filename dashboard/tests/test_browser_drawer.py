@@ -45,6 +45,7 @@ def follow_a_call(page, base_url: str, username: str, write_key: str, runtime_ke
     page.wait_for_function(f"{ACTIVITY}.some(text => text.includes('done in 180 ms'))", timeout=WAIT_MS)
     seen["live_transcript"] = page.evaluate(TRANSCRIPT)
     seen["live_activity"] = page.evaluate(ACTIVITY)
+    seen["node"] = page.inner_text("#drawer-facts [data-fact=node]")
 
     page.keyboard.press("Escape")
     seen["closed"] = page.locator("#drawer").is_hidden()
@@ -57,6 +58,7 @@ def follow_a_call(page, base_url: str, username: str, write_key: str, runtime_ke
     seen["recorded_transcript"] = page.evaluate(TRANSCRIPT)
     seen["recorded_activity"] = page.evaluate(ACTIVITY)
     seen["ended_facts"] = page.inner_text("#drawer-facts [data-fact=ended-because]")
+    seen["ended_node"] = page.inner_text("#drawer-facts [data-fact=node]")
     seen["short_id"] = call["id"][:8]
     return seen
 
@@ -80,9 +82,10 @@ def test_the_drawer_follows_a_live_call_and_shows_the_record_after_it_ends(
         "Tool lookup_payments started",
         "Tool lookup_payments done in 180 ms",
     ]
+    assert seen["node"] == "billing"
     assert seen["closed"] and seen["focus_back"] == f"Open call {seen['short_id']}"
 
     assert seen["recorded_transcript"] == final_turn
     assert seen["recorded_activity"][0].startswith("Created")
     assert seen["recorded_activity"][-1].startswith("Ended: customer-hangup")
-    assert seen["ended_facts"] == "customer-hangup"
+    assert seen["ended_facts"] == "customer-hangup" and seen["ended_node"] == "billing"

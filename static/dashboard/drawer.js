@@ -34,6 +34,7 @@ const drawer = {
   seen: new Set(),
   subscribedWith: null, // the client_id the call was added to
   opener: null, // where focus goes back to
+  node: null, // the call's node, as its transitions say
 };
 let page; // { call(id), clientId() } from the dashboard
 
@@ -82,6 +83,7 @@ export async function follow() {
   drawer.ready = false;
   drawer.held = [];
   drawer.seen.clear();
+  drawer.node = null;
   transcript.replaceChildren();
   activity.replaceChildren();
   panel.dataset.ready = "false";
@@ -137,7 +139,7 @@ function drawFacts(call) {
     ? [
         ["Status", call.status],
         ["Agent", call.agent ?? "–"],
-        ["Node", call.current_node ?? "–"],
+        ["Node", drawer.node ?? call.current_node ?? "–"],
         ["Duration", seconds(call.duration)],
         ["Cost", money(call.cost)],
         ["Ended because", call.end_reason ?? "–"],
@@ -172,6 +174,11 @@ function show(envelope) {
       break;
     case "call-tts": // the agent starts speaking; its transcript follows
       say("agent", data.text, true);
+      break;
+    case "call-node-transition": // the call's current_node moves, and no workspace event says so
+      drawer.node = data.to_node;
+      facts.querySelector("[data-fact=node]").textContent = data.to_node;
+      note(timestamp, type, describe(type, data));
       break;
     default: {
       const text = describe(type, data);
