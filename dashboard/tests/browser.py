@@ -1,5 +1,6 @@
-"""Headless Chromium (Debian's) for the dashboard tests, through Playwright's sync
-API on a thread of its own.
+"""What the dashboard's browser tests share: headless Chromium (Debian's) through
+Playwright's sync API on a thread of its own, the server environments, signing
+in, and reading the page.
 
 Why not pytest-playwright's `page` fixture: its session-scoped Playwright keeps an
 event loop running on the test thread from the first browser test to the end of
@@ -24,6 +25,15 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-dev
 
 WAIT_MS = 2_000  # a change made over the API shows on the page within this
 ENDED = "['completed', 'failed', 'busy', 'no-answer', 'canceled']"
+# The test plays the voice runtime itself (runtime_player.py), or the simulator does.
+INGEST_ENV = {"SECURE_COOKIES": "false", "VOICE_RUNTIME": "ingest"}
+SIMULATED_ENV = {"SECURE_COOKIES": "false", "VOICE_RUNTIME": "simulated", "SIMULATOR_SPEED": "20"}
+# The drawer's transcript lines as [role, interim/final, text], and its activity lines.
+TRANSCRIPT = (
+    "[...document.querySelectorAll('#transcript li:not(.empty)')]"
+    ".map(li => [li.dataset.role, li.className, li.lastChild.textContent])"
+)
+ACTIVITY = "[...document.querySelectorAll('#activity li:not(.empty)')].map(li => li.lastChild.textContent)"
 
 
 def have_chromium() -> bool:

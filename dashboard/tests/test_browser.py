@@ -10,14 +10,18 @@ import httpx
 import pytest
 from django.conf import settings
 
-from dashboard.tests.browser import ENDED, WAIT_MS, in_browser, money, needs_chromium, place_call, sign_in
+from dashboard.tests.browser import (
+    ENDED,
+    SIMULATED_ENV,
+    WAIT_MS,
+    in_browser,
+    money,
+    needs_chromium,
+    place_call,
+    sign_in,
+)
 from project.testing import running_server, running_worker
 
-SERVER_ENV = {
-    "SECURE_COOKIES": "false",
-    "VOICE_RUNTIME": "simulated",
-    "SIMULATOR_SPEED": "20",
-}
 SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "dashboard.png"
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
@@ -67,7 +71,7 @@ def watch_a_call(page, base_url: str, username: str, write_key: str, admin_key: 
 def test_a_call_placed_over_the_api_appears_live_ends_and_the_balance_moves(
     tmp_path, owner, workspace, write_key, admin_key
 ):
-    with running_server(tmp_path, env=SERVER_ENV) as server, running_worker(tmp_path, env=SERVER_ENV):
+    with running_server(tmp_path, env=SIMULATED_ENV) as server, running_worker(tmp_path, env=SIMULATED_ENV):
         seen = in_browser(watch_a_call, server.url, owner.username, write_key.key, admin_key.key)
 
     assert seen["empty"] == 1 and seen["rows"] == 1

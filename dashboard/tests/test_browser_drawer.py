@@ -6,16 +6,18 @@ the recorded timeline."""
 
 import pytest
 
-from dashboard.tests.browser import WAIT_MS, in_browser, needs_chromium, place_call, sign_in
+from dashboard.tests.browser import (
+    ACTIVITY,
+    INGEST_ENV,
+    TRANSCRIPT,
+    WAIT_MS,
+    in_browser,
+    needs_chromium,
+    place_call,
+    sign_in,
+)
 from dashboard.tests.runtime_player import AGENT_LINE, USER_LINE, RuntimePlayer
 from project.testing import running_server
-
-SERVER_ENV = {"SECURE_COOKIES": "false", "VOICE_RUNTIME": "ingest"}
-TRANSCRIPT = (
-    "[...document.querySelectorAll('#transcript li:not(.empty)')]"
-    ".map(li => [li.dataset.role, li.className, li.lastChild.textContent])"
-)
-ACTIVITY = "[...document.querySelectorAll('#activity li:not(.empty)')].map(li => li.lastChild.textContent)"
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 
@@ -67,7 +69,7 @@ def follow_a_call(page, base_url: str, username: str, write_key: str, runtime_ke
 def test_the_drawer_follows_a_live_call_and_shows_the_record_after_it_ends(
     tmp_path, owner, workspace, write_key, runtime_key
 ):
-    with running_server(tmp_path, env=SERVER_ENV) as server:
+    with running_server(tmp_path, env=INGEST_ENV) as server:
         seen = in_browser(follow_a_call, server.url, owner.username, write_key.key, runtime_key.key)
 
     assert seen["focus_in_drawer"] == "drawer-close"

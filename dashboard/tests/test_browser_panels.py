@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connections
 
-from dashboard.tests.browser import WAIT_MS, in_browser, needs_chromium, sign_in
+from dashboard.tests.browser import INGEST_ENV, WAIT_MS, in_browser, needs_chromium, sign_in
 from project.testing import running_server
 from realtime.emit import emit
 
-SERVER_ENV = {"SECURE_COOKIES": "false", "VOICE_RUNTIME": "ingest"}
 EMPTY = "[...document.querySelectorAll('.side li.empty')].map(li => li.textContent)"
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
@@ -114,7 +113,7 @@ def watch_the_panels(page, base_url: str, username: str, workspace) -> dict:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_panels_start_empty_and_fill_from_their_events(tmp_path, owner, workspace):
-    with running_server(tmp_path, env=SERVER_ENV) as server:
+    with running_server(tmp_path, env=INGEST_ENV) as server:
         seen = in_browser(watch_the_panels, server.url, owner.username, workspace)
 
     assert seen["empty"] == [

@@ -12,19 +12,23 @@ calls run in ours; none of ours shows, and asking for our workspace is a 404.
 
 import pytest
 
-from dashboard.tests.browser import ENDED, WAIT_MS, in_browser, needs_chromium, place_call, sign_in
+from dashboard.tests.browser import (
+    ACTIVITY,
+    ENDED,
+    INGEST_ENV,
+    SIMULATED_ENV,
+    TRANSCRIPT,
+    WAIT_MS,
+    in_browser,
+    needs_chromium,
+    place_call,
+    sign_in,
+)
 from dashboard.tests.runtime_player import AGENT_LINE, USER_LINE, RuntimePlayer
 from project.local_redis import free_loopback_port
 from project.testing import running_server, running_worker
 
-INGEST_ENV = {"SECURE_COOKIES": "false", "VOICE_RUNTIME": "ingest"}
-SIMULATED_ENV = {"SECURE_COOKIES": "false", "VOICE_RUNTIME": "simulated", "SIMULATOR_SPEED": "20"}
 ROWS = "[...document.querySelectorAll('#calls tr[data-call-id]')].map(row => row.dataset.callId)"
-TRANSCRIPT = (
-    "[...document.querySelectorAll('#transcript li:not(.empty)')]"
-    ".map(li => [li.dataset.role, li.className, li.lastChild.textContent])"
-)
-ACTIVITY = "[...document.querySelectorAll('#activity li:not(.empty)')].map(li => li.lastChild.textContent)"
 RECONNECT_MS = 20_000  # the page's own back-off (at most 5 s a try) plus daphne's start
 
 pytestmark = [pytest.mark.e2e, needs_chromium]

@@ -14,8 +14,9 @@ import { api, money, seconds, TERMINAL } from "./api.js";
 import { CALL_STREAM_TYPES, follow, initDrawer, onCallEvent, openCall } from "./drawer.js";
 import { applyPanelEvent, PANEL_TYPES } from "./panels.js";
 
-const CALL_TYPES = ["call-created", "call-status", "call-ended", "call-escalated"];
-const STATE_TYPES = [...CALL_TYPES, "balance-updated", "payment-required"];
+const STATE_TYPES = [
+  "call-created", "call-status", "call-ended", "call-escalated", "balance-updated", "payment-required",
+];
 const STATUS_ORDER = ["queued", "ringing", "in-progress", "completed", "failed", "busy", "no-answer", "canceled"];
 const rank = (status) => (TERMINAL.has(status) ? STATUS_ORDER.length : STATUS_ORDER.indexOf(status));
 const MAX_ROWS = 100;
@@ -113,7 +114,7 @@ function mergeCall(id, changes) {
     return true;
   }
   // A status only moves forward: an event older than what the REST state showed changes nothing.
-  if (changes.status && rank(changes.status) < rank(known.status)) return;
+  if (changes.status && rank(changes.status) < rank(known.status)) return false;
   const merged = { ...known, ...changes };
   state.calls.set(id, merged);
   drawCall(merged);
