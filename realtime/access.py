@@ -39,8 +39,9 @@ REVOKE = "revoke"
 # How long a process remembers a revocation, to catch a stream that was being
 # admitted meanwhile (authentication to attach takes milliseconds, seconds in a storm).
 RECENT_SECONDS = 30.0
-# Principals per database check: bounds one query's IN list.
-CHECK_SLICE = 1000
+# Principals per database check: bounds one query's IN list and how long it holds the
+# process's database thread (about 40 ms per 500 on the loaded 2-core machine).
+CHECK_SLICE = 500
 
 
 def revoke(*, subject_id: str, workspace_id: str | None, loss: grants.Loss) -> None:

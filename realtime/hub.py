@@ -71,6 +71,7 @@ class Hub:
         self._tasks = [self._supervised(self._read_forever), self._supervised(self._tick_forever)]
         self.shutting_down = False
         self._last_refresh = self._last_access_check = time.monotonic()
+        self._checking_access = False
         self._background: set[asyncio.Task] = set()
         self.spawn(self._listen_for_revocations())
 
@@ -302,7 +303,10 @@ class Hub:
                 except Exception:
                     logger.warning("refreshing stream registrations failed", exc_info=True)
             if now - self._last_access_check >= settings.REALTIME_ACCESS_CHECK_SECONDS:
-                await self._check_access(now)
+                self._last_access_check = now
+                if not self._checking_access:  # beside the ticker: keep-alives never wait for it
+                    self._checking_access = True
+                    self.spawn(self._check_access())
 
     def _end_lifetime(self, connection: Connection) -> None:
         """The stream reached REALTIME_MAX_STREAM_SECONDS: it ends as in a deploy, and
@@ -311,17 +315,17 @@ class Hub:
         connection.push_control("shutdown", {"reconnect": True, "retry_ms": settings.REALTIME_RETRY_MS},
                                 closing="shutdown")
 
-    async def _check_access(self, now: float) -> None:
+    async def _check_access(self) -> None:
         """The database's word on every stream's principal: the bound on a revocation
         whose message was lost."""
-        self._last_access_check = now
-        self.revocations.prune()
-        if not self.clients:
-            return
         try:
-            await self.revocations.check(list(self.clients.values()))
+            self.revocations.prune()
+            if self.clients:
+                await self.revocations.check(list(self.clients.values()))
         except Exception:
             logger.warning("checking the streams' access failed", exc_info=True)
+        finally:
+            self._checking_access = False
 
     # --- stopping -----------------------------------------------------------------------
 
