@@ -161,8 +161,9 @@ API_PAGE_SIZE_MAX = 200
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int(
     "API_KEY_LAST_USED_RESOLUTION_SECONDS", default=60
 )
-# Stream connects reuse a key verified this recently (workspaces/key_cache.py);
-# a revocation reaches the other processes within this time. 0 turns it off.
+# Requests reuse a key verified this recently (workspaces/key_cache.py); a
+# revocation is broadcast at once, and this bounds it when the message is lost.
+# 0 turns it off.
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 SSE_TICKET_TTL_SECONDS = env.int("SSE_TICKET_TTL_SECONDS", default=30)
 
@@ -292,6 +293,12 @@ REALTIME_BUFFER_HARD_LIMIT = env.int("REALTIME_BUFFER_HARD_LIMIT", default=5000)
 STREAM_SOCKET_SEND_BUFFER_BYTES = env.int("STREAM_SOCKET_SEND_BUFFER_BYTES", default=256 * 1024)
 REALTIME_MAX_STREAMS_PER_WORKSPACE = env.int("REALTIME_MAX_STREAMS_PER_WORKSPACE", default=2000)
 REALTIME_MAX_STREAMS_PER_PRINCIPAL = env.int("REALTIME_MAX_STREAMS_PER_PRINCIPAL", default=200)
+# A stream ends with `shutdown` (the client resumes from its cursor) after this
+# long, less up to a tenth at random so a fleet does not reconnect at once; 0: never.
+REALTIME_MAX_STREAM_SECONDS = env.float("REALTIME_MAX_STREAM_SECONDS", default=3600)
+# How often a process checks in the database that its streams' keys and members
+# still hold (realtime/access.py): the bound when a revocation message is lost.
+REALTIME_ACCESS_CHECK_SECONDS = env.float("REALTIME_ACCESS_CHECK_SECONDS", default=10)
 # A committed event not yet published after this long is published by the sweeper.
 REALTIME_SWEEP_GRACE_SECONDS = env.float("REALTIME_SWEEP_GRACE_SECONDS", default=1.5)
 REALTIME_REPLAY_BATCH = env.int("REALTIME_REPLAY_BATCH", default=500)

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from project.errors import ApiError, ServiceUnavailable, api_error_response, validation_error_response
 from project.middleware import accept_request_id, record_request
 from project.request_context import bind_workspace, request_id_var, workspace_id_var
+from realtime.hub import get_hub
 from realtime.streams import (
     RETRY_AFTER_SECONDS,
     STREAM_HEADERS,
@@ -86,8 +87,14 @@ class StreamRouter:
         self._session_store = import_module(settings.SESSION_ENGINE).SessionStore
         # Authorization header -> done when its first verification has finished.
         self._verifying: dict[str, asyncio.Future] = {}
+        self._hub_started = False
 
     async def __call__(self, scope, receive, send):
+        if not self._hub_started:
+            # From the first request, not the first stream: the hub hears revocations,
+            # and REST requests fill the key cache that they must empty.
+            self._hub_started = True
+            get_hub()
         if scope["type"] == "http" and scope["method"] == "GET":
             if scope["path"] in _ROUTES:
                 await self._serve(scope, receive, send)

@@ -17,3 +17,10 @@ def connections_key(scope: str, owner_id: str) -> str:
 def client_key(client_id: str) -> str:
     """Who owns an open connection, for subscribe/unsubscribe from any process."""
     return f"{PREFIX}:client:{client_id}"
+
+
+def access_channel() -> str:
+    """Access taken away (a key revoked, a member removed): every process listens,
+    whichever workspaces it watches, because any may hold the principal's streams
+    or a cached key."""
+    return f"{PREFIX}:access"

@@ -47,6 +47,7 @@ class Connection:
         self._lag_warned = False
         self.closing: str | None = None  # why the writer must finish: overflow, shutdown, call-ended
         self.last_write = time.monotonic()
+        self.ends_at = float("inf")  # its maximum lifetime, on the monotonic clock (set at attach)
         # While the stream replays history, live events wait here, unfiltered by
         # cursor: the replay decides the cursor they are then compared with.
         self._holding = False
@@ -122,6 +123,17 @@ class Connection:
         if not self.closing:
             self.closing = reason
             self._frames.clear()
+        self._wake()
+
+    def end(self, frame: bytes, *, closing: str) -> None:
+        """Ends the stream now with `frame` as its last message; what waited is dropped
+        (access taken away: nothing more goes to this client)."""
+        if self.closing:
+            return
+        self._frames.clear()
+        self._held.clear()
+        self._frames.append(frame)
+        self.closing = closing
         self._wake()
 
     def push_keepalive(self) -> None:

@@ -46,9 +46,11 @@ class Shutdown(EventData):
 
 
 class StreamClosed(EventData):
-    """Per-call stream only: the call ended; the server closes the stream next."""
+    """The server closes the stream next. `call-ended`: a call's own stream, its call
+    ended. `access-revoked`: any stream, its key was revoked or deleted, its user
+    deactivated or removed from the workspace; a reconnect is refused (401/403)."""
 
-    reason: Literal["call-ended"]
+    reason: Literal["call-ended", "access-revoked"]
 
 
 CONTROL_TYPES = {

@@ -56,7 +56,9 @@ _STREAMS = {
         "description": "The call's events as WebSocket JSON messages (session with a same-site "
         "Origin, bearer key or ?ticket=; resume with ?last_event_id=). Ends with stream-closed and "
         "close 1000. A refusal is one error-shape message, then close 4000 + the HTTP status "
-        "(4400, 4401, 4403, 4404, 4429, 4503). After shutdown: 4503. Fell behind its buffer: 4013.",
+        "(4400, 4401, 4403, 4404, 4429, 4503). After shutdown (a deploy, or the maximum lifetime): "
+        "4503. Fell behind its buffer: 4013. Access taken away: one error-shape message, then "
+        "4401 (key revoked or deleted, user deactivated) or 4403 (no longer a member).",
         "audiences": {Audience.CALL, Audience.CONTROL},
         "call_lifecycle": True,
     },

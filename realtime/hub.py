@@ -17,7 +17,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from realtime import history, limits, metrics
-from realtime.channels import workspace_channel
+from realtime.access import Revocations, lifetime_end
+from realtime.channels import access_channel, workspace_channel
 from realtime.connection import Connection
 from realtime.pages import ReplayPages
 from realtime.wire import Delivery, decode
@@ -64,11 +65,15 @@ class Hub:
         self.pages = ReplayPages(page_size=settings.REALTIME_REPLAY_BATCH,
                                  max_bytes=settings.REALTIME_REPLAY_CACHE_MB * 1024 * 1024)
         self.gate = limits.Gate(self.redis, self.spawn)
+        self.revocations = Revocations()
+        self._access_channel = access_channel().encode()
         self._has_channels = asyncio.Event()
         self._tasks = [self._supervised(self._read_forever), self._supervised(self._tick_forever)]
         self.shutting_down = False
-        self._last_refresh = time.monotonic()
+        self._last_refresh = self._last_access_check = time.monotonic()
+        self._checking_access = False
         self._background: set[asyncio.Task] = set()
+        self.spawn(self._listen_for_revocations())
 
     def _supervised(self, loop_function) -> asyncio.Task:
         """Runs one of the hub's endless loops, restarting it if it ever dies."""
@@ -110,10 +115,13 @@ class Hub:
         else:
             await asyncio.shield(feed.ready)
         connection.hold()
+        connection.ends_at = lifetime_end(time.monotonic())
         feed.connections.add(connection)
         self.clients[connection.client_id] = connection
         metrics.open_connections(connection.stream).inc()
-        return feed.last_seq
+        last_seq = feed.last_seq
+        await self.revocations.check_on_attach(connection)
+        return last_seq
 
     def detach(self, connection: Connection) -> None:
         feed = self._feeds.get(connection.workspace_id)
@@ -123,6 +131,20 @@ class Hub:
             if not feed.connections:
                 self._close_feed(feed)
         self.clients.pop(connection.client_id, None)
+
+    async def _listen_for_revocations(self) -> None:
+        """Subscribes to the access channel for the hub's life (redis-py subscribes
+        again after a reconnect), retrying while Redis is away."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._pubsub.subscribe(access_channel())
+                self._has_channels.set()
+                return
+            except Exception:
+                logger.warning("could not listen for revocations; retrying", exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     async def _open_feed(self, feed: Feed) -> None:
         try:
@@ -170,6 +192,8 @@ class Hub:
                 raise
             except Exception:
                 logger.warning("Redis pub/sub failed; reconnecting", exc_info=True)
+                self.revocations.messages_may_be_lost()
+                self._last_access_check = 0.0  # check every stream's principal at the next tick
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 await self._catch_up_all()
@@ -184,6 +208,10 @@ class Hub:
                 logger.exception("dropped a pub/sub message the hub could not handle")
 
     async def _handle(self, message: dict) -> None:
+        if message.get("channel") == self._access_channel:
+            if message["type"] == "message":
+                self.revocations.apply(decode(message["data"]), list(self.clients.values()))
+            return
         feed = self._by_channel.get(message.get("channel"))
         if feed is None:
             return
@@ -264,7 +292,9 @@ class Hub:
             await asyncio.sleep(TICK_SECONDS)
             now = time.monotonic()
             for connection in list(self.clients.values()):
-                if now - connection.last_write >= keepalive and not connection.pending:
+                if now >= connection.ends_at:
+                    self._end_lifetime(connection)
+                elif now - connection.last_write >= keepalive and not connection.pending:
                     connection.push_keepalive()
             if now - self._last_refresh >= limits.REFRESH_SECONDS:
                 self._last_refresh = now
@@ -272,6 +302,30 @@ class Hub:
                     await limits.refresh(self.redis, list(self.clients.values()))
                 except Exception:
                     logger.warning("refreshing stream registrations failed", exc_info=True)
+            if now - self._last_access_check >= settings.REALTIME_ACCESS_CHECK_SECONDS:
+                self._last_access_check = now
+                if not self._checking_access:  # beside the ticker: keep-alives never wait for it
+                    self._checking_access = True
+                    self.spawn(self._check_access())
+
+    def _end_lifetime(self, connection: Connection) -> None:
+        """The stream reached REALTIME_MAX_STREAM_SECONDS: it ends as in a deploy, and
+        the client resumes from its cursor."""
+        connection.ends_at = float("inf")
+        connection.push_control("shutdown", {"reconnect": True, "retry_ms": settings.REALTIME_RETRY_MS},
+                                closing="shutdown")
+
+    async def _check_access(self) -> None:
+        """The database's word on every stream's principal: the bound on a revocation
+        whose message was lost."""
+        try:
+            self.revocations.prune()
+            if self.clients:
+                await self.revocations.check(list(self.clients.values()))
+        except Exception:
+            logger.warning("checking the streams' access failed", exc_info=True)
+        finally:
+            self._checking_access = False
 
     # --- stopping -----------------------------------------------------------------------
 

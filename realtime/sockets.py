@@ -35,9 +35,11 @@ logger = logging.getLogger(__name__)
 # Why the stream ended -> the close code: the call ended (normal); the server
 # is restarting (4503, as a socket opened meanwhile is refused; reconnect after
 # `retry_ms`); the client fell behind its buffer (4013, reconnect with
-# `last_event_id` and replay the rest). Not the standard 1012/1013: daphne's
-# WebSocket library lets a server close only with 1000 or 3000-4999.
-CLOSE_CODES = {"call-ended": 1000, "shutdown": 4503, "overflow": 4013}
+# `last_event_id` and replay the rest); access was taken away (4401 key or user
+# gone, 4403 no longer a member: realtime.access). Not the standard 1012/1013:
+# daphne's WebSocket library lets a server close only with 1000 or 3000-4999.
+CLOSE_CODES = {"call-ended": 1000, "shutdown": 4503, "overflow": 4013,
+               "revoked:401": 4401, "revoked:403": 4403}
 CLOSE_NORMAL = 1000
 ERROR_CLOSE_BASE = 4000
 

@@ -9,10 +9,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from project.errors import BadRequest, Conflict
-from workspaces.key_cache import verified_keys
+from project.errors import BadRequest, Conflict, NotFound
+from workspaces import grants
 from workspaces.keys import generate_key
 from workspaces.models import ApiKey, Membership, Role, Scope, Workspace, validate_timezone
+from workspaces.revocation import key_taken_away
 from workspaces.scoping import get_scoped_or_404, scoped
 from workspaces.signals import workspace_created
 
@@ -95,6 +96,19 @@ def membership_add(*, workspace: Workspace, user, role: str) -> Membership:
     return membership
 
 
+def membership_remove(*, workspace: Workspace, user) -> None:
+    """Takes `user` out of `workspace`; their open streams of it end (workspaces.revocation).
+    The last owner stays: a workspace always has one."""
+    with transaction.atomic():
+        membership = scoped(Membership, workspace).select_for_update().filter(user=user).first()
+        if membership is None:
+            raise NotFound("That user is not a member of this workspace.", code="not_a_member")
+        owners = scoped(Membership, workspace).filter(role=Role.OWNER).select_for_update()
+        if membership.role == Role.OWNER and len(owners) == 1:
+            raise Conflict("A workspace keeps at least one owner.", code="last_owner")
+        membership.delete()
+
+
 def user_ensure(*, username: str, password: str | None = None):
     """The user named `username`, created when missing. Without a password a new
     user cannot sign in until one is set (by staff in the admin)."""
@@ -152,5 +166,6 @@ def api_key_revoke(*, workspace: Workspace, key_id) -> ApiKey:
         revoked_at=timezone.now()
     )
     api_key.refresh_from_db(fields=["revoked_at"])
-    verified_keys.forget(api_key.pk)
+    # Every time, not only the first: a broadcast that was lost is sent again.
+    key_taken_away(api_key, grants.KEY_REVOKED)
     return api_key

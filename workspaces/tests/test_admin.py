@@ -154,3 +154,19 @@ def test_the_admin_turns_away_a_workspace_admin_who_is_not_staff(signed_in, work
     # then
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_a_key_deleted_in_the_admin_stops_working_at_once_in_this_process(staff_client, read_key):
+    # given a key this process has just verified (the key cache holds it)
+    before = read_key.get("/api/v1/workspace")
+
+    # when staff delete it
+    deleted = staff_client.post(f"{API_KEYS}{read_key.api_key.pk}/delete/", {"post": "yes"})
+
+    # then its next request is refused, not answered from the cache
+    after = read_key.get("/api/v1/workspace")
+    assert before.status_code == 200
+    assert deleted.status_code == 302
+    assert not ApiKey.objects.filter(pk=read_key.api_key.pk).exists()
+    assert after.status_code == 401
+    assert after.json()["error"]["code"] == "invalid_api_key"

@@ -1,4 +1,4 @@
-"""The short-lived cache of verified API keys that stream connects use
+"""The short-lived cache of verified API keys that requests and stream connects use
 (workspaces/key_cache.py): a hit needs the exact secret, entries expire,
 revoking in this process forgets at once, and the cache stays bounded."""
 
