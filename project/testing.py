@@ -326,14 +326,14 @@ def private_redis():
         yield redis_server
 
 
-def wait_for(predicate, *, timeout: float, message: str, interval: float = 0.1):
+def wait_for(predicate, *, timeout: float, message, interval: float = 0.1):
     """Polls `predicate` until it returns something truthy (returned) or `timeout`
-    passes (AssertionError with `message`)."""
+    passes (AssertionError with `message`, or what `message()` says then)."""
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"{message} (within {timeout}s)")
+            raise AssertionError(f"{message() if callable(message) else message} (within {timeout}s)")
         time.sleep(interval)

@@ -137,7 +137,7 @@ class CallPlacer:
     def place_more(self, count: int) -> None:
         target = self.placed() + count
         wait_for(lambda: self.placed() >= target, timeout=WAIT,
-                 message=f"{count} more calls were not placed; statuses {self.statuses[-10:]}")
+                 message=lambda: f"{count} more calls were not placed; statuses {self.statuses[-10:]}")
 
     def __enter__(self):
         self._thread.start()
@@ -163,7 +163,9 @@ def test_redis_killed_and_restarted_while_calls_are_placed_every_stream_gets_eve
     stop = threading.Event()
     threads = []
     with private_redis() as private:
-        env = {"REDIS_URL": private.url, "VOICE_RUNTIME": "ingest", "REALTIME_KEEPALIVE_SECONDS": "1"}
+        # The simulated runtime plays the calls through the worker (whose queue Redis holds).
+        env = {"REDIS_URL": private.url, "VOICE_RUNTIME": "simulated", "SIMULATOR_SPEED": "50",
+               "REALTIME_KEEPALIVE_SECONDS": "1"}
         try:
             with (
                 running_server(tmp_path, env=env) as server,
@@ -193,21 +195,19 @@ def test_redis_killed_and_restarted_while_calls_are_placed_every_stream_gets_eve
                     private.start()
                     placer.place_more(5)
 
-                # then every call was placed: a REST write does not need Redis
+                # then every call was accepted: placing one needs PostgreSQL, not Redis
                 assert set(placer.statuses) == {201}, placer.statuses
-                # and every stream catches up without further traffic: every committed
-                # workspace event exactly once, in order, none lost, none twice
-                expected = committed_workspace_events(workspace, after=opened_at)
-                assert len(expected) >= 20
-                def missing() -> dict[int, list]:
-                    return {number: sorted(set(expected) - set(stream.received))
-                            for number, stream in enumerate(streams) if len(stream.received) < len(expected)}
+                # and every stream catches up: every committed workspace event exactly
+                # once, in order, none lost, none twice (calls still playing add more)
+                def behind() -> dict[int, tuple[int, int]]:
+                    expected = committed_workspace_events(workspace, after=opened_at)
+                    return {number: (len(stream.received), len(expected))
+                            for number, stream in enumerate(streams) if stream.received != expected}
 
-                wait_for(lambda: not missing(), timeout=WAIT,
-                         message=f"events did not reach the streams: {missing()}, expected {expected} "
-                         f"{[(s.connects, s.refusals, s.control[-3:]) for s in streams]}")
-                for number, stream in enumerate(streams):
-                    assert stream.received == expected, f"stream {number}"
+                wait_for(lambda: not behind(), timeout=WAIT,
+                         message=lambda: f"streams missing events: {behind()} (received, committed)")
+                assert len(committed_workspace_events(workspace, after=opened_at)) >= 20
+                for stream in streams:
                     assert "stream-reset" not in stream.control
                 assert streams[0].connects >= 2 and set(streams[0].refusals) == {503}
                 # and the outbox is empty again: what could not be published was published
