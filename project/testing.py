@@ -231,7 +231,15 @@ def worker_process(tmp_path: Path, *, env: dict, name: str = "worker", pool: str
         stop_process(process)
 
 
-POSTGRES_BIN = Path(os.environ.get("POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+def _postgres_bin() -> Path:
+    """POSTGRES_BIN, else Debian's newest /usr/lib/postgresql/<version>/bin."""
+    if os.environ.get("POSTGRES_BIN"):
+        return Path(os.environ["POSTGRES_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+POSTGRES_BIN = _postgres_bin()
 # A throwaway cluster: nothing it holds needs to survive a crash of the machine.
 _POSTGRES_OPTIONS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                      "-c shared_buffers=16MB -c max_connections=50")

@@ -245,6 +245,8 @@ def timed_readiness(server) -> tuple[int, float]:
 
 
 def test_postgresql_restarted_readyz_is_503_during_and_requests_streams_and_workers_recover_after(tmp_path):
+    if not (testing.POSTGRES_BIN / "initdb").exists():
+        pytest.skip(f"no PostgreSQL server binaries in {testing.POSTGRES_BIN} (set POSTGRES_BIN)")
     with private_redis() as private, private_postgres() as cluster:
         created = cluster.manage("createworkspace", "Acme", "--credit", "100", "--api-key", "--json")
         key = json.loads(created)["api_key"]
