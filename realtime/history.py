@@ -1,8 +1,9 @@
 """Reads of the event log for streams: replay after a cursor, and gap filling.
 
 Plain synchronous ORM calls; the async stream code runs them through
-`sync_to_async`, which serializes them on one thread, so a process holds one
-database connection for its streams however many are open.
+`sync_to_async`, which serializes them on one thread, so a process uses one
+database connection at a time for its streams however many are open, and
+gives it back after each read (`_read`).
 """
 
 import functools

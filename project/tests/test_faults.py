@@ -20,6 +20,7 @@ from django.db import connection
 
 from billing.models import LedgerEntry
 from billing.tests.helpers import answered_call, balance, ledger_sum
+from calls.models import Call
 from project import celery_app, testing
 from project.testing import (
     private_postgres,
@@ -118,6 +119,7 @@ class CallPlacer:
     def __init__(self, url: str, key: str):
         self.url, self.key = url, key
         self.statuses: list[int | str] = []
+        self.call_ids: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -127,6 +129,8 @@ class CallPlacer:
                 try:
                     response = client.post("/api/v1/calls", json={"to_number": "+14155550123"})
                     self.statuses.append(response.status_code)
+                    if response.status_code == 201:
+                        self.call_ids.append(response.json()["id"])
                 except httpx.TransportError as error:
                     self.statuses.append(type(error).__name__)
                 self._stop.wait(0.05)
@@ -193,6 +197,7 @@ def test_redis_killed_and_restarted_while_calls_are_placed_every_stream_gets_eve
 
                     # and Redis comes back, empty, on the same port
                     private.start()
+                    placed_before_restart = len(placer.call_ids)
                     placer.place_more(5)
 
                 # then every call was accepted: placing one needs PostgreSQL, not Redis
@@ -210,6 +215,10 @@ def test_redis_killed_and_restarted_while_calls_are_placed_every_stream_gets_eve
                 for stream in streams:
                     assert "stream-reset" not in stream.control
                 assert streams[0].connects >= 2 and set(streams[0].refusals) == {503}
+                # and the worker, back on the restarted broker, plays the calls placed since
+                after_restart = placer.call_ids[placed_before_restart:]
+                wait_for(lambda: Call.objects.filter(pk__in=after_restart).exclude(status="queued").exists(),
+                         timeout=WAIT, message="no call placed after the restart was played")
                 # and the outbox is empty again: what could not be published was published
                 wait_for(lambda: not PendingPublish.objects.filter(workspace=workspace).exists(),
                          timeout=WAIT, message="the outbox was not emptied")
@@ -250,8 +259,10 @@ def test_postgresql_restarted_readyz_is_503_during_and_requests_streams_and_work
     with private_redis() as private, private_postgres() as cluster:
         created = cluster.manage("createworkspace", "Acme", "--credit", "100", "--api-key", "--json")
         key = json.loads(created)["api_key"]
+        # A request waits 3 s for a connection here, not 10: the refused one below waits it out.
         env = {"DATABASE_URL": cluster.url, "REDIS_URL": private.url, "VOICE_RUNTIME": "simulated",
-               "SIMULATOR_SPEED": "1000", "REALTIME_KEEPALIVE_SECONDS": "1"}
+               "SIMULATOR_SPEED": "1000", "REALTIME_KEEPALIVE_SECONDS": "1",
+               "DATABASE_POOL_TIMEOUT_SECONDS": "3"}
         with (
             running_server(tmp_path, env=env) as server,
             running_worker(tmp_path, env=env),
