@@ -286,6 +286,9 @@ def test_postgresql_restarted_readyz_is_503_during_and_requests_streams_and_work
                     lambda: (status := timed_readiness(server))[0] == 503 and status, timeout=WAIT,
                     message="/readyz did not turn 503")
                 refused = client.post("/api/v1/calls", json={"to_number": "+14155550123"})
+                with httpx.stream("GET", server.url + STREAM_PATH, timeout=30,
+                                  headers=bearer(key) | {"Last-Event-ID": "0"}) as resume:
+                    resume.read()  # its replay needs the database
                 cluster.start()
 
                 # then readiness returns, and every request after it succeeds: no dead connection is reused
@@ -313,6 +316,8 @@ def test_postgresql_restarted_readyz_is_503_during_and_requests_streams_and_work
               f"{refused.status_code}")
         assert during == 503
         assert refused.status_code == 503, refused.text
+        assert resume.status_code == 503, resume.text
+        assert resume.json()["error"]["code"] == "stream_unavailable"
 
 
 # Each of these minutes is an hour, so the calls' charges do not grow while the test runs.
