@@ -282,13 +282,14 @@ def test_postgresql_restarted_readyz_is_503_during_and_requests_streams_and_work
 
                 # when PostgreSQL restarts (fast: every session is ended)
                 cluster.stop("fast")
+                # (the key was just verified, so only the replay of this resume needs the database)
+                with httpx.stream("GET", server.url + STREAM_PATH, timeout=30,
+                                  headers=bearer(key) | {"Last-Event-ID": "0"}) as resume:
+                    resume.read()
                 during, answered_in = wait_for(
                     lambda: (status := timed_readiness(server))[0] == 503 and status, timeout=WAIT,
                     message="/readyz did not turn 503")
                 refused = client.post("/api/v1/calls", json={"to_number": "+14155550123"})
-                with httpx.stream("GET", server.url + STREAM_PATH, timeout=30,
-                                  headers=bearer(key) | {"Last-Event-ID": "0"}) as resume:
-                    resume.read()  # its replay needs the database
                 cluster.start()
 
                 # then readiness returns, and every request after it succeeds: no dead connection is reused
