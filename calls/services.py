@@ -8,6 +8,7 @@ runtime reports about a call (speech, TTS, tools, ...) goes through
 come here: there is one path for a call's changes.
 """
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,8 @@ from realtime import catalogue
 from realtime.emit import Emission, prepare, record
 from workspaces.models import Workspace
 from workspaces.scoping import get_scoped_or_404, scoped
+
+logger = logging.getLogger(__name__)
 
 # Status -> the statuses a call may move to from it (SPEC §7).
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -338,8 +341,20 @@ def call_create(
         )
         _emit(call, "call-created", call_object(call))
         if place:
-            transaction.on_commit(lambda: get_runtime().place(call))
+            transaction.on_commit(lambda: _place(call))
     return call
+
+
+def _place(call: Call) -> None:
+    """Hands a committed call to the voice runtime. A runtime that cannot take it
+    now (the Celery broker down) must not turn the call the client was given
+    into an error it would retry, placing a second one: the call stays queued
+    and the call sweeper fails it (`not-placed`) after CALLS_STUCK_SECONDS."""
+    try:
+        get_runtime().place(call)
+    except Exception:
+        logger.exception("the runtime could not take call %s; it stays queued until the call sweeper ends it",
+                         call.pk)
 
 
 def locked_calls(workspace: Workspace, call_ids) -> dict:

@@ -3,6 +3,8 @@
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -78,6 +80,18 @@ def _permission_denied(request: HttpRequest, exc: PermissionDenied):
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig):
     return error_response(413, "payload_too_large", "The request body is too large.")
+
+
+@api.exception_handler(DatabaseOperationalError)
+@api.exception_handler(DatabaseInterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception):
+    # The database is down or restarting (docs/operations.md, "Failures"): the
+    # request changed nothing that committed, and a retry will work once it is back.
+    logger.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
+    return error_response(
+        503, "database_unavailable", "The database is unavailable for a moment; retry shortly.",
+        {"request_id": getattr(request, "request_id", None)}, headers={"Retry-After": "5"},
+    )
 
 
 @api.exception_handler(Exception)

@@ -64,6 +64,14 @@ class PrivateRedis:
         self.stop()
         raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout}s")
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no goodbye to clients, and
+        (without persistence) everything it held is gone. `start()` brings it back
+        on the same port."""
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
     def stop(self) -> None:
         if self._process and self._process.poll() is None:
             self._process.terminate()

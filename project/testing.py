@@ -3,15 +3,18 @@ their streams over real sockets."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+import psycopg
 from django.conf import settings
 
 
@@ -180,3 +183,165 @@ class SseReader:
             if predicate(event) or len(events) >= limit:
                 break
         return events
+
+
+# --- faults: private services a test may kill ------------------------------------------
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def pool_children(self) -> list[int]:
+        """The pids of its pool's processes (prefork), from /proc."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+@contextmanager
+def worker_process(tmp_path: Path, *, env: dict, name: str = "worker", pool: str = "solo",
+                   startup_timeout: float = 30):
+    """A real Celery worker, like `running_worker`, for a test that kills it: yields
+    its process, under a log name of its own (a test may start several)."""
+    log_path = tmp_path / f"celery-{name}.log"
+    process_env = {
+        **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
+        "DATABASE_URL": test_database_url(), "LOG_LEVEL": "INFO", **env,
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", pool, "--concurrency", "1",
+             "--hostname", f"{name}-{os.getpid()}@127.0.0.1",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+            cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    worker = WorkerProcess(process=process, log_path=log_path)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while b"ready." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{worker.log()}")
+            time.sleep(0.1)
+        yield worker
+    finally:
+        stop_process(process)
+
+
+def _postgres_bin() -> Path:
+    """POSTGRES_BIN, else Debian's newest /usr/lib/postgresql/<version>/bin."""
+    if os.environ.get("POSTGRES_BIN"):
+        return Path(os.environ["POSTGRES_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+POSTGRES_BIN = _postgres_bin()
+# A throwaway cluster: nothing it holds needs to survive a crash of the machine.
+_POSTGRES_OPTIONS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                     "-c shared_buffers=16MB -c max_connections=50")
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own (initdb into a temporary directory, trust
+    auth, a free loopback port), for a test that stops and restarts it: the
+    system PostgreSQL is never touched. As root the server runs as `postgres`."""
+
+    def __init__(self):
+        from project.local_redis import free_loopback_port
+
+        self.port = free_loopback_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="callboard-pg-"))
+        self.data = self.dir / "data"
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/callboard"
+
+    def _run(self, program: str, *args: str, timeout: float = 60) -> None:
+        command = [str(POSTGRES_BIN / program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+
+    def create(self) -> "PrivatePostgres":
+        """initdb, start, and an empty database `callboard`."""
+        if not (POSTGRES_BIN / "initdb").exists():
+            raise RuntimeError(f"no PostgreSQL binaries in {POSTGRES_BIN} (set POSTGRES_BIN)")
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
+                  "-E", "UTF8", "--locale", "C")
+        self.start()
+        with psycopg.connect(f"postgres://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as admin:
+            admin.execute("CREATE DATABASE callboard")
+        return self
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60",
+                  "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {_POSTGRES_OPTIONS}",
+                  "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` ends every session (clients see their connections drop), as a
+        restart or failover does; `immediate` is a crash."""
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-m", mode, "stop")
+
+    def log(self) -> str:
+        path = self.dir / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def destroy(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            with suppress(RuntimeError):  # already gone
+                self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def manage(self, *args: str, env: dict | None = None, timeout: float = 180) -> str:
+        """`manage.py ARGS` against this cluster; its stdout."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, capture_output=True, text=True,
+            timeout=timeout, check=False,
+            env={**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
+                 "DATABASE_URL": self.url, **(env or {})},
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+
+@contextmanager
+def private_postgres(*, migrated: bool = True):
+    """A PrivatePostgres, migrated unless told not to; destroyed on leaving."""
+    cluster = PrivatePostgres()
+    try:
+        cluster.create()
+        if migrated:
+            cluster.manage("migrate", "--noinput")
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@contextmanager
+def private_redis():
+    """A PrivateRedis (project/local_redis.py) a test may kill and restart on its port."""
+    from project.local_redis import PrivateRedis
+
+    with PrivateRedis() as redis_server:
+        yield redis_server
+
+
+def wait_for(predicate, *, timeout: float, message, interval: float = 0.1):
+    """Polls `predicate` until it returns something truthy (returned) or `timeout`
+    passes (AssertionError with `message`, or what `message()` says then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message() if callable(message) else message} (within {timeout}s)")
+        time.sleep(interval)

@@ -79,6 +79,11 @@ def _app_stream_for(path: str) -> tuple[AppStream, dict[str, str]] | None:
     return None
 
 
+def _stream_unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("Streams are unavailable for a moment; retry shortly.",
+                              code="stream_unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 class StreamRouter:
     """Sends GET requests for the workspace streams down the fast path, the rest to Django."""
 
@@ -126,10 +131,7 @@ class StreamRouter:
             # Redis or the database failing under a storm: a retryable answer in
             # our shape, not a bare 500 from the server.
             logger.exception("could not open a stream")
-            error = ServiceUnavailable("Streams are unavailable for a moment; retry shortly.",
-                                       code="stream_unavailable",
-                                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-            status = await self._send_json(send, api_error_response(error), request_id)
+            status = await self._send_json(send, api_error_response(_stream_unavailable()), request_id)
         else:
             self._log(request.path, route, 200, started)
             await self._stream(stream, receive, send, request_id)
@@ -201,7 +203,14 @@ class StreamRouter:
         try:
             # The head goes out with the opening frames, so a server that joins
             # writes made in the same turn (project.serve_uvicorn) needs one.
-            opening = await anext(stream.frames, b"")
+            try:
+                opening = await anext(stream.frames, b"")
+            except Exception:
+                # Its replay could not be read (the database restarting, say): nothing
+                # has been sent, so the client gets the retryable answer of a refused connect.
+                logger.exception("could not open a stream")
+                await self._send_json(send, api_error_response(_stream_unavailable()), request_id)
+                return
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*_RESPONSE_HEADERS, (b"x-request-id", request_id.encode())]})
             if opening:

@@ -1,13 +1,16 @@
 """Reads of the event log for streams: replay after a cursor, and gap filling.
 
 Plain synchronous ORM calls; the async stream code runs them through
-`sync_to_async`, which serializes them on one thread, so a process holds one
-database connection for its streams however many are open.
+`sync_to_async`, which serializes them on one thread, so a process uses one
+database connection at a time for its streams however many are open, and
+gives it back after each read (`_read`).
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import close_old_connections, connection
 from django.db.models import Min, Q
 
 from realtime.catalogue import Audience
@@ -18,6 +21,23 @@ from realtime.wire import Delivery, dumps
 # A process that missed more than this (a long pub/sub outage) skips the rest
 # for its live clients; each of them can still resume from its own cursor.
 GAP_LIMIT = 10_000
+
+
+def _read(function):
+    """A read of the stream path, which runs outside any request: afterwards the
+    connection is handled as a request's end would (back to the pool, or closed
+    if it failed). Kept, a connection that a database restart had broken
+    failed every later replay of the process, for good."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if not connection.in_atomic_block:  # a caller's transaction is not ours to end
+                close_old_connections()
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -32,6 +52,7 @@ def delivery_of(row: Event) -> Delivery:
                     agent=row.agent, envelope_json=dumps(envelope_of(row)))
 
 
+@_read
 def position(workspace_id: str) -> Position:
     current = (
         StreamCounter.objects.filter(workspace_id=workspace_id).values_list("last_seq", flat=True).first()
@@ -40,6 +61,7 @@ def position(workspace_id: str) -> Position:
     return Position(current=current, oldest=oldest)
 
 
+@_read
 def is_retained(workspace_id: str, seq: int) -> bool:
     """Whether the event with this cursor is still stored. Cursors have no holes
     (a rolled-back draw rolls back too), so a missing one was trimmed."""
@@ -55,6 +77,7 @@ def _stream_predicate(*, follow_call_id: str | None, subscribed_calls: frozenset
     return predicate
 
 
+@_read
 def replay(workspace_id: str, *, after: int, upto: int, limit: int, follow_call_id: str | None = None,
            subscribed_calls: frozenset[str] = frozenset(),
            event_types: frozenset[str] | None = None) -> list[Delivery]:
@@ -78,12 +101,14 @@ def provide_active_calls(provider: Callable[[str], list[str]]) -> None:
     _active_call_ids = provider
 
 
+@_read
 def active_call_ids(workspace_id: str) -> list[str]:
     if _active_call_ids is None:
         raise RuntimeError("No app has registered the active calls (realtime.history.provide_active_calls).")
     return _active_call_ids(workspace_id)
 
 
+@_read
 def of_calls(workspace_id: str, call_ids: list[str], *, after: int, upto: int, limit: int,
              event_types: frozenset[str] | None = None) -> list[Delivery]:
     """Every persisted event of these calls with after < seq <= upto, whatever its
@@ -97,6 +122,7 @@ def of_calls(workspace_id: str, call_ids: list[str], *, after: int, upto: int, l
     return [delivery_of(row) for row in rows.order_by("seq")[:limit]]
 
 
+@_read
 def window(workspace_id: str, *, after: int, upto: int) -> list[Delivery]:
     """Every persisted event of the workspace with after < seq <= upto, oldest first,
     unfiltered (streams filter it themselves). Callers keep the window small: a
@@ -105,6 +131,7 @@ def window(workspace_id: str, *, after: int, upto: int) -> list[Delivery]:
     return [delivery_of(row) for row in rows]
 
 
+@_read
 def gap(workspace_id: str, *, after: int, before: int) -> list[Delivery]:
     """Every persisted event of the workspace with after < seq < before, for a
     process that received a later event first (they are committed: the counter

@@ -24,6 +24,7 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 USER_LINES = [
     (
@@ -334,7 +335,11 @@ class SimulatedRuntime:
 runtime = SimulatedRuntime()
 
 
-@shared_task(name="calls.simulate.play_step")
+# A step that meets the database down or restarting (its pool reconnects with a
+# backoff of its own) is tried again instead of leaving the call where it stood
+# until a sweeper ends it; a step runs twice safely (its events have fixed ids).
+@shared_task(name="calls.simulate.play_step", autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=1, retry_backoff_max=16, max_retries=6)
 def play_step(workspace_id: str, call_id: str, seed: int, index: int, speed: float | None = None) -> None:
     from calls.ingest import ingest_batch
     from calls.models import Call
