@@ -105,3 +105,16 @@ def test_tokens_come_back_at_the_configured_rate(workspace, read_key, settings):
 
     # then a token came back
     assert status == 200
+
+
+def test_every_operation_that_takes_a_key_documents_the_429(openapi):
+    # when the published document is read
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in openapi["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") and "429" not in operation["responses"]
+    ]
+
+    # then every operation a key can call may answer 429 (throttled key, rate limit), in the error shape
+    assert undocumented == []
