@@ -6,6 +6,10 @@ runtime ingest has a bucket of its own."""
 import time
 
 import pytest
+from django.test import Client
+
+from realtime.tests.streaming import unreachable_redis_url
+from workspaces.keys import generate_key
 
 BURST = 3
 WAIT = 10
@@ -118,3 +122,19 @@ def test_every_operation_that_takes_a_key_documents_the_429(openapi):
 
     # then every operation a key can call may answer 429 (throttled key, rate limit), in the error shape
     assert undocumented == []
+
+
+def test_the_limits_let_requests_through_while_redis_is_down(workspace, admin_key, settings):
+    # given a key past its burst, then Redis unreachable
+    writes(admin_key, BURST + 1)
+    settings.REDIS_URL = unreachable_redis_url()
+
+    # when the key writes, and a wrong key is tried past the failure limit
+    created = admin_key.post("/api/v1/api-keys", {"name": "ci", "scopes": ["read"]})
+    settings.API_KEY_FAILURE_LIMIT = 1
+    wrong = [Client().get("/api/v1/workspace", HTTP_AUTHORIZATION=f"Bearer {generate_key().plaintext}")
+             .status_code for _ in range(3)]
+
+    # then the limits fail open: fairness waits for Redis, the API does not
+    assert created.status_code == 201
+    assert wrong == [401, 401, 401]
