@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from project.testing import forget_rate_limits
 from workspaces import services
 from workspaces.models import Role
 
@@ -20,6 +21,12 @@ PASSWORD = "correct horse battery staple"
 
 # Both start with credit, as a paying customer does: a workspace at zero places no calls.
 OPENING_CREDIT = Decimal("100.00")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with no failed attempts counted and full buckets."""
+    forget_rate_limits()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from project.pagination import PageParams, paginate
 from workspaces.auth import ADMIN, READ, WorkspaceAuth
 
 router = Router(tags=["billing"])
-AUTH_ERRORS = documented_errors(400, 401, 403)
+AUTH_ERRORS = documented_errors(400, 401, 403, 429)  # 429: rate limits (docs/operations.md)
 MAX_IDEMPOTENCY_KEY = 150
 
 

@@ -32,7 +32,7 @@ from workspaces.auth import ADMIN, READ, RUNTIME, WRITE, WorkspaceAuth
 from workspaces.scoping import get_scoped_or_404, scoped
 
 router = Router(tags=["calls"])
-AUTH_ERRORS = documented_errors(400, 401, 403)
+AUTH_ERRORS = documented_errors(400, 401, 403, 429)  # 429: rate limits (docs/operations.md)
 ONE = {**AUTH_ERRORS, **documented_errors(404)}
 
 

@@ -1,5 +1,6 @@
 """Callboard settings: every value comes from the environment (README has the table)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -25,7 +26,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
-if env.bool("TRUST_PROXY_HEADERS", default=False):
+# A proxy of ours stands in front: its X-Forwarded-* headers are believed (the
+# client address the rate limits count is then X-Forwarded-For's last entry).
+TRUST_PROXY_HEADERS = env.bool("TRUST_PROXY_HEADERS", default=False)
+if TRUST_PROXY_HEADERS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 
@@ -47,6 +51,8 @@ INSTALLED_APPS = [
     "exports",
     "notifications",
     "dashboard",
+    # Sign-in lockout (dashboard and admin), counted in Redis: see "Rate limits" below.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -64,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -166,6 +174,51 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int(
 # 0 turns it off.
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 SSE_TICKET_TTL_SECONDS = env.int("SSE_TICKET_TTL_SECONDS", default=30)
+
+# Rate limits (docs/operations.md "Limits"), counted in Redis so they hold across
+# processes. Failed bearer keys per client address: at the limit, every bearer
+# attempt from that address is 429 until the window (from the first failure) ends.
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=20)
+API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=60)
+# Writes (unsafe methods under /api/v1/) per principal: a token bucket. 0 turns it off.
+API_WRITE_RATE_PER_SECOND = env.float("API_WRITE_RATE_PER_SECOND", default=10)
+API_WRITE_BURST = env.int("API_WRITE_BURST", default=100)
+# The runtime ingest's own bucket per key: a runtime that meets a limit may lose
+# what it reports, so this one only stops a runaway loop.
+RUNTIME_INGEST_RATE_PER_SECOND = env.float("RUNTIME_INGEST_RATE_PER_SECOND", default=100)
+RUNTIME_INGEST_BURST = env.int("RUNTIME_INGEST_BURST", default=1000)
+# Sign-in (/accounts/login/ and /admin/login/) through django-axes: after
+# SIGNIN_FAILURE_LIMIT failures for one username or from one address, sign-in is
+# locked for them (a 429 page) until SIGNIN_COOLOFF_SECONDS pass without a
+# counted failure; a success resets the count.
+SIGNIN_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
+SIGNIN_COOLOFF_SECONDS = env.int("SIGNIN_COOLOFF_SECONDS", default=900)
+AUTHENTICATION_BACKENDS = [
+    "workspaces.signin.SignInLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"  # Redis, no tables
+AXES_CACHE = "signin"
+AXES_FAILURE_LIMIT = SIGNIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=SIGNIN_COOLOFF_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout do not extend it: it ends by itself.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "project.client_address.request_address"
+AXES_LOCKOUT_CALLABLE = "workspaces.signin.lockout_response"
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows to show
+AXES_VERBOSE = False
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "signin": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "callboard:signin",
+        "OPTIONS": {"socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS},
+    },
+}
 
 # Calls (SPEC §6, §7). The voice runtime: "simulated" (Celery plays believable
 # calls) or "ingest" (a runtime outside reports through POST /api/v1/runtime/events).

@@ -345,3 +345,19 @@ def wait_for(predicate, *, timeout: float, message, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"{message() if callable(message) else message} (within {timeout}s)")
         time.sleep(interval)
+
+RATE_LIMIT_KEY_PATTERNS = ("callboard:ratelimit:*", "callboard:signin:*")
+
+
+def forget_rate_limits() -> None:
+    """Clears every rate-limit count and sign-in lockout in Redis: they outlive a
+    test (a suite's worth of 401s from 127.0.0.1 would throttle the tests after)."""
+    from project import ratelimit
+    from project.redis_client import get_redis
+
+    client = get_redis()
+    for pattern in RATE_LIMIT_KEY_PATTERNS:
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    ratelimit._skip_until = 0.0

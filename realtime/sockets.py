@@ -24,6 +24,7 @@ from django.conf import settings
 from django.http.request import validate_host
 from pydantic import ValidationError
 
+from project.client_address import scope_address
 from project.errors import ApiError, Forbidden, error_body
 from realtime.streams import Stream
 from realtime.views import redeem_stream_ticket
@@ -73,7 +74,8 @@ def socket_principal(scope, query: dict[str, str]) -> Principal:
     headers = _headers(scope)
     selector = query.get("workspace") or headers.get("x-workspace")
     if headers.get("authorization"):
-        principal = principal_for_bearer(headers["authorization"], selector)
+        principal = principal_for_bearer(headers["authorization"], selector,
+                                         client_address=scope_address(scope, headers))
     else:
         principal = principal_for_user(scope.get("user"), selector)
         if not _origin_allowed(headers.get("origin")):

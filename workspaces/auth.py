@@ -15,11 +15,13 @@ from django.utils import timezone
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
+from project.client_address import request_address
 from project.errors import BadRequest, Forbidden, NotAuthenticated
 from project.request_context import bind_workspace
 from workspaces.key_cache import verified_keys
 from workspaces.keys import key_matches, prefix_of
 from workspaces.models import ApiKey, Membership, Role, Scope, Workspace
+from workspaces.throttles import note_failed_bearer, refuse_throttled_address, take_write_token
 
 READ, WRITE, ADMIN, RUNTIME = "read", "write", "admin", "runtime"
 
@@ -143,9 +145,17 @@ def _check_selector(workspace: Workspace, selector: str | None) -> None:
         raise Forbidden("This API key belongs to another workspace.", code="workspace_forbidden")
 
 
-def principal_for_bearer(header: str, selector: str | None) -> Principal:
-    """The principal of an `Authorization: Bearer <key>` header; `selector` is X-Workspace."""
-    api_key = active_key(_bearer_credential(header))
+def principal_for_bearer(header: str, selector: str | None, *, client_address: str) -> Principal:
+    """The principal of an `Authorization: Bearer <key>` header; `selector` is X-Workspace.
+    An address that failed too many keys lately is refused before any lookup
+    (`workspaces.throttles`), a valid key from it too: nothing is known about a
+    key before it is looked up."""
+    refuse_throttled_address(client_address)
+    try:
+        api_key = active_key(_bearer_credential(header))
+    except NotAuthenticated:
+        note_failed_bearer(client_address)
+        raise
     _check_selector(api_key.workspace, selector)
     _note_key_use(api_key)
     return principal_for_key(api_key)
@@ -192,7 +202,7 @@ def authenticate(request: HttpRequest) -> Principal:
         selector = request.headers.get("X-Workspace")
         principal = recently_verified_principal(header, selector)
         if principal is None:
-            return principal_for_bearer(header, selector)
+            return principal_for_bearer(header, selector, client_address=request_address(request))
         _note_key_use(principal.api_key)  # in memory, unless the resolution has passed
         return principal
     return _authenticate_session(request)
@@ -226,6 +236,8 @@ class WorkspaceAuth(AuthBase):
     def __call__(self, request: HttpRequest) -> Principal:
         principal = authenticate(request)
         require(principal, self.permission)
+        if request.method not in SAFE_METHODS:
+            take_write_token(principal.subject_id, runtime=self.permission == RUNTIME)
         bind_workspace(principal.workspace.pk)
         request.workspace_id = str(principal.workspace.pk)
         return principal

@@ -24,7 +24,7 @@ from workspaces.tickets import ticket_issue
 router = Router(tags=["workspace"])
 
 # Every endpoint here can answer these besides its own.
-AUTH_ERRORS = documented_errors(400, 401, 403)
+AUTH_ERRORS = documented_errors(400, 401, 403, 429)  # 429: rate limits (docs/operations.md)
 
 
 @router.get("/workspace", response={200: WorkspaceOut, **AUTH_ERRORS}, auth=WorkspaceAuth(READ))
