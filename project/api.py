@@ -17,6 +17,7 @@ from project.errors import (
     error_response,
     validation_error_response,
 )
+from project.parser import CallboardParser
 from realtime.docs import add_event_components
 from realtime.views import router as realtime_router
 from workspaces.views import router as workspace_router
@@ -37,6 +38,7 @@ api = CallboardAPI(
     description="The REST API of Callboard. Errors share one shape: "
     '`{"error": {"code", "message", "details"}}`.',
     urls_namespace="api-v1",
+    parser=CallboardParser(),
 )
 api.add_router("/", workspace_router)
 api.add_router("/", realtime_router)
@@ -62,6 +64,10 @@ def _authentication_error(request: HttpRequest, exc: AuthenticationError):
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError):
+    # ninja wraps whatever the body parser raised in "Cannot parse request body";
+    # our parser's own refusals keep their code and fields.
+    if isinstance(exc.__cause__, ApiError):
+        return api_error_response(exc.__cause__)
     return error_response(exc.status_code, message=str(exc))
 
 
