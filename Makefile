@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv bench
+.PHONY: run test lint lint-api venv bench
 
 # A venv with the pinned runtime and test dependencies, rebuilt when they change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -22,8 +22,19 @@ test: $(STAMP)
 	SECRET_KEY="$${SECRET_KEY:-test-secret-key-for-the-suite-only}" \
 		$(BIN)/python -m project.local_redis $(BIN)/pytest
 
-lint: $(STAMP)
+lint: $(STAMP) lint-api
 	$(BIN)/ruff check .
+
+# Redocly CLI, pinned in lint/package-lock.json, lints the committed OpenAPI and
+# AsyncAPI documents (lint/redocly.yaml says which rules and why; docs/testing.md).
+REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true lint/node_modules/.bin/redocly
+
+lint-api: lint/node_modules/.installed
+	$(REDOCLY) lint --config lint/redocly.yaml docs/api/openapi.json docs/api/asyncapi.json
+
+lint/node_modules/.installed: lint/package.json lint/package-lock.json
+	cd lint && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Realtime benchmarks, ours beside stock django-eventstream (bench/README.md).
 # PostgreSQL when BENCH_DATABASE_URL or DATABASE_URL is set (database callboard_bench),

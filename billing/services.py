@@ -211,12 +211,14 @@ def parse_amount(value, *, field: str = "amount", allow_negative: bool = False) 
     if not amount.is_finite() or amount == 0 or (amount < 0 and not allow_negative):
         sign = "not zero" if allow_negative else "above zero"
         raise BadRequest(f"{field}: must be {sign}.", code="invalid_amount")
-    if amount != amount.quantize(FOUR_PLACES):
-        raise BadRequest(f"{field}: at most 4 decimal places.", code="invalid_amount")
-    if abs(amount) > limit:
+    # The limit first: quantize() of an amount past the context's 28 digits
+    # (1e1000000) raises InvalidOperation, and abs() past its exponent Overflow.
+    if amount.copy_abs() > limit:
         raise BadRequest(
             f"{field}: at most {limit} at once.", code="invalid_amount", details={"max": str(limit)}
         )
+    if amount != amount.quantize(FOUR_PLACES):
+        raise BadRequest(f"{field}: at most 4 decimal places.", code="invalid_amount")
     return money(amount)
 
 

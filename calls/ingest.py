@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from calls import services
 from calls.models import Call, RuntimeReceipt
 from project.errors import ApiError
+from project.inputs import UtcDatetime
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -40,7 +41,8 @@ class RuntimeItem(BaseModel):
     event_id: str = Field(min_length=1, max_length=128)
     call_id: str = Field(min_length=1, max_length=64)
     type: str = Field(min_length=1, max_length=40)
-    timestamp: datetime | None = None
+    # UTC: PostgreSQL refuses offsets past ±15:59, which ISO 8601 and Python allow.
+    timestamp: UtcDatetime | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
 

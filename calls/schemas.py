@@ -7,10 +7,11 @@ from uuid import UUID
 from ninja import Field, Schema
 
 from calls.events import CallObject
+from project.inputs import UtcDatetime
 
 
 class CallIn(Schema):
-    to_number: str = Field(description="E.164, e.g. +14155550123.")
+    to_number: str = Field(description="E.164, e.g. +14155550123.", examples=["+14155550123"])
     from_number: str | None = Field(None, description="E.164; the deployment's default caller id if omitted.")
     agent: str | None = Field(None, description="An agent's name; the workspace's default agent if omitted.")
     variables: dict[str, Any] | None = Field(None, description="Free-form values the agent may use.")
@@ -22,8 +23,8 @@ class CallListParams(Schema):
     agent: str | None = None
     direction: str | None = Field(None, description="inbound or outbound.")
     campaign_id: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: UtcDatetime | None = None
+    created_before: UtcDatetime | None = None
 
 
 class CallPage(Schema):

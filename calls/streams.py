@@ -15,7 +15,7 @@ from project.errors import BadRequest, documented_errors
 from project.request_context import bind_workspace
 from realtime.connection import StreamFilters
 from realtime.streams import Stream, open_stream
-from realtime.views import redeem_stream_ticket
+from realtime.views import KEY_OR_SESSION, TICKET, redeem_stream_ticket, stream_openapi
 from realtime.wire import SSE, control_frame
 from workspaces.auth import READ, authenticate, require
 
@@ -85,6 +85,7 @@ async def open_call_stream_for_request(principal, query: dict, headers: dict, *,
     response=documented_errors(400, 401, 403, 404, 429, 503),
     description="Server-Sent Events of one call: `connected`, then every event about the call, "
     "then `stream-closed` when it ends. Session, bearer key or `?ticket=`.",
+    openapi_extra=stream_openapi(KEY_OR_SESSION, TICKET),
 )
 async def call_stream(request: HttpRequest, call_id: str, params: Query[CallStreamParams]):
     principal = await sync_to_async(_principal)(request, params.ticket)

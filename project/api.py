@@ -19,18 +19,60 @@ from project.errors import (
     error_response,
     validation_error_response,
 )
+from project.parser import CallboardParser
 from realtime.docs import add_event_components
 from realtime.views import router as realtime_router
 from workspaces.views import router as workspace_router
 
 logger = logging.getLogger(__name__)
 
+SSE_TICKET_SCHEME = {
+    "type": "apiKey",
+    "in": "query",
+    "name": "ticket",
+    "description": "A single-use ticket from POST /api/v1/auth/sse-ticket, for clients that cannot "
+    "set headers (EventSource). Valid 30 s, for the workspace and principal that asked for it.",
+}
+# Published for clients although no operation refers to them: the streams'
+# envelopes (the stream operations' 200 is `text/event-stream`).
+PUBLISHED_SCHEMAS = ("Event", "ControlEvent")
+SCHEMA_REF = "#/components/schemas/"
+
+
 class CallboardAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         # The event envelopes, as a discriminated union on `type` (SPEC §4.1).
         add_event_components(schema)
+        schema["components"].setdefault("securitySchemes", {})["SseTicket"] = SSE_TICKET_SCHEME
+        _drop_unreferenced_schemas(schema)
         return schema
+
+
+def _refs(node) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node))
+    return set()
+
+
+def _drop_unreferenced_schemas(schema: dict) -> None:
+    """ninja also lists the models of Query[...] parameters as components, though the
+    parameters are written out inline: dead entries that linters flag."""
+    components = schema["components"]["schemas"]
+    wanted = {name for name in PUBLISHED_SCHEMAS if name in components}
+    pending = _refs({key: value for key, value in schema.items() if key != "components"})
+    pending |= {SCHEMA_REF + name for name in wanted}
+    while pending:
+        name = pending.pop().removeprefix(SCHEMA_REF)
+        if name in components:
+            new = {ref for ref in _refs(components[name]) if ref.removeprefix(SCHEMA_REF) not in wanted}
+            wanted.add(name)
+            pending |= new
+    for name in set(components) - wanted:
+        del components[name]
 
 
 api = CallboardAPI(
@@ -39,6 +81,9 @@ api = CallboardAPI(
     description="The REST API of Callboard. Errors share one shape: "
     '`{"error": {"code", "message", "details"}}`.',
     urls_namespace="api-v1",
+    # Relative: the host that served this document (the paths carry /api/v1).
+    servers=[{"url": "/", "description": "The deployment that serves this document."}],
+    parser=CallboardParser(),
 )
 api.add_router("/", workspace_router)
 api.add_router("/", realtime_router)
@@ -64,6 +109,10 @@ def _authentication_error(request: HttpRequest, exc: AuthenticationError):
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError):
+    # ninja wraps whatever the body parser raised in "Cannot parse request body";
+    # our parser's own refusals keep their code and fields.
+    if isinstance(exc.__cause__, ApiError):
+        return api_error_response(exc.__cause__)
     return error_response(exc.status_code, message=str(exc))
 
 

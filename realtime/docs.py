@@ -32,24 +32,38 @@ def add_event_components(openapi: dict) -> None:
         schemas[name] = {"description": f"Any {name} envelope, by its `type`.", **union}
 
 
+# How a client proves who it is; each stream lists the ones it takes (any one will do).
+_SECURITY_SCHEMES = {
+    "bearerKey": {"type": "http", "scheme": "bearer",
+                  "description": "An API key: `Authorization: Bearer cbk_...`."},
+    "session": {"type": "httpApiKey", "in": "cookie", "name": "sessionid",
+                "description": "The dashboard's session cookie (a WebSocket must then come from an "
+                "allowed Origin)."},
+    "ticket": {"type": "httpApiKey", "in": "query", "name": "ticket",
+               "description": "A single-use ticket from POST /api/v1/auth/sse-ticket (30 s)."},
+}
+
 _STREAMS = {
     "workspaceStream": {
         "address": "/api/v1/events/stream",
         "description": "Server-Sent Events of one workspace (session or bearer key). Filters: "
         "event_types, call_id, agent, include_history, last_event_id.",
         "audiences": {Audience.WORKSPACE, Audience.CALL, Audience.CONTROL},
+        "security": ("bearerKey", "session"),
     },
     "ticketStream": {
         "address": "/api/v1/sse/connect",
         "description": "The same stream for EventSource clients, authenticated by a single-use "
         "ticket from POST /api/v1/auth/sse-ticket.",
         "audiences": {Audience.WORKSPACE, Audience.CALL, Audience.CONTROL},
+        "security": ("ticket",),
     },
     "callStream": {
         "address": "/api/v1/calls/{call_id}/stream",
         "description": "Server-Sent Events of one call; ends with stream-closed.",
         "audiences": {Audience.CALL, Audience.CONTROL},
         "call_lifecycle": True,
+        "security": ("bearerKey", "session", "ticket"),
     },
     "callObserver": {
         "address": "/api/v1/calls/{call_id}/observe",
@@ -61,6 +75,7 @@ _STREAMS = {
         "4401 (key revoked or deleted, user deactivated) or 4403 (no longer a member).",
         "audiences": {Audience.CALL, Audience.CONTROL},
         "call_lifecycle": True,
+        "security": ("bearerKey", "session", "ticket"),
     },
 }
 # The call's own lifecycle events travel on its stream too (SPEC §4.3).
@@ -103,6 +118,7 @@ def asyncapi_document() -> dict:
             "action": "receive",
             "channel": {"$ref": f"#/channels/{channel_name}"},
             "messages": [{"$ref": f"#/channels/{channel_name}/messages/{name}"} for name in carried],
+            "security": [{"$ref": f"#/components/securitySchemes/{scheme}"} for scheme in stream["security"]],
         }
     return {
         "asyncapi": "3.0.0",
@@ -116,5 +132,5 @@ def asyncapi_document() -> dict:
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {"messages": messages, "schemas": schemas, "securitySchemes": _SECURITY_SCHEMES},
     }

@@ -24,7 +24,9 @@ def parse_cursor(text: str | None) -> int | None:
     """A resume cursor is the decimal `id:` of an event of this stream, nothing else."""
     if text is None or text == "":
         return None
-    if not text.isdigit() or len(text) > _MAX_CURSOR_DIGITS:
+    # isdigit() alone also holds for '²' (int() raises) and for other scripts'
+    # digits ('١٢', int() reads 12): a cursor the server never sent.
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_CURSOR_DIGITS:
         raise BadRequest("Last-Event-ID must be the id of an event of this stream.",
                          code="invalid_cursor", details={"last_event_id": text[:64]})
     return int(text)

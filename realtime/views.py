@@ -23,6 +23,29 @@ STREAM_DESCRIPTION = (
 )
 
 
+# The 2xx of a stream (what ninja cannot infer from a view that returns a
+# StreamingHttpResponse): an event stream whose `data:` lines are the envelopes.
+STREAM_OK = {
+    "description": "The stream: `retry:`, then SSE frames (`id:` for persisted events, `event: <type>`, "
+    "`data: <envelope JSON>`) until the server ends it. Envelopes: the `Event` and `ControlEvent` "
+    "schemas; the frame format and which stream carries what: /api/v1/asyncapi.json.",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+# Security requirements as OpenAPI lists them: any one of them admits the request.
+# `SseTicket` is the single-use `?ticket=` (project/api.py declares the scheme).
+KEY_OR_SESSION = {"WorkspaceAuth": []}
+TICKET = {"SseTicket": []}
+
+
+def stream_openapi(*security: dict) -> dict:
+    """The `openapi_extra` of a stream operation: its 200 and, for one that
+    authenticates outside ninja (auth=None), the credentials it takes."""
+    extra: dict = {"responses": {200: STREAM_OK}}
+    if security:
+        extra["security"] = list(security)
+    return extra
+
+
 class StreamParams(Schema):
     event_types: str | None = Field(None, description="Comma list of event types to receive.")
     call_id: str | None = Field(None, description="Only events about this call.")
@@ -59,14 +82,15 @@ def redeem_stream_ticket(ticket: str):
 
 
 @router.get("/events/stream", auth=WorkspaceAuth(READ), response=STREAM_ERRORS,
-            description=STREAM_DESCRIPTION)
+            description=STREAM_DESCRIPTION, openapi_extra=stream_openapi())
 async def workspace_stream(request: HttpRequest, params: Query[StreamParams]):
     stream = await workspace_stream_for(request.auth, params,
                                         last_event_id_header=request.headers.get("Last-Event-ID"))
     return stream.as_response()
 
 
-@router.get("/sse/connect", auth=None, response=STREAM_ERRORS, description=STREAM_DESCRIPTION)
+@router.get("/sse/connect", auth=None, response=STREAM_ERRORS, description=STREAM_DESCRIPTION,
+            openapi_extra=stream_openapi(TICKET))
 async def ticket_stream(request: HttpRequest, params: Query[TicketStreamParams]):
     principal = await sync_to_async(redeem_stream_ticket)(params.ticket)
     bind_workspace(principal.workspace.pk)

@@ -251,3 +251,12 @@ def test_the_check_command_finds_a_balance_that_disagrees_with_its_ledger(worksp
 
     assert failed.value.code == 1
     assert str(workspace.pk) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["1e1000000", "-1e1000000", Decimal("1E+28"), 1e308, "NaN", "-Infinity"])
+def test_an_amount_beyond_the_decimal_contexts_precision_is_invalid_not_a_crash(value):
+    # quantize() past 28 digits raised InvalidOperation, a 500 from the top-up endpoint
+    with pytest.raises(BadRequest) as refused:
+        services.parse_amount(value, allow_negative=True)
+
+    assert refused.value.code == "invalid_amount"

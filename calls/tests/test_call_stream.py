@@ -80,6 +80,20 @@ def test_unknown_foreign_and_ended_calls_get_errors_not_streams(tmp_path, worksp
     }
 
 
+def test_a_cursor_of_digits_that_are_not_ascii_is_a_400_on_the_call_stream(tmp_path, workspace, read_key):
+    call = place(workspace)
+
+    with running_server(tmp_path) as server:
+        answers = []
+        for request in ({"headers": {"Last-Event-ID": b"\xb2"}}, {"params": {"last_event_id": "²"}},
+                        {"params": {"last_event_id": "١٢"}}):
+            with stream_request(server, key=read_key.key, path=path_of(call), **request) as response:
+                response.read()
+                answers.append((response.status_code, error_of(response)["code"]))
+
+    assert answers == [(400, "invalid_cursor")] * 3
+
+
 def test_a_ticket_opens_a_call_stream(tmp_path, workspace, read_key):
     call = place(workspace)
     ticket = ticket_for(read_key)

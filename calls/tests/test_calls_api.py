@@ -191,3 +191,37 @@ def test_another_workspaces_call_is_not_found_on_every_endpoint(outsider_key, wo
         assert response.json()["error"]["code"] == "not_found"
     assert outsider_key.get("/api/v1/calls").json()["total_count"] == 0
     assert Call.objects.get(pk=call.pk).status == "queued"
+
+
+@pytest.mark.parametrize("created_after", [
+    "2026-04-16T22:29:06+22:43",  # an offset Python accepts and PostgreSQL does not (a 500)
+    "2026-04-16T22:29:06-16:00",
+])
+def test_a_time_filter_with_any_offset_is_compared_in_utc(read_key, workspace, created_after):
+    # given a call made now, after either instant
+    call = place(workspace)
+
+    # when
+    response = read_key.get("/api/v1/calls", {"created_after": created_after})
+
+    # then
+    assert response.status_code == 200, response.content
+    assert [found["id"] for found in response.json()["results"]] == [str(call.pk)]
+
+
+@pytest.mark.parametrize(("created_before", "finds_the_call"), [
+    ("0001-01-01T00:00:00+05:00", False),  # year 0 in UTC
+    ("9999-12-31T23:00:00-05:00", True),  # year 10000 in UTC
+])
+def test_a_time_filter_past_the_calendar_in_utc_means_its_end(read_key, workspace, created_before,
+                                                              finds_the_call):
+    # given
+    call = place(workspace)
+
+    # when the instant, in UTC, falls before year 1 or after year 9999
+    response = read_key.get("/api/v1/calls", {"created_before": created_before})
+
+    # then
+    assert response.status_code == 200, response.content
+    found = [found["id"] for found in response.json()["results"]]
+    assert found == ([str(call.pk)] if finds_the_call else [])

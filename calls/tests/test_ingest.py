@@ -2,6 +2,7 @@
 own, idempotent by the runtime's event_id even when identical batches race."""
 
 import threading
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
@@ -236,3 +237,24 @@ def test_batches_sharing_events_in_opposite_orders_neither_deadlock_nor_double(r
     assert CallEvent.objects.filter(type="call-transcript").count() == 40
     seqs = list(Event.objects.filter(workspace=workspace).order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))  # no cursor drawn twice or skipped
+
+
+@pytest.mark.django_db
+def test_a_timestamp_with_an_offset_postgresql_refuses_is_stored_as_the_same_instant(runtime_key, workspace):
+    # given an instant written with +22:43: valid ISO 8601 and Python, out of range for
+    # PostgreSQL (it was a 500)
+    call = place(workspace)
+    now = datetime.now(UTC).replace(microsecond=0)
+    far_offset = now.astimezone(timezone(timedelta(hours=22, minutes=43))).isoformat()
+
+    # when
+    response = runtime_key.post(URL, {"events": [
+        item(call, "rt-1", "call-status", {"status": "ringing"}),
+        item(call, "rt-2", "call-status", {"status": "in-progress"}, timestamp=far_offset),
+    ]})
+
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 2
+    call.refresh_from_db()
+    assert call.answered_at == now

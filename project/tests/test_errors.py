@@ -337,3 +337,51 @@ def test_every_request_gets_its_own_request_id(db):
     # then
     assert GENERATED_REQUEST_ID.match(first["X-Request-ID"])
     assert first["X-Request-ID"] != second["X-Request-ID"]
+
+
+# Text PostgreSQL cannot store ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "field"),
+    [
+        (b'{"name": "ci\\u0000", "scopes": ["read"]}', "name"),
+        (b'{"name": "ci\\ud800", "scopes": ["read"]}', "name"),
+        (b'{"name": "ci", "scopes": ["read", "\\udc00x"]}', "scopes.1"),
+        # a lone surrogate written as raw (CESU-8) bytes rather than an escape
+        (b'{"name": "ci\xed\xa0\x80", "scopes": ["read"]}', "name"),
+        (b'{"name": "ci", "scopes": ["read"], "extra": {"k\\u0000": 1}}', "extra.k\x00"),
+    ],
+)
+def test_a_nul_or_a_lone_surrogate_in_a_body_is_a_400_naming_the_field(admin_key, workspace, raw_body, field):
+    # given text that PostgreSQL can store neither as text nor in JSON (it reached a 500)
+    keys_before = workspace.api_keys.count()
+
+    # when
+    response = admin_key.client.post("/api/v1/api-keys", raw_body, content_type="application/json",
+                                     HTTP_AUTHORIZATION=f"Bearer {admin_key.key}")
+
+    # then
+    error = assert_error_shape(response, 400, "validation_error")
+    [entry] = error["details"]["fields"]
+    assert (entry["field"], entry["location"], entry["code"]) == (field, "body", "unstorable_text")
+    assert workspace.api_keys.count() == keys_before
+
+
+def test_a_nul_in_a_query_parameter_is_a_400(read_key):
+    # when
+    response = read_key.get("/api/v1/calls", {"agent": "help\x00desk"})
+
+    # then
+    error = assert_error_shape(response, 400, "validation_error")
+    [entry] = error["details"]["fields"]
+    assert (entry["field"], entry["location"], entry["code"]) == ("agent", "query", "unstorable_text")
+
+
+def test_an_escaped_backslash_u_is_ordinary_text(admin_key):
+    # when the body holds the six characters \u0000, not a NUL
+    response = admin_key.post("/api/v1/api-keys", {"name": "ci \\u0000 \\ud800", "scopes": ["read"]})
+
+    # then
+    assert response.status_code == 201, response.content
+    assert response.json()["name"] == "ci \\u0000 \\ud800"

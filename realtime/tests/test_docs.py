@@ -213,3 +213,15 @@ def test_committed_api_documents_match_the_code(name):
             f"and commit the result.\n{diff}",
             pytrace=False,
         )
+
+
+def test_every_asyncapi_operation_says_which_credentials_open_it(asyncapi):
+    # given
+    schemes = asyncapi["components"]["securitySchemes"]
+
+    # then
+    for name, operation in asyncapi["operations"].items():
+        refs = [entry["$ref"].rsplit("/", 1)[-1] for entry in operation["security"]]
+        assert refs and set(refs) <= set(schemes), name
+    assert [entry["$ref"] for entry in asyncapi["operations"]["receive_ticketStream"]["security"]] == [
+        "#/components/securitySchemes/ticket"]

@@ -83,6 +83,10 @@ def test_a_cursor_means_a_position_in_the_callers_own_workspace_only(tmp_path, w
         foreign = [refused(server, key=read_key.key, headers={"Last-Event-ID": cursor})
                    for cursor in FOREIGN_CURSORS]
         foreign.append(refused(server, key=read_key.key, params={"last_event_id": "globex:5"}))
+        # digits that are not ASCII: '²' as a latin-1 header byte, others in the query
+        foreign.append(refused(server, key=read_key.key, headers={"Last-Event-ID": b"\xb2"}))
+        foreign += [refused(server, key=read_key.key, params={"last_event_id": cursor})
+                    for cursor in ("²", "١٢")]
 
         # when acme's client resumes whatever the cursor and filters, while globex goes on
         seen_by_acme = []
