@@ -17,9 +17,10 @@ runtime events.
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from django.conf import settings
 from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -79,6 +80,7 @@ def ingest_batch(workspace: Workspace, items: list[Any]) -> IngestResult:
     own against the calls as the earlier items left them (a failing item changes
     nothing), then the planned changes are written and published at once."""
     result = IngestResult()
+    now = datetime.now(UTC)
     with transaction.atomic():
         parsed = _parse_all(workspace, items, result)
         taken = _take_receipts(workspace, parsed)
@@ -94,7 +96,7 @@ def ingest_batch(workspace: Workspace, items: list[Any]) -> IngestResult:
             planned.add(item.event_id)
             locked = calls[call.pk]
             try:
-                change = _plan(locked, item, active)
+                change = _plan(locked, item, active, _moment(locked, item.timestamp, now))
             except (ApiError, ItemError) as error:
                 _release_receipt(workspace, item.event_id)
                 result.errors.append(_error(index, item.event_id, error.code, error.message))
@@ -192,7 +194,29 @@ def _parse(raw: Any) -> RuntimeItem:
     return item
 
 
-def _plan(call: Call, item: RuntimeItem, active: int) -> services.Change:
+def _moment(call: Call, timestamp: datetime | None, now: datetime) -> datetime | None:
+    """The item's time, if it is one the call can have had: from its creation (less
+    the allowed skew; a time before the creation counts as the creation) to now
+    (plus the skew). Outside, the runtime's clock or data is wrong: a charge run
+    would price 2,000 years of talk, or an answer in the future make a call free."""
+    if timestamp is None:
+        return None
+    skew = timedelta(seconds=settings.RUNTIME_TIMESTAMP_SKEW_SECONDS)
+    earliest, latest = call.created_at - skew, now + skew
+    if not earliest <= timestamp <= latest:
+        raise ItemError(
+            "timestamp_out_of_range",
+            f"timestamp must lie between the call's creation and now, give or take "
+            f"{settings.RUNTIME_TIMESTAMP_SKEW_SECONDS} s ({_iso(earliest)} to {_iso(latest)}).",
+        )
+    return max(timestamp, call.created_at)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _plan(call: Call, item: RuntimeItem, active: int, moment: datetime | None) -> services.Change:
     if item.type == STATUS_TYPE:
         try:
             report = StatusReport.model_validate(item.data)
@@ -204,11 +228,11 @@ def _plan(call: Call, item: RuntimeItem, active: int) -> services.Change:
             end_reason=report.end_reason,
             failure_code=report.failure_code,
             failure_reason=report.failure_reason,
-            occurred_at=item.timestamp,
+            occurred_at=moment,
             active_before=active,
         )
     payload = services.validated_report(item.type, item.data)
-    return services.plan_report(call, type=item.type, payload=payload, occurred_at=item.timestamp)
+    return services.plan_report(call, type=item.type, payload=payload, occurred_at=moment)
 
 
 def _uuid_or_none(text: str) -> uuid.UUID | None:

@@ -429,7 +429,7 @@ def plan_transition(
             code="illegal_transition",
             details={"from": previous, "to": status, "allowed": sorted(TRANSITIONS.get(previous, ()))},
         )
-    moment = occurred_at or datetime.now(UTC)
+    moment = _in_order(call, occurred_at or datetime.now(UTC))
     change = Change(fields={"status"})
     call.status = status
     if status == CallStatus.RINGING:
@@ -456,6 +456,14 @@ def plan_transition(
     if status in TERMINAL_STATUSES:
         change.emissions.append(Emission("call-ended", _ended_data(call, active), call, moment))
     return change
+
+
+def _in_order(call: Call, moment: datetime) -> datetime:
+    """The moment, or the call's latest recorded time when it is earlier: a call's
+    times stay in order (created <= started <= answered <= ended), so a duration
+    is never negative and a late report cannot move an answer before the ring."""
+    recorded = [time for time in (call.created_at, call.started_at, call.answered_at) if time is not None]
+    return max([moment, *recorded])
 
 
 def apply_change(call: Call, change: Change) -> list[dict]:
