@@ -12,7 +12,10 @@ each other apply every item once, and an item that failed was never taken
 (sending it again is how a runtime retries it).
 
 The simulated runtime reports through `ingest_batch` too: one path for
-runtime events.
+runtime events. Each batch says which runtime sends it (`reporter`: the HTTP
+API is `ingest`, the simulator in-process is `simulated`), and a call takes
+reports only from the runtime that plays it (`Call.runtime`), so an ingest key
+cannot end, answer or talk over the calls the simulator is playing.
 """
 
 import uuid
@@ -75,14 +78,15 @@ class ItemError(Exception):
         self.message = message
 
 
-def ingest_batch(workspace: Workspace, items: list[Any]) -> IngestResult:
-    """Applies a batch in one transaction: every item is checked and planned on its
-    own against the calls as the earlier items left them (a failing item changes
-    nothing), then the planned changes are written and published at once."""
+def ingest_batch(workspace: Workspace, items: list[Any], *, reporter: str) -> IngestResult:
+    """Applies a batch that the runtime `reporter` sent, in one transaction: every
+    item is checked and planned on its own against the calls as the earlier items
+    left them (a failing item changes nothing), then the planned changes are
+    written and published at once."""
     result = IngestResult()
     now = datetime.now(UTC)
     with transaction.atomic():
-        parsed = _parse_all(workspace, items, result)
+        parsed = _parse_all(workspace, items, result, reporter)
         taken = _take_receipts(workspace, parsed)
         fresh = [(index, item, call) for index, item, call in parsed if item.event_id in taken]
         calls = services.locked_calls(workspace, {call.pk for _, _, call in fresh})
@@ -121,9 +125,10 @@ def _error(index: int, event_id: Any, code: str, message: str) -> dict[str, Any]
 Parsed = list[tuple[int, RuntimeItem, Call]]  # (index in the batch, the item, its call)
 
 
-def _parse_all(workspace: Workspace, items: list[Any], result: IngestResult) -> Parsed:
-    """The items that are well formed and name a call of this workspace (one query
-    for all their calls); the rest become per-item errors."""
+def _parse_all(workspace: Workspace, items: list[Any], result: IngestResult, reporter: str) -> Parsed:
+    """The items that are well formed and name a call of this workspace that
+    `reporter` may report on (one query for all their calls); the rest become
+    per-item errors."""
     valid: list[tuple[int, RuntimeItem]] = []
     for index, raw in enumerate(items):
         try:
@@ -140,6 +145,12 @@ def _parse_all(workspace: Workspace, items: list[Any], result: IngestResult) -> 
             result.errors.append(
                 _error(index, item.event_id, "not_found", f"No call {item.call_id!r} in this workspace.")
             )
+            continue
+        if call.runtime and call.runtime != reporter:
+            result.errors.append(_error(
+                index, item.event_id, "call_played_by_another_runtime",
+                f"Call {item.call_id} is played by the {call.runtime} runtime; only it reports on the call.",
+            ))
             continue
         parsed.append((index, item, call))
     return parsed

@@ -25,6 +25,7 @@ from calls.events import CALL_STREAM_EVENTS, EPHEMERAL_CALL_STREAM_EVENTS
 from calls.models import (
     ACTIVE_STATUSES,
     DEFAULT_AGENT_NAME,
+    RUNTIME_NAMES,
     TERMINAL_STATUSES,
     Agent,
     Call,
@@ -308,15 +309,21 @@ def call_create(
     campaign_id: str | None = None,
     schedule_id: str | None = None,
     place: bool = True,
+    runtime: str | None = None,
 ) -> Call:
     """Records a new call (queued, or ringing when inbound) and, after commit, asks
-    the voice runtime to place it."""
+    the voice runtime to place it. `runtime` names the runtime that will play it
+    (VOICE_RUNTIME when placed here; none when a caller drives the call itself):
+    only that runtime may report on the call (calls/ingest.py)."""
     to_number = e164(to_number, field="to_number")
     from_number = e164(from_number or settings.CALLS_DEFAULT_FROM_NUMBER, field="from_number")
     if variables is not None and not isinstance(variables, dict):
         raise BadRequest("`variables` must be an object.", code="invalid_variables")
     if direction not in ("inbound", "outbound"):
         raise BadRequest("`direction` must be inbound or outbound.", code="invalid_direction")
+    played_by = runtime if runtime is not None else (settings.VOICE_RUNTIME if place else "")
+    if played_by not in ("", *RUNTIME_NAMES):
+        raise ValueError(f"unknown voice runtime {played_by!r}")
     with transaction.atomic():
         chosen = agent_named(workspace, agent)
         call_admission.send(sender=Call, workspace=workspace, direction=direction)
@@ -326,6 +333,7 @@ def call_create(
             workspace=workspace,
             direction=direction,
             source=source,
+            runtime=played_by,
             to_number=to_number,
             from_number=from_number,
             agent=chosen,
@@ -338,7 +346,7 @@ def call_create(
         )
         _emit(call, "call-created", call_object(call))
         if place:
-            transaction.on_commit(lambda: get_runtime().place(call))
+            transaction.on_commit(lambda: get_runtime(call.runtime).place(call))
     return call
 
 

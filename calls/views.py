@@ -191,4 +191,4 @@ def runtime_events(request: HttpRequest, payload: RuntimeBatchIn):
             code="batch_too_large",
             details={"max_items": settings.RUNTIME_INGEST_MAX_ITEMS, "items": len(payload.events)},
         )
-    return ingest.ingest_batch(request.auth.workspace, payload.events).as_dict()
+    return ingest.ingest_batch(request.auth.workspace, payload.events, reporter="ingest").as_dict()
