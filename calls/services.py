@@ -8,6 +8,7 @@ runtime reports about a call (speech, TTS, tools, ...) goes through
 come here: there is one path for a call's changes.
 """
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,9 +36,9 @@ from calls.models import (
 from calls.runtime import get_runtime
 from calls.signals import call_admission, calls_ended
 from project.bulk import insert_rows
-from project.errors import BadRequest, Conflict, NotFound
+from project.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from realtime import catalogue
-from realtime.emit import Emission, prepare, record
+from realtime.emit import Emission, hold_cursor, prepare, record
 from workspaces.models import Workspace
 from workspaces.scoping import get_scoped_or_404, scoped
 
@@ -317,14 +318,17 @@ def call_create(
     only that runtime may report on the call (calls/ingest.py)."""
     to_number = e164(to_number, field="to_number")
     from_number = e164(from_number or settings.CALLS_DEFAULT_FROM_NUMBER, field="from_number")
-    if variables is not None and not isinstance(variables, dict):
-        raise BadRequest("`variables` must be an object.", code="invalid_variables")
+    _check_variables(variables)
     if direction not in ("inbound", "outbound"):
         raise BadRequest("`direction` must be inbound or outbound.", code="invalid_direction")
     played_by = runtime if runtime is not None else (settings.VOICE_RUNTIME if place else "")
     if played_by not in ("", *RUNTIME_NAMES):
         raise ValueError(f"unknown voice runtime {played_by!r}")
     with transaction.atomic():
+        # Counted under the workspace's cursor lock, which the call's `call-created`
+        # takes anyway: two creates at once cannot both take the last slot.
+        hold_cursor(workspace)
+        _check_active_cap(workspace)
         chosen = agent_named(workspace, agent)
         call_admission.send(sender=Call, workspace=workspace, direction=direction)
         now = datetime.now(UTC)
@@ -348,6 +352,65 @@ def call_create(
         if place:
             transaction.on_commit(lambda: get_runtime(call.runtime).place(call))
     return call
+
+
+def _check_variables(variables: Any) -> None:
+    """A call's `variables`: an object of at most CALLS_MAX_VARIABLES_BYTES as compact
+    JSON, nested at most CALLS_MAX_VARIABLES_DEPTH deep. Every stream event that
+    carries the call carries them, to every connection of the workspace."""
+    if variables is None:
+        return
+    if not isinstance(variables, dict):
+        raise BadRequest("`variables` must be an object.", code="invalid_variables")
+    limit = settings.CALLS_MAX_VARIABLES_DEPTH
+    depth = _nesting(variables, limit)  # first: measuring the size would recurse as deep
+    if depth > limit:
+        raise BadRequest(
+            f"`variables` nest at most {limit} levels deep.",
+            code="variables_too_deep",
+            details={"max_depth": limit},
+        )
+    most = settings.CALLS_MAX_VARIABLES_BYTES
+    size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > most:
+        raise BadRequest(
+            f"`variables` take at most {most} bytes of JSON; these take {size}.",
+            code="variables_too_large",
+            details={"max_bytes": most, "bytes": size},
+        )
+
+
+def _nesting(value: Any, limit: int) -> int:
+    """How deeply objects and arrays nest in `value` (an object alone: 1), without
+    recursion; it stops counting past `limit`."""
+    deepest, pending = 0, [(value, 1)]
+    while pending and deepest <= limit:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+# What a client refused for too many active calls is told to wait: calls end in
+# seconds to minutes, and a poll every few seconds costs one count.
+ACTIVE_CAP_RETRY_AFTER_SECONDS = 5
+
+
+def _check_active_cap(workspace: Workspace) -> None:
+    """429 `too_many_active_calls` at CALLS_MAX_ACTIVE_PER_WORKSPACE active calls.
+    Take the cursor lock first (`hold_cursor`), so the count holds until the commit."""
+    cap = settings.CALLS_MAX_ACTIVE_PER_WORKSPACE
+    active = active_calls(workspace)
+    if active >= cap:
+        raise TooManyRequests(
+            f"The workspace has {active} active calls, its most; place more as calls end.",
+            code="too_many_active_calls",
+            details={"active_calls": active, "max_active_calls": cap},
+            headers={"Retry-After": str(ACTIVE_CAP_RETRY_AFTER_SECONDS)},
+        )
 
 
 def locked_calls(workspace: Workspace, call_ids) -> dict:
