@@ -38,7 +38,7 @@ from calls.signals import call_admission, calls_ended
 from project.bulk import insert_rows
 from project.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from realtime import catalogue
-from realtime.emit import Emission, hold_cursor, prepare, record
+from realtime.emit import Emission, prepare, record
 from workspaces.models import Workspace
 from workspaces.scoping import get_scoped_or_404, scoped
 
@@ -325,10 +325,6 @@ def call_create(
     if played_by not in ("", *RUNTIME_NAMES):
         raise ValueError(f"unknown voice runtime {played_by!r}")
     with transaction.atomic():
-        # Counted under the workspace's cursor lock, which the call's `call-created`
-        # takes anyway: two creates at once cannot both take the last slot.
-        hold_cursor(workspace)
-        _check_active_cap(workspace)
         chosen = agent_named(workspace, agent)
         call_admission.send(sender=Call, workspace=workspace, direction=direction)
         now = datetime.now(UTC)
@@ -349,6 +345,7 @@ def call_create(
             started_at=now if inbound else None,
         )
         _emit(call, "call-created", call_object(call))
+        _check_active_cap(workspace)  # after the emit: under the cursor lock
         if place:
             transaction.on_commit(lambda: get_runtime(call.runtime).place(call))
     return call
@@ -400,10 +397,14 @@ ACTIVE_CAP_RETRY_AFTER_SECONDS = 5
 
 
 def _check_active_cap(workspace: Workspace) -> None:
-    """429 `too_many_active_calls` at CALLS_MAX_ACTIVE_PER_WORKSPACE active calls.
-    Take the cursor lock first (`hold_cursor`), so the count holds until the commit."""
+    """429 `too_many_active_calls` when the call just created is one more than
+    CALLS_MAX_ACTIVE_PER_WORKSPACE (the transaction rolls it back). Counted after
+    its `call-created`, whose emit holds the workspace's cursor lock until the
+    commit: two creates at once cannot both take the last slot. Taking the lock
+    earlier to count first held it longer and cost a quarter of call_create's
+    throughput from four threads (docs/architecture.md)."""
     cap = settings.CALLS_MAX_ACTIVE_PER_WORKSPACE
-    active = active_calls(workspace)
+    active = active_calls(workspace) - 1  # those before this one
     if active >= cap:
         raise TooManyRequests(
             f"The workspace has {active} active calls, its most; place more as calls end.",
