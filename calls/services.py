@@ -368,7 +368,10 @@ def _check_variables(variables: Any) -> None:
             details={"max_depth": limit},
         )
     most = settings.CALLS_MAX_VARIABLES_BYTES
-    size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
+    try:
+        size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
+    except ValueError:  # NaN or Infinity: Python's parser takes them, JSON and PostgreSQL do not
+        raise BadRequest("`variables` must be JSON: no NaN or Infinity.", code="invalid_variables") from None
     if size > most:
         raise BadRequest(
             f"`variables` take at most {most} bytes of JSON; these take {size}.",

@@ -122,3 +122,19 @@ def test_creates_at_once_cannot_both_take_the_last_slot(write_key, workspace, se
     # then exactly one takes the slot, the others are refused, and the cap holds
     assert sorted(statuses) == [201] + [429] * 5
     assert Call.objects.filter(workspace=workspace).count() == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_variables_with_numbers_json_does_not_have_are_refused(write_key, settings, number):
+    # given a body that Python's JSON parser reads but JSON (and PostgreSQL) has no such number
+    settings.VOICE_RUNTIME = "ingest"
+    body = f'{{"to_number": "{NUMBER}", "variables": {{"score": {number}}}}}'
+
+    # when a call is placed with it
+    response = write_key.post(URL, body)
+
+    # then it is a clean 400, and nothing is created
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_variables"
+    assert not Call.objects.exists()
