@@ -62,7 +62,8 @@ def main() -> None:
     workspace = Workspace.objects.create(name="Ingest profile", slug=f"ingest-{uuid.uuid4().hex[:8]}")
     call_ids = seed_active(workspace, args.calls)
     work = batches(call_ids, args.batches, args.batch, args.ephemeral_share)
-    ingest_batch(workspace, batches(call_ids, 1, args.batch, args.ephemeral_share)[0])  # warm up
+    warm_up = batches(call_ids, 1, args.batch, args.ephemeral_share)[0]
+    ingest_batch(workspace, warm_up, reporter="ingest")
 
     profile = cProfile.Profile() if args.profile else None
     accepted = 0
@@ -70,7 +71,7 @@ def main() -> None:
     if profile:
         profile.enable()
     for batch in work:
-        result = ingest_batch(workspace, batch)
+        result = ingest_batch(workspace, batch, reporter="ingest")
         accepted += result.accepted
         if result.errors:
             sys.exit(f"unexpected item errors: {result.errors[:3]}")

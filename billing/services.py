@@ -9,10 +9,16 @@ the low-balance threshold or zero. Lock order, everywhere: the workspace's
 event cursor (`hold_cursor`), then the account, so a call's ending (which
 emits first, then settles) and a charge (which locks first, then emits) cannot
 deadlock.
+
+A loop over many calls or workspaces (the charge run, ending the calls of an
+account out of credit) handles each in its own savepoint: a call it cannot
+handle is logged with its id, counted (`callboard_background_failures_total`)
+and skipped, and the loop goes on.
 """
 
 import hashlib
 import json
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -21,15 +27,17 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from billing.models import AgentRate, CreditAccount, EntryKind, LedgerEntry
 from calls.models import Call, CallStatus
 from project.errors import BadRequest, Conflict, PaymentRequired
+from project.metrics import background_failures
 from realtime.emit import Emission, emit_many, hold_cursor
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
+logger = logging.getLogger(__name__)
 FOUR_PLACES = Decimal("0.0001")
 SYSTEM = "system"
 
@@ -385,14 +393,19 @@ def charge_live_calls(*, now: datetime | None = None) -> int:
     )
     charged = 0
     for workspace in Workspace.objects.filter(pk__in=list(workspace_ids)):
-        charged += charge_workspace_calls(workspace=workspace, now=now)
+        try:
+            charged += charge_workspace_calls(workspace=workspace, now=now)
+        except Exception:  # one workspace's failure must not stop everyone's billing
+            logger.exception("charge run: workspace %s skipped", workspace.pk)
+            background_failures.labels("charge").inc()
     return charged
 
 
 def charge_workspace_calls(*, workspace: Workspace, now: datetime) -> int:
     """`charge_live_calls` for one workspace, in one transaction. A minute is
-    BILLING_CHARGE_PERIOD_SECONDS of talk (60) and costs that share of the rate."""
-    period = settings.BILLING_CHARGE_PERIOD_SECONDS
+    BILLING_CHARGE_PERIOD_SECONDS of talk (60) and costs that share of the rate;
+    one run charges a call at most BILLING_MAX_MINUTES_PER_RUN of them (the next
+    runs charge the rest)."""
     with transaction.atomic():
         hold_cursor(workspace)
         account = _locked(workspace)
@@ -401,24 +414,72 @@ def charge_workspace_calls(*, workspace: Workspace, now: datetime) -> int:
         if account.blocked and calls:
             # The hang-ups of the crossing may have been lost (a worker died): ask again.
             transaction.on_commit(lambda: _end_calls_later(workspace.pk), robust=True)
-        entries = []
-        overrides = agent_rates(account) if calls else {}
-        for call in calls:
-            minutes = int((now - call.answered_at).total_seconds() // period)
-            if minutes <= 0:
-                continue
-            price = money(rate_for(account, call.agent_name, overrides) * period / 60)
-            entries += [
-                Entry(
-                    kind=EntryKind.CALL_CHARGE,
-                    reason="call-charge",
-                    amount=-price,
-                    key=f"call:{call.pk}:minute:{minute}",
-                    call_id=str(call.pk),
-                )
-                for minute in range(1, minutes + 1)
-            ]
-        return len(_post(account, entries))
+        if not calls:
+            return 0
+        pricing = _Pricing(account, agent_rates(account), _minutes_paid(workspace, calls), now)
+        try:
+            # The usual case, in one go: one ledger insert and one emit for the workspace.
+            with transaction.atomic():
+                return len(_post(account, [entry for call in calls for entry in pricing.entries(call)]))
+        except Exception:  # some call cannot be charged: find it below, one by one
+            account.refresh_from_db(fields=["balance"])
+        return sum(_charge_one(account, pricing, call) for call in calls)
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    """What a charge run needs to price one call's minutes."""
+
+    account: CreditAccount
+    overrides: dict
+    paid: dict  # call id -> minutes charged so far
+    now: datetime
+
+    def entries(self, call: Call) -> list[Entry]:
+        """The call's minutes that are due and unpaid, at most BILLING_MAX_MINUTES_PER_RUN."""
+        period = settings.BILLING_CHARGE_PERIOD_SECONDS
+        minutes = int((self.now - call.answered_at).total_seconds() // period)
+        first = self.paid.get(str(call.pk), 0) + 1
+        last = min(minutes, first - 1 + settings.BILLING_MAX_MINUTES_PER_RUN)
+        if last < first:
+            return []
+        price = money(rate_for(self.account, call.agent_name, self.overrides) * period / 60)
+        return [
+            Entry(
+                kind=EntryKind.CALL_CHARGE,
+                reason="call-charge",
+                amount=-price,
+                key=f"call:{call.pk}:minute:{minute}",
+                call_id=str(call.pk),
+            )
+            for minute in range(first, last + 1)
+        ]
+
+
+def _minutes_paid(workspace: Workspace, calls: list[Call]) -> dict[str, int]:
+    """Minutes charged so far, by call id: minutes are charged in order from 1, so
+    their number is the last one paid."""
+    ids = [str(call.pk) for call in calls]
+    rows = (
+        scoped(LedgerEntry, workspace)
+        .filter(call_id__in=ids, kind=EntryKind.CALL_CHARGE, reason="call-charge")
+        .values("call_id")
+        .annotate(minutes=Count("id"))
+    )
+    return {row["call_id"]: row["minutes"] for row in rows}
+
+
+def _charge_one(account: CreditAccount, pricing: _Pricing, call: Call) -> int:
+    """One call's charges in a savepoint: a call that cannot be charged (its data
+    overflows the ledger, say) is logged and skipped; the others are charged."""
+    try:
+        with transaction.atomic():
+            return len(_post(account, pricing.entries(call)))
+    except Exception:
+        account.refresh_from_db(fields=["balance"])
+        logger.exception("charge run: call %s skipped", call.pk)
+        background_failures.labels("charge").inc()
+        return 0
 
 
 def end_calls_without_credit(*, workspace: Workspace) -> int:
@@ -443,6 +504,10 @@ def end_calls_without_credit(*, workspace: Workspace) -> int:
         try:
             calls.call_hangup(workspace=workspace, call_id=call_id, end_reason="insufficient-balance")
         except Conflict:  # it ended meanwhile
+            continue
+        except Exception:  # this call's ending failed: end the others anyway
+            logger.exception("out of credit: call %s not ended", call_id)
+            background_failures.labels("end-without-credit").inc()
             continue
         ended += 1
     return ended

@@ -17,8 +17,9 @@ DEMO_SLUG = "demo"
 NUMBERS = [f"+1415555{number:04d}" for number in range(100, 200)]
 
 
-def place_simulated_call(workspace: Workspace, rng: random.Random | None = None):
-    """Records a believable call (outbound mostly, some inbound) without placing it."""
+def place_simulated_call(workspace: Workspace, rng: random.Random | None = None, *, runtime: str):
+    """Records a believable call (outbound mostly, some inbound) without placing it;
+    `runtime` is the one the caller will ask to play it."""
     rng = rng or random.Random()  # noqa: S311 - simulated traffic
     agents = list(scoped(Agent, workspace).values_list("name", flat=True)) or [None]
     inbound = rng.random() < 0.25
@@ -28,7 +29,7 @@ def place_simulated_call(workspace: Workspace, rng: random.Random | None = None)
         from_number=customer if inbound else None, agent=rng.choice(agents),
         direction="inbound" if inbound else "outbound", source="inbound" if inbound else "api",
         variables={"customer_name": rng.choice(["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken"])},
-        place=False,
+        place=False, runtime=runtime,
     )
 
 
@@ -41,6 +42,6 @@ def keep_demo_calls_going() -> int:
         return 0
     missing = max(0, wanted - scoped(Call, workspace).filter(status__in=ACTIVE).count())
     for _ in range(missing):
-        call = place_simulated_call(workspace)
+        call = place_simulated_call(workspace, runtime=settings.VOICE_RUNTIME)
         get_runtime().place(call)
     return missing

@@ -12,14 +12,18 @@ each other apply every item once, and an item that failed was never taken
 (sending it again is how a runtime retries it).
 
 The simulated runtime reports through `ingest_batch` too: one path for
-runtime events.
+runtime events. Each batch says which runtime sends it (`reporter`: the HTTP
+API is `ingest`, the simulator in-process is `simulated`), and a call takes
+reports only from the runtime that plays it (`Call.runtime`), so an ingest key
+cannot end, answer or talk over the calls the simulator is playing.
 """
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from django.conf import settings
 from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -76,13 +80,15 @@ class ItemError(Exception):
         self.message = message
 
 
-def ingest_batch(workspace: Workspace, items: list[Any]) -> IngestResult:
-    """Applies a batch in one transaction: every item is checked and planned on its
-    own against the calls as the earlier items left them (a failing item changes
-    nothing), then the planned changes are written and published at once."""
+def ingest_batch(workspace: Workspace, items: list[Any], *, reporter: str) -> IngestResult:
+    """Applies a batch that the runtime `reporter` sent, in one transaction: every
+    item is checked and planned on its own against the calls as the earlier items
+    left them (a failing item changes nothing), then the planned changes are
+    written and published at once."""
     result = IngestResult()
+    now = datetime.now(UTC)
     with transaction.atomic():
-        parsed = _parse_all(workspace, items, result)
+        parsed = _parse_all(workspace, items, result, reporter)
         taken = _take_receipts(workspace, parsed)
         fresh = [(index, item, call) for index, item, call in parsed if item.event_id in taken]
         calls = services.locked_calls(workspace, {call.pk for _, _, call in fresh})
@@ -96,7 +102,7 @@ def ingest_batch(workspace: Workspace, items: list[Any]) -> IngestResult:
             planned.add(item.event_id)
             locked = calls[call.pk]
             try:
-                change = _plan(locked, item, active)
+                change = _plan(locked, item, active, _moment(locked, item.timestamp, now))
             except (ApiError, ItemError) as error:
                 _release_receipt(workspace, item.event_id)
                 result.errors.append(_error(index, item.event_id, error.code, error.message))
@@ -121,9 +127,10 @@ def _error(index: int, event_id: Any, code: str, message: str) -> dict[str, Any]
 Parsed = list[tuple[int, RuntimeItem, Call]]  # (index in the batch, the item, its call)
 
 
-def _parse_all(workspace: Workspace, items: list[Any], result: IngestResult) -> Parsed:
-    """The items that are well formed and name a call of this workspace (one query
-    for all their calls); the rest become per-item errors."""
+def _parse_all(workspace: Workspace, items: list[Any], result: IngestResult, reporter: str) -> Parsed:
+    """The items that are well formed and name a call of this workspace that
+    `reporter` may report on (one query for all their calls); the rest become
+    per-item errors."""
     valid: list[tuple[int, RuntimeItem]] = []
     for index, raw in enumerate(items):
         try:
@@ -140,6 +147,12 @@ def _parse_all(workspace: Workspace, items: list[Any], result: IngestResult) -> 
             result.errors.append(
                 _error(index, item.event_id, "not_found", f"No call {item.call_id!r} in this workspace.")
             )
+            continue
+        if call.runtime and call.runtime != reporter:
+            result.errors.append(_error(
+                index, item.event_id, "call_played_by_another_runtime",
+                f"Call {item.call_id} is played by the {call.runtime} runtime; only it reports on the call.",
+            ))
             continue
         parsed.append((index, item, call))
     return parsed
@@ -194,7 +207,29 @@ def _parse(raw: Any) -> RuntimeItem:
     return item
 
 
-def _plan(call: Call, item: RuntimeItem, active: int) -> services.Change:
+def _moment(call: Call, timestamp: datetime | None, now: datetime) -> datetime | None:
+    """The item's time, if it is one the call can have had: from its creation (less
+    the allowed skew; a time before the creation counts as the creation) to now
+    (plus the skew). Outside, the runtime's clock or data is wrong: a charge run
+    would price 2,000 years of talk, or an answer in the future make a call free."""
+    if timestamp is None:
+        return None
+    skew = timedelta(seconds=settings.RUNTIME_TIMESTAMP_SKEW_SECONDS)
+    earliest, latest = call.created_at - skew, now + skew
+    if not earliest <= timestamp <= latest:
+        raise ItemError(
+            "timestamp_out_of_range",
+            f"timestamp must lie between the call's creation and now, give or take "
+            f"{settings.RUNTIME_TIMESTAMP_SKEW_SECONDS} s ({_iso(earliest)} to {_iso(latest)}).",
+        )
+    return max(timestamp, call.created_at)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _plan(call: Call, item: RuntimeItem, active: int, moment: datetime | None) -> services.Change:
     if item.type == STATUS_TYPE:
         try:
             report = StatusReport.model_validate(item.data)
@@ -206,11 +241,11 @@ def _plan(call: Call, item: RuntimeItem, active: int) -> services.Change:
             end_reason=report.end_reason,
             failure_code=report.failure_code,
             failure_reason=report.failure_reason,
-            occurred_at=item.timestamp,
+            occurred_at=moment,
             active_before=active,
         )
     payload = services.validated_report(item.type, item.data)
-    return services.plan_report(call, type=item.type, payload=payload, occurred_at=item.timestamp)
+    return services.plan_report(call, type=item.type, payload=payload, occurred_at=moment)
 
 
 def _uuid_or_none(text: str) -> uuid.UUID | None:

@@ -56,12 +56,17 @@ TERMINAL_STATUSES = frozenset(
     {CallStatus.COMPLETED, CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.CANCELED}
 )
 ACTIVE_STATUSES = frozenset(set(CallStatus) - TERMINAL_STATUSES)
+RUNTIME_NAMES = ("simulated", "ingest")
 
 
 class Call(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     direction = models.CharField(max_length=16, default="outbound")
     source = models.CharField(max_length=16, default="api")
+    # The voice runtime asked to play the call (VOICE_RUNTIME when it was placed);
+    # only that runtime reports on it. Empty: none was asked (a call recorded
+    # before this was kept, or one a caller drives itself) and any runtime may.
+    runtime = models.CharField(max_length=16, blank=True, default="")
     status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.QUEUED)
     from_number = models.CharField(max_length=20)
     to_number = models.CharField(max_length=20)

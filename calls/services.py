@@ -8,6 +8,7 @@ runtime reports about a call (speech, TTS, tools, ...) goes through
 come here: there is one path for a call's changes.
 """
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from calls.events import CALL_STREAM_EVENTS, EPHEMERAL_CALL_STREAM_EVENTS
 from calls.models import (
     ACTIVE_STATUSES,
     DEFAULT_AGENT_NAME,
+    RUNTIME_NAMES,
     TERMINAL_STATUSES,
     Agent,
     Call,
@@ -35,7 +37,7 @@ from calls.models import (
 from calls.runtime import get_runtime
 from calls.signals import call_admission, calls_ended
 from project.bulk import insert_rows
-from project.errors import BadRequest, Conflict, NotFound
+from project.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from realtime import catalogue
 from realtime.emit import Emission, prepare, record
 from workspaces.models import Workspace
@@ -311,15 +313,20 @@ def call_create(
     campaign_id: str | None = None,
     schedule_id: str | None = None,
     place: bool = True,
+    runtime: str | None = None,
 ) -> Call:
     """Records a new call (queued, or ringing when inbound) and, after commit, asks
-    the voice runtime to place it."""
+    the voice runtime to place it. `runtime` names the runtime that will play it
+    (VOICE_RUNTIME when placed here; none when a caller drives the call itself):
+    only that runtime may report on the call (calls/ingest.py)."""
     to_number = e164(to_number, field="to_number")
     from_number = e164(from_number or settings.CALLS_DEFAULT_FROM_NUMBER, field="from_number")
-    if variables is not None and not isinstance(variables, dict):
-        raise BadRequest("`variables` must be an object.", code="invalid_variables")
+    _check_variables(variables)
     if direction not in ("inbound", "outbound"):
         raise BadRequest("`direction` must be inbound or outbound.", code="invalid_direction")
+    played_by = runtime if runtime is not None else (settings.VOICE_RUNTIME if place else "")
+    if played_by not in ("", *RUNTIME_NAMES):
+        raise ValueError(f"unknown voice runtime {played_by!r}")
     with transaction.atomic():
         chosen = agent_named(workspace, agent)
         call_admission.send(sender=Call, workspace=workspace, direction=direction)
@@ -329,6 +336,7 @@ def call_create(
             workspace=workspace,
             direction=direction,
             source=source,
+            runtime=played_by,
             to_number=to_number,
             from_number=from_number,
             agent=chosen,
@@ -340,6 +348,7 @@ def call_create(
             started_at=now if inbound else None,
         )
         _emit(call, "call-created", call_object(call))
+        _check_active_cap(workspace)  # after the emit: under the cursor lock
         if place:
             transaction.on_commit(lambda: _place(call))
     return call
@@ -351,10 +360,76 @@ def _place(call: Call) -> None:
     into an error it would retry, placing a second one: the call stays queued
     and the call sweeper fails it (`not-placed`) after CALLS_STUCK_SECONDS."""
     try:
-        get_runtime().place(call)
+        get_runtime(call.runtime).place(call)
     except Exception:
         logger.exception("the runtime could not take call %s; it stays queued until the call sweeper ends it",
                          call.pk)
+
+
+def _check_variables(variables: Any) -> None:
+    """A call's `variables`: an object of at most CALLS_MAX_VARIABLES_BYTES as compact
+    JSON, nested at most CALLS_MAX_VARIABLES_DEPTH deep. Every stream event that
+    carries the call carries them, to every connection of the workspace."""
+    if variables is None:
+        return
+    if not isinstance(variables, dict):
+        raise BadRequest("`variables` must be an object.", code="invalid_variables")
+    limit = settings.CALLS_MAX_VARIABLES_DEPTH
+    depth = _nesting(variables, limit)  # first: measuring the size would recurse as deep
+    if depth > limit:
+        raise BadRequest(
+            f"`variables` nest at most {limit} levels deep.",
+            code="variables_too_deep",
+            details={"max_depth": limit},
+        )
+    most = settings.CALLS_MAX_VARIABLES_BYTES
+    try:
+        size = len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
+    except ValueError:  # NaN or Infinity: Python's parser takes them, JSON and PostgreSQL do not
+        raise BadRequest("`variables` must be JSON: no NaN or Infinity.", code="invalid_variables") from None
+    if size > most:
+        raise BadRequest(
+            f"`variables` take at most {most} bytes of JSON; these take {size}.",
+            code="variables_too_large",
+            details={"max_bytes": most, "bytes": size},
+        )
+
+
+def _nesting(value: Any, limit: int) -> int:
+    """How deeply objects and arrays nest in `value` (an object alone: 1), without
+    recursion; it stops counting past `limit`."""
+    deepest, pending = 0, [(value, 1)]
+    while pending and deepest <= limit:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+# What a client refused for too many active calls is told to wait: calls end in
+# seconds to minutes, and a poll every few seconds costs one count.
+ACTIVE_CAP_RETRY_AFTER_SECONDS = 5
+
+
+def _check_active_cap(workspace: Workspace) -> None:
+    """429 `too_many_active_calls` when the call just created is one more than
+    CALLS_MAX_ACTIVE_PER_WORKSPACE (the transaction rolls it back). Counted after
+    its `call-created`, whose emit holds the workspace's cursor lock until the
+    commit: two creates at once cannot both take the last slot. Taking the lock
+    earlier to count first held it longer and cost a quarter of call_create's
+    throughput from four threads (docs/architecture.md)."""
+    cap = settings.CALLS_MAX_ACTIVE_PER_WORKSPACE
+    active = active_calls(workspace) - 1  # those before this one
+    if active >= cap:
+        raise TooManyRequests(
+            f"The workspace has {active} active calls, its most; place more as calls end.",
+            code="too_many_active_calls",
+            details={"active_calls": active, "max_active_calls": cap},
+            headers={"Retry-After": str(ACTIVE_CAP_RETRY_AFTER_SECONDS)},
+        )
 
 
 def locked_calls(workspace: Workspace, call_ids) -> dict:
@@ -444,7 +519,7 @@ def plan_transition(
             code="illegal_transition",
             details={"from": previous, "to": status, "allowed": sorted(TRANSITIONS.get(previous, ()))},
         )
-    moment = occurred_at or datetime.now(UTC)
+    moment = _in_order(call, occurred_at or datetime.now(UTC))
     change = Change(fields={"status"})
     call.status = status
     if status == CallStatus.RINGING:
@@ -471,6 +546,14 @@ def plan_transition(
     if status in TERMINAL_STATUSES:
         change.emissions.append(Emission("call-ended", _ended_data(call, active), call, moment))
     return change
+
+
+def _in_order(call: Call, moment: datetime) -> datetime:
+    """The moment, or the call's latest recorded time when it is earlier: a call's
+    times stay in order (created <= started <= answered <= ended), so a duration
+    is never negative and a late report cannot move an answer before the ring."""
+    recorded = [time for time in (call.created_at, call.started_at, call.answered_at) if time is not None]
+    return max([moment, *recorded])
 
 
 def apply_change(call: Call, change: Change) -> list[dict]:

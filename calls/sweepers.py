@@ -7,7 +7,10 @@
 
 Each call ends through `call_transition`, so it gets its events like any
 other ending; a call that another process ended meanwhile is skipped (the
-transition refuses it, and the sweep moves on).
+transition refuses it, and the sweep moves on). Each ending is its own
+transaction: a call that cannot end (its stored times make a cost that does
+not fit, say) is logged with its id, counted in
+`callboard_background_failures_total` and skipped, and the sweep goes on.
 """
 
 import logging
@@ -18,6 +21,7 @@ from django.conf import settings
 from calls import services
 from calls.models import Call, CallStatus
 from project.errors import ApiError
+from project.metrics import background_failures
 
 logger = logging.getLogger(__name__)
 BATCH = 200
@@ -54,6 +58,10 @@ def _end(calls, status: str, **ending) -> int:
             services.call_transition(workspace=call.workspace, call_id=call.pk, status=status, **ending)
         except ApiError as error:  # ended meanwhile
             logger.info("sweeper skipped call %s: %s", call.pk, error.message)
+            continue
+        except Exception:  # this call only: the others still end
+            logger.exception("sweeper could not end call %s", call.pk)
+            background_failures.labels("sweep").inc()
             continue
         ended += 1
     return ended

@@ -37,9 +37,14 @@ ONE = {**AUTH_ERRORS, **documented_errors(404)}
 
 
 @router.post(
-    "/calls", response={201: CallObject, **AUTH_ERRORS, **documented_errors(402)}, auth=WorkspaceAuth(WRITE)
+    "/calls",
+    response={201: CallObject, **AUTH_ERRORS, **documented_errors(402, 429)},
+    auth=WorkspaceAuth(WRITE),
 )
 def call_create(request: HttpRequest, payload: CallIn):
+    """Places a call. 400 `variables_too_large` / `variables_too_deep` past the
+    variables' limits; 429 `too_many_active_calls` (with `Retry-After`) while the
+    workspace has CALLS_MAX_ACTIVE_PER_WORKSPACE active calls."""
     call = services.call_create(
         workspace=request.auth.workspace,
         to_number=payload.to_number,
@@ -191,4 +196,4 @@ def runtime_events(request: HttpRequest, payload: RuntimeBatchIn):
             code="batch_too_large",
             details={"max_items": settings.RUNTIME_INGEST_MAX_ITEMS, "items": len(payload.events)},
         )
-    return ingest.ingest_batch(request.auth.workspace, payload.events).as_dict()
+    return ingest.ingest_batch(request.auth.workspace, payload.events, reporter="ingest").as_dict()

@@ -33,6 +33,15 @@ http_request_duration = Histogram(
 )
 
 
+# A loop over many workspaces' rows (the charge run, the sweeper) skips a row it
+# cannot handle, logs its id and counts it here, so one bad row stops nobody else.
+background_failures = Counter(
+    "callboard_background_failures_total",
+    "Rows a background loop skipped after an error (each logged with its id), by loop.",
+    ["loop"],
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def _request_series(method: str, route: str, status: int):
     # prometheus_client's labels() validates and locks on every call: 7 % of a

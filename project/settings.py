@@ -236,6 +236,16 @@ CALLS_STUCK_SECONDS = env.int("CALLS_STUCK_SECONDS", default=120)
 # make run keeps this many simulated calls going in the demo workspace (0: none).
 DEMO_CALL_TRICKLE = env.int("DEMO_CALL_TRICKLE", default=0)
 RUNTIME_INGEST_MAX_ITEMS = 500
+# A runtime's timestamp is taken within [the call's creation - this, now + this]
+# (clocks drift a little); an item outside is refused (docs/runtime.md).
+RUNTIME_TIMESTAMP_SKEW_SECONDS = env.int("RUNTIME_TIMESTAMP_SKEW_SECONDS", default=60)
+if RUNTIME_TIMESTAMP_SKEW_SECONDS < 0:
+    raise ImproperlyConfigured("RUNTIME_TIMESTAMP_SKEW_SECONDS must not be negative.")
+# The largest `variables` a call takes, as compact UTF-8 JSON, and how deeply they nest.
+CALLS_MAX_VARIABLES_BYTES = env.int("CALLS_MAX_VARIABLES_BYTES", default=16 * 1024)
+CALLS_MAX_VARIABLES_DEPTH = env.int("CALLS_MAX_VARIABLES_DEPTH", default=8)
+# A workspace places no call while this many of its calls are active (429 too_many_active_calls).
+CALLS_MAX_ACTIVE_PER_WORKSPACE = env.int("CALLS_MAX_ACTIVE_PER_WORKSPACE", default=1000)
 
 # Billing (SPEC §7): prepaid USD credit. A new account's per-minute rate and the
 # balance at or below which `payment-required` (low-balance) is raised; staff
@@ -249,6 +259,12 @@ BILLING_CHARGE_INTERVAL_SECONDS = env.float("BILLING_CHARGE_INTERVAL_SECONDS", d
 BILLING_CHARGE_PERIOD_SECONDS = env.int("BILLING_CHARGE_PERIOD_SECONDS", default=60)
 if BILLING_CHARGE_PERIOD_SECONDS < 1:
     raise ImproperlyConfigured("BILLING_CHARGE_PERIOD_SECONDS must be at least 1.")
+# The most minutes one charge run charges for one call: a call whose answer time is
+# far in the past (data from before the ingest bounded timestamps) catches up over
+# several runs instead of one run building millions of entries.
+BILLING_MAX_MINUTES_PER_RUN = env.int("BILLING_MAX_MINUTES_PER_RUN", default=60)
+if BILLING_MAX_MINUTES_PER_RUN < 1:
+    raise ImproperlyConfigured("BILLING_MAX_MINUTES_PER_RUN must be at least 1.")
 # The largest single top-up the API takes.
 BILLING_MAX_TOP_UP = env.str("BILLING_MAX_TOP_UP", default="100000")
 

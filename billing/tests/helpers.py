@@ -17,6 +17,8 @@ ANSWERED = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 def answered_call(workspace, *, at: datetime = ANSWERED, agent: str | None = None) -> Call:
     """A call in progress since `at`, through the call services (as a runtime reports it)."""
     call = calls.call_create(workspace=workspace, to_number="+14155550123", agent=agent, place=False)
+    # Created then, too: a call's times never run before its creation.
+    Call.objects.filter(pk=call.pk).update(created_at=at)
     calls.call_transition(workspace=workspace, call_id=call.pk, status="ringing", occurred_at=at)
     return calls.call_transition(workspace=workspace, call_id=call.pk, status="in-progress", occurred_at=at)
 

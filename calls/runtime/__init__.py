@@ -30,5 +30,6 @@ def _runtime(name: str) -> VoiceRuntime:
     return import_module(RUNTIMES[name]).runtime
 
 
-def get_runtime() -> VoiceRuntime:
-    return _runtime(settings.VOICE_RUNTIME)
+def get_runtime(name: str | None = None) -> VoiceRuntime:
+    """The runtime called `name`, by default the deployment's (VOICE_RUNTIME)."""
+    return _runtime(name or settings.VOICE_RUNTIME)

@@ -357,7 +357,7 @@ def play_step(workspace_id: str, call_id: str, seed: int, index: int, speed: flo
         return
     now = datetime.now(UTC).isoformat()
     items = [{**event, "timestamp": now} for event in steps[index].events]
-    result = ingest_batch(workspace, items) if items else None
+    result = ingest_batch(workspace, items, reporter="simulated") if items else None
     if result is not None and any(error["code"] in CALL_ENDED_CODES for error in result.errors):
         return  # ended from our side: the performance stops here
     if index + 1 < len(steps):

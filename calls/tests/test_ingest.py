@@ -30,10 +30,15 @@ def item(call, event_id, type, data, **extra):
     return {"event_id": event_id, "call_id": str(call.pk), "type": type, "data": data, **extra}
 
 
+def at(call, seconds: float) -> str:
+    """A runtime's timestamp, `seconds` after the call was created."""
+    return (call.created_at + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
 def answered_items(call, prefix="rt"):
     return [
-        item(call, f"{prefix}-1", "call-status", {"status": "ringing"}),
-        item(call, f"{prefix}-2", "call-status", {"status": "in-progress"}, timestamp="2026-11-22T18:00:00Z"),
+        item(call, f"{prefix}-1", "call-status", {"status": "ringing"}, timestamp=at(call, 0.2)),
+        item(call, f"{prefix}-2", "call-status", {"status": "in-progress"}, timestamp=at(call, 0.5)),
         item(call, f"{prefix}-3", "call-interim", {"role": "user", "text": "I need"}),
         item(call, f"{prefix}-4", "call-transcript", TRANSCRIPT),
         item(
@@ -55,7 +60,7 @@ def test_a_batch_applies_every_item_in_order_through_the_call_services(runtime_k
     assert response.json() == {"accepted": 5, "duplicates": 0, "errors": []}
     call.refresh_from_db()
     assert call.status == "in-progress" and call.current_node == "billing"
-    assert call.answered_at.isoformat() == "2026-11-22T18:00:00+00:00"
+    assert call.answered_at == call.created_at + timedelta(seconds=0.5)
     types = list(Event.objects.filter(call_id=str(call.pk)).order_by("seq").values_list("type", flat=True))
     assert types == ["call-created", "call-status", "call-status", "call-transcript", "call-node-transition"]
     assert not CallEvent.objects.filter(type="call-interim").exists()  # ephemeral: never stored

@@ -1,9 +1,11 @@
 """The calls sweeper (calls/sweepers.py): calls that overran their agent's
 limit, or never got placed or answered, end with their events."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from calls import services
 from calls.models import Agent, Call
@@ -49,3 +51,29 @@ def test_overdue_and_stuck_calls_end_and_the_others_are_left_alone(workspace, se
     assert ended[talking.pk].status == "in-progress" and ended[waiting.pk].status == "queued"
     for call in (overran, never_placed, never_answered):
         assert Event.objects.filter(call_id=str(call.pk), type="call-ended").count() == 1
+
+
+def test_a_call_that_cannot_end_is_logged_and_skipped_and_the_sweep_ends_the_others(workspace, caplog):
+    # given, first in line, an overrun call whose answer was stored at year 1 (before the
+    # ingest bounded timestamps: its cost would not fit), then an ordinary overrun call
+    # and one never placed
+    now = datetime.now(UTC)
+    broken = call_in(workspace, "ringing", "in-progress")
+    overran = call_in(workspace, "ringing", "in-progress")
+    never_placed = call_in(workspace)
+    Call.objects.filter(pk=broken.pk).update(answered_at=datetime(1, 1, 1, tzinfo=UTC))
+    Call.objects.filter(pk=overran.pk).update(answered_at=now - timedelta(hours=5))
+    Call.objects.filter(pk=never_placed.pk).update(created_at=now - timedelta(hours=1))
+    before = REGISTRY.get_sample_value("callboard_background_failures_total", {"loop": "sweep"}) or 0
+
+    # when the sweeper runs
+    with caplog.at_level(logging.ERROR, logger="calls.sweepers"):
+        counts = end_overdue_calls()
+
+    # then the broken call is skipped, logged with its id and counted; the others end
+    assert counts == {"max_duration": 1, "never_placed": 1, "never_answered": 0}
+    assert Call.objects.get(pk=broken.pk).status == "in-progress"
+    assert Call.objects.get(pk=overran.pk).end_reason == "max-duration"
+    assert Call.objects.get(pk=never_placed.pk).failure_code == "not-placed"
+    assert any(str(broken.pk) in record.getMessage() for record in caplog.records)
+    assert REGISTRY.get_sample_value("callboard_background_failures_total", {"loop": "sweep"}) == before + 1

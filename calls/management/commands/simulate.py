@@ -38,7 +38,7 @@ class Command(BaseCommand):
         while time.monotonic() < deadline:
             active = Call.objects.filter(pk__in=placed, status__in=demo.ACTIVE).count()
             while len(placed) < total and active < concurrency:
-                call = demo.place_simulated_call(workspace)
+                call = demo.place_simulated_call(workspace, runtime="simulated")
                 simulated.place(call, speed=speed)
                 placed.append(call.pk)
                 active += 1
