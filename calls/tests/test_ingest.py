@@ -2,7 +2,7 @@
 own, idempotent by the runtime's event_id even when identical batches race."""
 
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 from django.db import connection
@@ -249,7 +249,8 @@ def test_a_timestamp_with_an_offset_postgresql_refuses_is_stored_as_the_same_ins
     # given an instant written with +22:43: valid ISO 8601 and Python, out of range for
     # PostgreSQL (it was a 500)
     call = place(workspace)
-    now = datetime.now(UTC).replace(microsecond=0)
+    # whole seconds after the call's creation: a time before it counts as the creation
+    now = (call.created_at + timedelta(seconds=2)).replace(microsecond=0)
     far_offset = now.astimezone(timezone(timedelta(hours=22, minutes=43))).isoformat()
 
     # when
