@@ -86,6 +86,7 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
     connection = Connection(
         workspace_id=str(principal.workspace.pk), subject_id=principal.subject_id, stream=stream,
         soft_limit=settings.REALTIME_BUFFER_SOFT_LIMIT, hard_limit=settings.REALTIME_BUFFER_HARD_LIMIT,
+        soft_bytes=settings.REALTIME_BUFFER_SOFT_BYTES, hard_bytes=settings.REALTIME_BUFFER_HARD_BYTES,
         filters=filters, follow_call_id=follow_call_id, wire=wire,
     )
     verdict = await hub.gate.admit(connection)
