@@ -86,6 +86,11 @@ class Connection:
     def hold(self) -> None:
         self._holding = True
 
+    @property
+    def holding(self) -> bool:
+        """Attached and still replaying: live events wait for `release`."""
+        return self._holding
+
     def release(self, cursor: int) -> None:
         """Replay is done up to `cursor`: live events go out from here, once each."""
         self.cursor = max(self.cursor, cursor)
