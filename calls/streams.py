@@ -4,7 +4,7 @@ Built on the realtime machinery: a connection that follows one call gets
 every event about it (lifecycle and speech), and `stream-closed` once the call
 ends, after which the server closes the stream. With `include_history=true` it
 first gets the call's persisted events so far: a client that places a call and
-opens its stream at once cannot connect before `ringing`.
+opens its stream at once cannot be sure to connect before `ringing`.
 """
 
 from asgiref.sync import sync_to_async
