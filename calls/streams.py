@@ -2,7 +2,9 @@
 
 Built on the realtime machinery: a connection that follows one call gets
 every event about it (lifecycle and speech), and `stream-closed` once the call
-ends, after which the server closes the stream.
+ends, after which the server closes the stream. With `include_history=true` it
+first gets the call's persisted events so far: a client that places a call and
+opens its stream at once cannot be sure to connect before `ringing`.
 """
 
 from asgiref.sync import sync_to_async
@@ -27,6 +29,11 @@ class CallStreamParams(Schema):
         None, description="A ticket from POST /api/v1/auth/sse-ticket, for EventSource."
     )
     last_event_id: str | None = Field(None, description="Resume after this cursor.")
+    include_history: bool = Field(
+        False,
+        description="Without a cursor: first the call's persisted events so far (its creation, "
+        "statuses, transcripts, ...), then live ones; none twice at the seam.",
+    )
 
 
 def _principal(request: HttpRequest, ticket: str | None):
@@ -53,7 +60,16 @@ def _has_ended(workspace, call_id) -> bool:
     return not services.call_get(workspace, call_id).is_active
 
 
-async def open_call_stream(principal, call_id: str, *, last_event_id: str | None, wire: str = SSE) -> Stream:
+def include_history_in(query: dict[str, str]) -> bool:
+    """`include_history` of a query as the view parses it (a validation error, 400,
+    when it is not a boolean), for the doors that do not go through the view."""
+    if "include_history" not in query:
+        return False
+    return CallStreamParams.model_validate({"include_history": query["include_history"]}).include_history
+
+
+async def open_call_stream(principal, call_id: str, *, last_event_id: str | None, wire: str = SSE,
+                           include_history: bool = False) -> Stream:
     """Admits a stream of one active call of the principal's workspace, on either
     wire; raises the API error to answer instead (404, 400 call_not_active, 429...)."""
     bind_workspace(principal.workspace.pk)
@@ -65,6 +81,7 @@ async def open_call_stream(principal, call_id: str, *, last_event_id: str | None
         follow_call_id=str(call.pk),
         last_event_id=last_event_id,
         wire=wire,
+        include_history=include_history,
     )
     return Stream(
         connection=stream.connection, frames=_closed_if_ended_meanwhile(stream, principal.workspace, call.pk)
@@ -76,7 +93,8 @@ async def open_call_stream_for_request(principal, query: dict, headers: dict, *,
     serves it in production; the view below documents it and serves it where
     the fast path is not in front (Django's test client)."""
     last_event_id = headers.get("last-event-id") or query.get("last_event_id")
-    return await open_call_stream(principal, call_id, last_event_id=last_event_id)
+    return await open_call_stream(principal, call_id, last_event_id=last_event_id,
+                                  include_history=include_history_in(query))
 
 
 @router.get(
@@ -84,26 +102,29 @@ async def open_call_stream_for_request(principal, query: dict, headers: dict, *,
     auth=None,
     response=documented_errors(400, 401, 403, 404, 429, 503),
     description="Server-Sent Events of one call: `connected`, then every event about the call, "
-    "then `stream-closed` when it ends. Session, bearer key or `?ticket=`.",
+    "then `stream-closed` when it ends. Session, bearer key or `?ticket=`. `include_history=true` "
+    "sends the call's persisted events so far first.",
     openapi_extra=stream_openapi(KEY_OR_SESSION, TICKET),
 )
 async def call_stream(request: HttpRequest, call_id: str, params: Query[CallStreamParams]):
     principal = await sync_to_async(_principal)(request, params.ticket)
     stream = await open_call_stream(
-        principal, call_id, last_event_id=request.headers.get("Last-Event-ID") or params.last_event_id
+        principal, call_id, last_event_id=request.headers.get("Last-Event-ID") or params.last_event_id,
+        include_history=params.include_history,
     )
     return stream.as_response()
 
 
 async def _closed_if_ended_meanwhile(stream: Stream, workspace, call_pk):
     """The stream's frames. A call that ended between the check above and the
-    moment the connection started receiving (after `connected`) would never
-    send it `call-ended`: looked up once more, it gets `stream-closed` now."""
+    moment the connection started receiving (after `connected`, and the history
+    if any) would never send it `call-ended`: looked up once more, it gets
+    `stream-closed` now."""
     try:
         opened = False
         async for chunk in stream.frames:
             yield chunk
-            if not opened:
+            if not opened and not stream.connection.holding:
                 opened = True
                 if await sync_to_async(_has_ended)(workspace, call_pk):
                     closed = control_frame(

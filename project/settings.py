@@ -366,6 +366,10 @@ REALTIME_RETRY_MS = env.int("REALTIME_RETRY_MS", default=3000)
 # stream is closed at the hard limit (the client resumes from its cursor).
 REALTIME_BUFFER_SOFT_LIMIT = env.int("REALTIME_BUFFER_SOFT_LIMIT", default=1000)
 REALTIME_BUFFER_HARD_LIMIT = env.int("REALTIME_BUFFER_HARD_LIMIT", default=5000)
+# The same in bytes, whichever comes first: a few large events pin as much as
+# thousands of small ones (1 MiB, as Centrifugo's client queue).
+REALTIME_BUFFER_SOFT_BYTES = env.int("REALTIME_BUFFER_SOFT_BYTES", default=256 * 1024)
+REALTIME_BUFFER_HARD_BYTES = env.int("REALTIME_BUFFER_HARD_BYTES", default=1024 * 1024)
 # Kernel send buffer of each connection under uvicorn (project/serve_uvicorn.py):
 # bounded, so a slow client's backlog stays where the limits above can see it.
 STREAM_SOCKET_SEND_BUFFER_BYTES = env.int("STREAM_SOCKET_SEND_BUFFER_BYTES", default=256 * 1024)

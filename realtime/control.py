@@ -25,10 +25,13 @@ class KeepAlive(EventData):
 
 
 class LagWarning(EventData):
-    """The client is falling behind: `pending` events wait in its buffer."""
+    """The client is falling behind: `pending` events (`pending_bytes` bytes) wait in
+    its buffer. At either limit the server closes the stream; resume from your cursor."""
 
     pending: int
     limit: int = Field(description="At this many pending events the server closes the stream.")
+    pending_bytes: int = Field(description="Bytes of the events waiting for this client.")
+    limit_bytes: int = Field(description="Past this many pending bytes the server closes the stream.")
 
 
 class StreamReset(EventData):

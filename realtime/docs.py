@@ -60,7 +60,8 @@ _STREAMS = {
     },
     "callStream": {
         "address": "/api/v1/calls/{call_id}/stream",
-        "description": "Server-Sent Events of one call; ends with stream-closed.",
+        "description": "Server-Sent Events of one call; ends with stream-closed. "
+        "include_history=true: the call's persisted events so far first, then live ones.",
         "audiences": {Audience.CALL, Audience.CONTROL},
         "call_lifecycle": True,
         "security": ("bearerKey", "session", "ticket"),
@@ -68,7 +69,8 @@ _STREAMS = {
     "callObserver": {
         "address": "/api/v1/calls/{call_id}/observe",
         "description": "The call's events as WebSocket JSON messages (session with a same-site "
-        "Origin, bearer key or ?ticket=; resume with ?last_event_id=). Ends with stream-closed and "
+        "Origin, bearer key or ?ticket=; resume with ?last_event_id=; ?include_history=true for the "
+        "call's persisted events so far first). Ends with stream-closed and "
         "close 1000. A refusal is one error-shape message, then close 4000 + the HTTP status "
         "(4400, 4401, 4403, 4404, 4429, 4503). After shutdown (a deploy, or the maximum lifetime): "
         "4503. Fell behind its buffer: 4013. Access taken away: one error-shape message, then "

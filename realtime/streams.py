@@ -79,7 +79,7 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
     """Admits a stream for `principal`; raises the API error to answer instead
     (400 bad cursor, 429 over a cap, 503 shutting down). `include_history`: a
     stream that starts without a cursor first gets the persisted events of the
-    workspace's active calls."""
+    workspace's active calls (of its own call, for a call's stream)."""
     cursor = parse_cursor(last_event_id)
     hub = get_hub()
     if hub.shutting_down:
@@ -88,6 +88,7 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
     connection = Connection(
         workspace_id=str(principal.workspace.pk), subject_id=principal.subject_id, stream=stream,
         soft_limit=settings.REALTIME_BUFFER_SOFT_LIMIT, hard_limit=settings.REALTIME_BUFFER_HARD_LIMIT,
+        soft_bytes=settings.REALTIME_BUFFER_SOFT_BYTES, hard_bytes=settings.REALTIME_BUFFER_HARD_BYTES,
         filters=filters, follow_call_id=follow_call_id, wire=wire,
     )
     verdict = await hub.gate.admit(connection)
@@ -228,8 +229,12 @@ async def _replay_from_pages(hub, connection: Connection, cursor: int, current: 
 async def _active_calls_history(connection: Connection, current: int):
     """The persisted events (any audience, the stream's filters applied) of the
     calls active now, up to `current`, oldest first: what a dashboard that
-    opens mid-call has missed of them. Later events come live."""
-    call_ids = await sync_to_async(history.active_call_ids)(connection.workspace_id)
+    opens mid-call has missed of them. Later events come live. A call's own
+    stream gets its call's: what happened before the client could connect."""
+    if connection.follow_call_id is not None:
+        call_ids = [connection.follow_call_id]
+    else:
+        call_ids = await sync_to_async(history.active_call_ids)(connection.workspace_id)
     if connection.filters.call_id is not None:
         call_ids = [call_id for call_id in call_ids if call_id == connection.filters.call_id]
     after = 0

@@ -271,6 +271,13 @@ class RawStream:
             events += self.sip(65536)
         return events
 
+    def read_until_end_or(self, predicate) -> list[SseEvent]:
+        """Events up to the first that matches, or to the end of the stream."""
+        events = self._buffered()
+        while not self.ended and not any(predicate(event) for event in events):
+            events += self.sip(65536)
+        return events
+
     def read_to_end(self) -> list[SseEvent]:
         """Everything until the server ends the stream."""
         events = self._buffered()

@@ -54,7 +54,7 @@ SPEC_FIELDS = {
     "call-metrics": "turn_latency_ms stt_latency_ms llm_latency_ms tts_latency_ms",
     "call-error": "code message",
     "connected": "client_id stream resumed server_time keepalive_seconds",
-    "lag-warning": "pending limit",
+    "lag-warning": "pending limit pending_bytes limit_bytes",
     "shutdown": "reconnect retry_ms",
     "stream-closed": "reason",
 }

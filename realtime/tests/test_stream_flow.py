@@ -59,7 +59,9 @@ def test_a_client_that_stops_reading_is_cut_off_at_the_hard_limit_and_the_server
 
 
 def test_a_client_that_reads_slowly_but_steadily_is_warned_that_it_lags(tmp_path, workspace, read_key):
-    env = {"REALTIME_BUFFER_SOFT_LIMIT": "20", "REALTIME_BUFFER_HARD_LIMIT": "100000"}
+    # Both hard bounds out of reach: this client is warned, never cut off.
+    env = {"REALTIME_BUFFER_SOFT_LIMIT": "20", "REALTIME_BUFFER_HARD_LIMIT": "100000",
+           "REALTIME_BUFFER_HARD_BYTES": str(1024 * 1024 * 1024)}
     # given a client that reads a few KB at a time
     with running_server(tmp_path, env=env) as server, RawStream(server, key=read_key.key) as slow:
         received = []
