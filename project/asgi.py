@@ -11,10 +11,13 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from project.body_limit import BodyLimit  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 from realtime.asgi import StreamRouter  # noqa: E402
 
-http_app = StreamRouter(django_asgi_app)
+# The body limit sits in front of everything that could read a body: Django reads
+# it whole before its own middleware runs (project/body_limit.py).
+http_app = BodyLimit(StreamRouter(django_asgi_app))
 
 application = ProtocolTypeRouter(
     {

@@ -7,7 +7,6 @@ import secrets
 import time
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from project import metrics
@@ -113,22 +112,3 @@ class ApiErrorShapeMiddleware(HybridMiddleware):
         # Django logged the original already; the replacement must not be logged again.
         shaped._has_been_logged = getattr(response, "_has_been_logged", False)
         return shaped
-
-
-class BodySizeLimitMiddleware(HybridMiddleware):
-    """Refuses a declared oversized body before anything reads it."""
-
-    def before(self, request):
-        declared = request.META.get("CONTENT_LENGTH") or "0"
-        try:
-            length = int(declared)
-        except ValueError:
-            return error_response(400, "invalid_content_length", "Content-Length is not a number.")
-        limit = settings.API_MAX_BODY_BYTES
-        if length > limit:
-            return error_response(
-                413, "payload_too_large",
-                f"The request body is {length} bytes; the limit is {limit}.",
-                {"limit_bytes": limit},
-            )
-        return None

@@ -52,7 +52,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "project.middleware.RequestContextMiddleware",
     "project.middleware.ApiErrorShapeMiddleware",
-    "project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before sessions and auth: a static file needs neither. It is sync-only, so
     # Django runs everything inside it in one thread per request (see
@@ -151,8 +150,11 @@ STORAGES = {
     },
 }
 
-# Requests larger than this are refused with 413 before the body is read.
+# Requests larger than this are refused with 413 before the body is read, in the
+# ASGI layer (project/body_limit.py); the upload routes declared there take up
+# to API_MAX_UPLOAD_BYTES instead.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_UPLOAD_BYTES = env.int("API_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 API_PAGE_SIZE_DEFAULT = 50
