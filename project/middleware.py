@@ -7,6 +7,7 @@ import secrets
 import time
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from project import metrics
@@ -112,3 +113,22 @@ class ApiErrorShapeMiddleware(HybridMiddleware):
         # Django logged the original already; the replacement must not be logged again.
         shaped._has_been_logged = getattr(response, "_has_been_logged", False)
         return shaped
+
+
+class ContentSecurityPolicyMiddleware(HybridMiddleware):
+    """Every HTML page (the dashboard, sign-in, the admin, the API docs) gets the
+    policy in CONTENT_SECURITY_POLICY; JSON, streams and static files need none.
+
+    A constant policy on one header, so a hybrid middleware here rather than
+    django-csp, whose middleware is sync-style (a thread hop per request under
+    ASGI) and builds the header for every response."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.policy = settings.CONTENT_SECURITY_POLICY
+
+    def after(self, request, response):
+        if (self.policy and response.get("Content-Type", "").startswith("text/html")
+                and not response.has_header("Content-Security-Policy")):
+            response["Content-Security-Policy"] = self.policy
+        return response

@@ -28,6 +28,23 @@ CSRF_COOKIE_SECURE = SECURE_COOKIES
 if env.bool("TRUST_PROXY_HEADERS", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# HTTPS only, unless DEBUG (docs/operations.md "Security"). Behind a proxy that ends
+# TLS the redirect needs TRUST_PROXY_HEADERS, or it would loop. The probes speak
+# plain HTTP to the process, and so may a Prometheus scraper (METRICS_TOKEN).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Sent on HTTPS responses only; browsers then refuse plain HTTP to this host.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# Every HTML page's Content-Security-Policy (project.middleware): scripts, styles,
+# fonts and connections (the dashboard's fetch and EventSource) from this origin
+# only, no inline script, no plugin, no framing. Empty turns it off.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
 
 INSTALLED_APPS = [
     "daphne",
@@ -53,6 +70,7 @@ MIDDLEWARE = [
     "project.middleware.RequestContextMiddleware",
     "project.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "project.middleware.ContentSecurityPolicyMiddleware",
     # Before sessions and auth: a static file needs neither. It is sync-only, so
     # Django runs everything inside it in one thread per request (see
     # docs/operations.md "Static files" for the measurement).

@@ -82,7 +82,9 @@ def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: 
         log_path = tmp_path / f"{server}-{port}-{restart}.log"
     process_env = {
         **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
-        "DATABASE_URL": test_database_url(), "LOG_LEVEL": "WARNING", **(env or {}),
+        "DATABASE_URL": test_database_url(), "LOG_LEVEL": "WARNING",
+        # A loopback server spoken to in plain HTTP: no redirect to HTTPS.
+        "SECURE_SSL_REDIRECT": "false", **(env or {}),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -15,6 +15,7 @@ from dashboard.tests.browser import (
     needs_chromium,
     place_call,
     sign_in,
+    wait_until,
 )
 from dashboard.tests.runtime_player import AGENT_LINE, USER_LINE, RuntimePlayer
 from project.testing import running_server
@@ -44,7 +45,7 @@ def follow_a_call(page, base_url: str, username: str, write_key: str, runtime_ke
     seen["interim"] = page.evaluate(TRANSCRIPT)
     player.converse()
     page.wait_for_selector("#transcript li.final[data-role=agent]", timeout=WAIT_MS)
-    page.wait_for_function(f"{ACTIVITY}.some(text => text.includes('done in 180 ms'))", timeout=WAIT_MS)
+    wait_until(page, f"{ACTIVITY}.some(text => text.includes('done in 180 ms'))", timeout=WAIT_MS)
     seen["live_transcript"] = page.evaluate(TRANSCRIPT)
     seen["live_activity"] = page.evaluate(ACTIVITY)
     seen["node"] = page.inner_text("#drawer-facts [data-fact=node]")
