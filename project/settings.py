@@ -296,7 +296,8 @@ LOGGING = {
     },
 }
 
-# /metrics is open unless this is set; then it wants `Authorization: Bearer <token>`.
+# /metrics wants `Authorization: Bearer <token>`; without a token it is open with
+# DEBUG on and refused (403 metrics_token_required) with DEBUG off.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Realtime engine (SPEC §4-5).
