@@ -79,6 +79,16 @@ def _too_large(limit: int, length: int | None):
     )
 
 
+def refusal_http(limit: int, length: int | None) -> bytes:
+    """The 413 as raw HTTP/1.1, for a server that must answer below ASGI
+    (project.serve: Twisted reads the body before daphne calls the application).
+    The connection closes after it."""
+    response = _too_large(limit, length)
+    head = (f"HTTP/1.1 413 Payload Too Large\r\nContent-Type: {response['Content-Type']}\r\n"
+            f"Content-Length: {len(response.content)}\r\nConnection: close\r\n\r\n")
+    return head.encode("latin-1") + response.content
+
+
 async def _answer(send, response) -> None:
     headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
                for name, value in response.items()]
