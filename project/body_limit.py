@@ -16,10 +16,15 @@ to take files, get `API_MAX_UPLOAD_BYTES` instead.
 """
 
 import re
+import time
 
 from django.conf import settings
 
 from project.errors import error_response
+from project.middleware import record_request
+
+# The route label of a request refused here (Django never resolved its URL).
+REFUSED_ROUTE = "body_limit"
 
 # (method, path pattern) of the routes that take uploads. A view behind one reads
 # its file through request.FILES (multipart): DATA_UPLOAD_MAX_MEMORY_SIZE, which
@@ -48,18 +53,28 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         limit = body_limit_for(scope["method"], scope["path"])
         try:
             declared = _declared_length(scope["headers"])
         except ValueError:
-            await _answer(send, error_response(400, "invalid_content_length",
-                                               "Content-Length is not a number."))
-            return
-        if declared is not None and declared > limit:
-            await _answer(send, _too_large(limit, declared))
+            refusal = error_response(400, "invalid_content_length", "Content-Length is not a number.")
         else:
-            guard = _CountingGuard(receive, send, limit)
-            await self.app(scope, guard.receive, guard.send)
+            if declared is None or declared <= limit:
+                guard = _CountingGuard(receive, send, limit)
+                await self.app(scope, guard.receive, guard.send)
+                if guard.refused:
+                    _log_refusal(scope, 413, started)
+                return
+            refusal = _too_large(limit, declared)
+        await _answer(send, refusal)
+        _log_refusal(scope, refusal.status_code, started)
+
+
+def _log_refusal(scope, status: int, started: float) -> None:
+    """The access-log line and metrics Django's middleware would have written."""
+    record_request(method=scope["method"], path=scope["path"], route=REFUSED_ROUTE, status=status,
+                   seconds=time.perf_counter() - started, streaming=False)
 
 
 def _declared_length(headers) -> int | None:

@@ -17,6 +17,7 @@ from asgiref.testing import ApplicationCommunicator
 
 from project.asgi import application
 from project.testing import SERVERS, running_server
+from realtime.tests.streaming import metric_value
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -118,6 +119,10 @@ def test_a_declared_oversized_body_is_refused_before_it_is_sent(any_server):
     assert error["code"] == "payload_too_large"
     assert error["details"] == {"limit_bytes": LIMIT}
     assert str(100 * 1024 * 1024) in error["message"]
+    # and uvicorn counts it like any answered request (under daphne, Twisted answers)
+    if server.log_path.name.startswith("uvicorn"):
+        assert metric_value(server, 'callboard_http_requests_total{method="POST",route="body_limit",'
+                                    'status="413"}') == 1
 
 
 def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(any_server):
