@@ -10,13 +10,22 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, override_settings
 
 from project.testing import forget_rate_limits
 from workspaces import services
 from workspaces.models import Role
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def plain_http_test_client():
+    """The test client speaks plain HTTP, and DEBUG is off in tests: without this every
+    request would be redirected to HTTPS. project/tests/test_security.py turns the
+    redirect back on to test it."""
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        yield
 
 
 # Both start with credit, as a paying customer does: a workspace at zero places no calls.

@@ -326,7 +326,9 @@ class Setup:
 
     def base_env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+        # Production settings, but plain HTTP on loopback: no redirect to HTTPS.
         env.update({"REDIS_URL": self.redis.url, "SECRET_KEY": self.secret, "DEBUG": "false",
+                    "SECURE_SSL_REDIRECT": "false",
                     "LOG_LEVEL": self.args.server_log_level, "PYTHONPATH": str(ROOT)})
         return env
 

@@ -64,9 +64,18 @@ def _registry():
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text for the bearer of METRICS_TOKEN. Without a token the metrics
+    (routes, volumes, error rates) are open only in development (DEBUG): a
+    deployment that forgot the token says so instead of publishing them."""
     token = settings.METRICS_TOKEN
     if token:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
             return error_response(401, "not_authenticated", "A valid metrics token is required.")
+    elif not settings.DEBUG:
+        return error_response(
+            403, "metrics_token_required",
+            "Metrics are served only to the bearer of METRICS_TOKEN, and it is not set: "
+            "set it and scrape with `Authorization: Bearer <token>`.",
+        )
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

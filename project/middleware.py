@@ -115,20 +115,20 @@ class ApiErrorShapeMiddleware(HybridMiddleware):
         return shaped
 
 
-class BodySizeLimitMiddleware(HybridMiddleware):
-    """Refuses a declared oversized body before anything reads it."""
+class ContentSecurityPolicyMiddleware(HybridMiddleware):
+    """Every HTML page (the dashboard, sign-in, the admin, the API docs) gets the
+    policy in CONTENT_SECURITY_POLICY; JSON, streams and static files need none.
 
-    def before(self, request):
-        declared = request.META.get("CONTENT_LENGTH") or "0"
-        try:
-            length = int(declared)
-        except ValueError:
-            return error_response(400, "invalid_content_length", "Content-Length is not a number.")
-        limit = settings.API_MAX_BODY_BYTES
-        if length > limit:
-            return error_response(
-                413, "payload_too_large",
-                f"The request body is {length} bytes; the limit is {limit}.",
-                {"limit_bytes": limit},
-            )
-        return None
+    A constant policy on one header, so a hybrid middleware here rather than
+    django-csp, whose middleware is sync-style (a thread hop per request under
+    ASGI) and builds the header for every response."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.policy = settings.CONTENT_SECURITY_POLICY
+
+    def after(self, request, response):
+        if (self.policy and response.get("Content-Type", "").startswith("text/html")
+                and not response.has_header("Content-Security-Policy")):
+            response["Content-Security-Policy"] = self.policy
+        return response

@@ -10,6 +10,10 @@
   the stream's own bounded buffer, where lag-warning and the hard limit apply.
 - Graceful stop: on SIGTERM daphne cancels every application at once. We first
   send `shutdown` to every open stream and give them a moment to flush.
+- Body limit: Twisted reads a whole request body (past 100 KB into a temporary
+  file) before daphne hands it to the application, so the ASGI limit
+  (project/body_limit.py) would answer only after it was all in. Each request
+  applies the same limit as its bytes arrive (`BodyLimitedRequest`).
 
     python -m project.serve [daphne arguments] project.asgi:application
 """
@@ -17,8 +21,10 @@
 import asyncio
 import logging
 import time
+from urllib.parse import unquote
 
 from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
@@ -81,6 +87,59 @@ async def _wait_for_streams_to_close(hub, timeout: float) -> None:
     await asyncio.sleep(0.1)  # let the last frames reach the sockets
 
 
+class BodyLimitedRequest(WebRequest):
+    """A request whose body is held to its limit while Twisted reads it: over a
+    declared Content-Length the 413 goes out at once; a chunked body is counted and
+    answered as it passes the limit. The rest of the body is read and dropped (so
+    the client reads its answer, not a reset), then the connection closes; the
+    application never runs."""
+
+    body_limit: int | None = None
+    body_received = 0
+    body_refused = False
+
+    def gotLength(self, length):
+        super().gotLength(length)
+        command, path = getattr(self.channel, "_command", None), getattr(self.channel, "_path", None)
+        if command is None or path is None:
+            return  # not an HTTP/1.1 channel: the ASGI limit still applies
+        from project.body_limit import body_limit_for
+
+        path = unquote(path.split(b"?", 1)[0].decode("latin-1"))
+        self.body_limit = body_limit_for(command.decode("latin-1"), path)
+        if length is not None and length > self.body_limit:
+            self.requestHeaders.removeHeader(b"expect")  # no "100 Continue" after the answer
+            self._refuse(length)
+
+    def handleContentChunk(self, data):
+        if self.body_refused:
+            return
+        self.body_received += len(data)
+        if self.body_limit is not None and self.body_received > self.body_limit:
+            self._refuse(None)
+            return
+        super().handleContentChunk(data)
+
+    def requestReceived(self, command, path, version):
+        if self.body_refused:
+            self.channel.loseConnection()  # the body is all read: a clean close
+            return
+        super().requestReceived(command, path, version)
+
+    def _refuse(self, length: int | None) -> None:
+        from project.body_limit import refusal_http
+
+        self.body_refused = True
+        self.channel.transport.write(refusal_http(self.body_limit, length))
+
+
+class BodyLimitedHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = BodyLimitedRequest
+        return protocol
+
+
 class CallboardServer(Server):
     def __init__(self, *args, action_logger=None, **kwargs):
         super().__init__(*args, action_logger=AccessLog() if action_logger else None, **kwargs)
@@ -118,7 +177,12 @@ class CallboardServer(Server):
             await gate.open.wait()
 
     def run(self):
+        import daphne.server
+
         from project.gc_tuning import tune_for_long_lived_connections
+
+        # Server.run() builds its HTTP factory by this name; daphne offers no hook.
+        daphne.server.HTTPFactory = BodyLimitedHTTPFactory
 
         tune_for_long_lived_connections()  # the application is loaded by now
         super().run()

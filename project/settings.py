@@ -32,6 +32,23 @@ TRUST_PROXY_HEADERS = env.bool("TRUST_PROXY_HEADERS", default=False)
 if TRUST_PROXY_HEADERS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# HTTPS only, unless DEBUG (docs/operations.md "Security"). Behind a proxy that ends
+# TLS the redirect needs TRUST_PROXY_HEADERS, or it would loop. The probes speak
+# plain HTTP to the process, and so may a Prometheus scraper (METRICS_TOKEN).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Sent on HTTPS responses only; browsers then refuse plain HTTP to this host.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# Every HTML page's Content-Security-Policy (project.middleware): scripts, styles,
+# fonts and connections (the dashboard's fetch and EventSource) from this origin
+# only, no inline script, no plugin, no framing. Empty turns it off.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
 
 INSTALLED_APPS = [
     "daphne",
@@ -58,8 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "project.middleware.RequestContextMiddleware",
     "project.middleware.ApiErrorShapeMiddleware",
-    "project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "project.middleware.ContentSecurityPolicyMiddleware",
     # Before sessions and auth: a static file needs neither. It is sync-only, so
     # Django runs everything inside it in one thread per request (see
     # docs/operations.md "Static files" for the measurement).
@@ -159,8 +176,11 @@ STORAGES = {
     },
 }
 
-# Requests larger than this are refused with 413 before the body is read.
+# Requests larger than this are refused with 413 before the body is read, in the
+# ASGI layer (project/body_limit.py); the upload routes declared there take up
+# to API_MAX_UPLOAD_BYTES instead.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_UPLOAD_BYTES = env.int("API_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 API_PAGE_SIZE_DEFAULT = 50
@@ -355,7 +375,8 @@ LOGGING = {
     },
 }
 
-# /metrics is open unless this is set; then it wants `Authorization: Bearer <token>`.
+# /metrics wants `Authorization: Bearer <token>`; without a token it is open with
+# DEBUG on and refused (403 metrics_token_required) with DEBUG off.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Realtime engine (SPEC §4-5).

@@ -61,6 +61,9 @@ def _server_command(server: str, port: int) -> list[str]:
             "project.asgi:application"]
 
 
+# The metrics token of the servers running_server starts (DEBUG is off there).
+SERVER_METRICS_TOKEN = "test-metrics-token"  # noqa: S105
+
 # The server running_server starts when a test names none: uvicorn, as in
 # production (docs/architecture.md); the stream tests run under both.
 SERVERS = ("uvicorn", "daphne")
@@ -85,7 +88,9 @@ def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: 
         log_path = tmp_path / f"{server}-{port}-{restart}.log"
     process_env = {
         **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
-        "DATABASE_URL": test_database_url(), "LOG_LEVEL": "WARNING", **(env or {}),
+        "DATABASE_URL": test_database_url(), "LOG_LEVEL": "WARNING",
+        # A loopback server spoken to in plain HTTP: no redirect to HTTPS.
+        "SECURE_SSL_REDIRECT": "false", "METRICS_TOKEN": SERVER_METRICS_TOKEN, **(env or {}),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -10,10 +10,14 @@ sees a refused handshake's status, still learns why.
 Who may connect: `?ticket=` (single use, from POST /auth/sse-ticket), a bearer
 key in the Authorization header (non-browser clients), or the session cookie.
 Only the cookie is sent by a browser on its own, so only a session socket must
-come from an allowed Origin (cross-site WebSocket hijacking).
+come from an allowed Origin (cross-site WebSocket hijacking): the whole origin
+(scheme, host and port) is this socket's own, as Django's CSRF check computes it
+(ALLOWED_HOSTS, the proxy headers when trusted), or one of CSRF_TRUSTED_ORIGINS.
+It is checked first, before the session, the user or a workspace is read.
 """
 
 import asyncio
+import io
 import logging
 from contextlib import suppress
 from urllib.parse import parse_qsl, urlsplit
@@ -21,11 +25,15 @@ from urllib.parse import parse_qsl, urlsplit
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.http.request import validate_host
+from django.contrib.auth import get_user
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest
+from django.utils.http import is_same_domain
 from pydantic import ValidationError
 
 from project.client_address import scope_address
-from project.errors import ApiError, Forbidden, error_body
+from project.errors import ApiError, Forbidden, NotAuthenticated, error_body
 from realtime.streams import Stream
 from realtime.views import redeem_stream_ticket
 from realtime.wire import dumps
@@ -53,16 +61,42 @@ def _headers(scope) -> dict[str, str]:
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-def _origin_allowed(origin: str | None) -> bool:
+def _origin_allowed(scope, origin: str | None) -> bool:
     if not origin:
         return False
+    return origin == _own_origin(scope) or _trusted_origin(origin)
+
+
+def _own_origin(scope) -> str | None:
+    """scheme://host[:port] of the socket itself, as Django's CSRF check has it for a
+    request (the host validated against ALLOWED_HOSTS; proxy headers when trusted)."""
+    secure = scope.get("scheme") == "wss"
+    request = ASGIRequest({**scope, "type": "http", "method": "GET",
+                           "scheme": "https" if secure else "http"}, io.BytesIO())
+    try:
+        return f"{request.scheme}://{request.get_host()}"
+    except DisallowedHost:
+        return None
+
+
+def _trusted_origin(origin: str) -> bool:
+    """One of CSRF_TRUSTED_ORIGINS, exactly or by a `scheme://*.domain` entry."""
     if origin in settings.CSRF_TRUSTED_ORIGINS:
         return True
-    host = urlsplit(origin).hostname or ""
-    allowed = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not allowed:
-        allowed = [".localhost", "127.0.0.1", "[::1]"]  # as Django's own host check in DEBUG
-    return validate_host(host, allowed)
+    parsed = urlsplit(origin)
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        pattern = urlsplit(trusted)
+        if "*" in pattern.netloc and pattern.scheme == parsed.scheme \
+                and is_same_domain(parsed.netloc, pattern.netloc.lstrip("*")):
+            return True
+    return False
+
+
+def _session_user(scope):
+    """The signed-in user of the socket's session (read only when it is needed)."""
+    request = HttpRequest()
+    request.session = scope["session"]
+    return get_user(request)
 
 
 def socket_principal(scope, query: dict[str, str]) -> Principal:
@@ -76,11 +110,13 @@ def socket_principal(scope, query: dict[str, str]) -> Principal:
     if headers.get("authorization"):
         principal = principal_for_bearer(headers["authorization"], selector,
                                          client_address=scope_address(scope, headers))
+    elif settings.SESSION_COOKIE_NAME not in scope.get("cookies", {}):
+        raise NotAuthenticated()
     else:
-        principal = principal_for_user(scope.get("user"), selector)
-        if not _origin_allowed(headers.get("origin")):
+        if not _origin_allowed(scope, headers.get("origin")):
             raise Forbidden("A signed-in WebSocket must come from this site's own pages.",
                             code="origin_forbidden", details={"origin": headers.get("origin")})
+        principal = principal_for_user(_session_user(scope), selector)
     require(principal, READ)
     return principal
 

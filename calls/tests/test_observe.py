@@ -162,6 +162,37 @@ def test_refusals_carry_the_error_shape_and_a_close_code_for_their_status(
     }
 
 
+def test_a_session_socket_must_come_from_this_very_origin_checked_before_any_lookup(
+    server, workspace, owner, signed_in
+):
+    # given a signed-in user's cookie, and the server's own origin
+    call = place(workspace)
+    cookie = {"Cookie": f"sessionid={session_cookie(signed_in(owner))}"}
+    own = server.url  # http://127.0.0.1:<port>
+    unknown = "5b6f8e2e-0000-4000-8000-000000000000"
+
+    # when the socket comes from the same host name at another port or scheme, or
+    # from another site naming a workspace or call that does not exist
+    answers = {
+        "other port": refusal(ws_url(server, call.pk), headers=cookie, origin="http://127.0.0.1:1"),
+        "other scheme": refusal(ws_url(server, call.pk), headers=cookie,
+                                origin=own.replace("http://", "https://")),
+        "unknown workspace": refusal(ws_url(server, call.pk, workspace="no-such-workspace"),
+                                     headers=cookie, origin="https://evil.example"),
+        "unknown call": refusal(ws_url(server, unknown), headers=cookie, origin="https://evil.example"),
+        "own origin, unknown call": refusal(ws_url(server, unknown), headers=cookie, origin=own),
+    }
+
+    # then only the very origin passes; the origin is refused before anything is looked up
+    assert answers == {
+        "other port": (4403, "origin_forbidden"),
+        "other scheme": (4403, "origin_forbidden"),
+        "unknown workspace": (4403, "origin_forbidden"),
+        "unknown call": (4403, "origin_forbidden"),
+        "own origin, unknown call": (4404, "not_found"),
+    }
+
+
 def test_an_observer_resumes_after_its_last_event_id(server, workspace, read_key):
     call = place(workspace)
     services.call_transition(workspace=workspace, call_id=call.pk, status="ringing")

@@ -11,6 +11,7 @@ whole suite. A thread keeps that loop away from the tests.
 
 import re
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -71,7 +72,22 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/dashboard/$"))
     page.wait_for_selector("#connection[data-state=live]")
-    page.wait_for_function("document.getElementById('balance').textContent.startsWith('$')")  # state drawn
+    wait_until(page, "document.getElementById('balance').textContent.startsWith('$')")  # state drawn
+
+
+def wait_until(page, expression: str, arg=None, *, timeout: float = 10_000):
+    """page.wait_for_function without its eval() in the page, which the pages'
+    Content-Security-Policy refuses: the expression (or function of `arg`) is
+    evaluated through DevTools, which the policy does not govern, until it holds
+    or `timeout` ms have passed. Its value."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout} ms: {expression}")
+        page.wait_for_timeout(50)
 
 
 def money(text: str) -> Decimal:

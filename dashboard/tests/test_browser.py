@@ -19,6 +19,7 @@ from dashboard.tests.browser import (
     needs_chromium,
     place_call,
     sign_in,
+    wait_until,
 )
 from project.testing import running_server, running_worker
 
@@ -36,7 +37,7 @@ def watch_a_call(page, base_url: str, username: str, write_key: str, admin_key: 
     call = place_call(base_url, write_key)
     row = page.locator(f"#call-{call['id']}")
     row.wait_for(timeout=WAIT_MS)
-    page.wait_for_function(
+    wait_until(page,
         # ended (call-status) and priced (call-ended, right after it)
         f"id => {{ const row = document.getElementById(`call-${{id}}`);"
         f" return {ENDED}.includes(row.dataset.status)"
@@ -53,7 +54,7 @@ def watch_a_call(page, base_url: str, username: str, write_key: str, admin_key: 
     )
     # the call's cost and the top-up, each shown as its balance-updated arrives
     expected = f"${seen['before'] - cost + Decimal('12.50'):.4f}"
-    page.wait_for_function(
+    wait_until(page,
         "text => document.getElementById('balance').textContent === text", arg=expected, timeout=WAIT_MS
     )
     if os.environ.get("CI") or not SCREENSHOT.exists():

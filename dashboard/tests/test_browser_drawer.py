@@ -15,6 +15,7 @@ from dashboard.tests.browser import (
     needs_chromium,
     place_call,
     sign_in,
+    wait_until,
 )
 from dashboard.tests.runtime_player import AGENT_LINE, USER_LINE, RuntimePlayer
 from project.testing import running_server
@@ -44,7 +45,7 @@ def follow_a_call(page, base_url: str, username: str, write_key: str, runtime_ke
     seen["interim"] = page.evaluate(TRANSCRIPT)
     player.converse()
     page.wait_for_selector("#transcript li.final[data-role=agent]", timeout=WAIT_MS)
-    page.wait_for_function(f"{ACTIVITY}.some(text => text.includes('done in 180 ms'))", timeout=WAIT_MS)
+    wait_until(page, f"{ACTIVITY}.some(text => text.includes('done in 180 ms'))", timeout=WAIT_MS)
     seen["live_transcript"] = page.evaluate(TRANSCRIPT)
     seen["live_activity"] = page.evaluate(ACTIVITY)
     seen["node"] = page.inner_text("#drawer-facts [data-fact=node]")
@@ -91,3 +92,41 @@ def test_the_drawer_follows_a_live_call_and_shows_the_record_after_it_ends(
     assert seen["recorded_activity"][0].startswith("Created")
     assert seen["recorded_activity"][-1].startswith("Ended: customer-hangup")
     assert seen["ended_facts"] == "customer-hangup" and seen["ended_node"] == "billing"
+
+
+RECORDING_LINKS = (
+    "[...document.querySelectorAll('#activity li[data-type=call-recording]')]"
+    ".map(li => li.querySelector('a')?.getAttribute('href') ?? null)"
+)
+
+
+def recording_links(page, base_url: str, username: str, write_key: str, runtime_key: str,
+                    urls: list[str]) -> list[str | None]:
+    sign_in(page, base_url, username)
+    call = place_call(base_url, write_key)
+    player = RuntimePlayer(base_url, runtime_key, call["id"])
+    player.answer()
+    for url in urls:
+        player.send("call-recording", {"recording_status": "available", "recording_url": url})
+    page.wait_for_selector(f"#call-{call['id']}[data-status=in-progress]", timeout=WAIT_MS)
+    page.locator(f"#call-{call['id']} .open-call").click()
+    page.wait_for_selector("#drawer[data-ready=true]", timeout=WAIT_MS)
+    return page.evaluate(RECORDING_LINKS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recording_url_is_a_link_only_when_it_is_a_path_of_ours_or_https(
+    tmp_path, owner, workspace, write_key, runtime_key
+):
+    # given a runtime reporting recordings at these addresses
+    urls = ["//evil.example/x", "/\\evil.example/x", "javascript:alert(1)", "http://evil.example/x",
+            "https://recordings.example.com/1.mp3", "/api/v1/calls/recording.mp3"]
+
+    # when the call's drawer shows them
+    with running_server(tmp_path, env=INGEST_ENV) as server:
+        links = in_browser(recording_links, server.url, owner.username, write_key.key,
+                           runtime_key.key, urls)
+
+    # then only the https address and the path of this site are links
+    assert links == [None, None, None, None, "https://recordings.example.com/1.mp3",
+                     "/api/v1/calls/recording.mp3"]

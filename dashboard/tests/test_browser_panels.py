@@ -88,6 +88,9 @@ def watch_the_panels(page, base_url: str, username: str, workspace) -> dict:
         ],
     )
     page.wait_for_selector(f"#export-{export_id}[data-status=completed] a", timeout=WAIT_MS)
+    hostile = export_links_of(page, workspace, ["//evil.example/x", "/\\evil.example/x",
+                                                "javascript:alert(1)", "http://evil.example/x",
+                                                "https://files.example.com/export.csv"])
     campaign = page.locator(f"#campaign-{campaign_id}")
     export = page.locator(f"#export-{export_id}")
     return {
@@ -106,9 +109,24 @@ def watch_the_panels(page, base_url: str, username: str, workspace) -> dict:
             export.locator(".detail").inner_text(),
             export.locator("a").get_attribute("href"),
         ],
-        "export_rows": page.locator("#exports li").count(),
+        "export_rows": page.locator("#exports li").count() - len(hostile),
         "export_id": export_id,
+        "hostile_links": hostile,
     }
+
+
+def export_links_of(page, workspace, download_urls: list[str]) -> dict[str, str | None]:
+    """Each download_url, given to a completed export: the link the page drew, if any."""
+    exports = {str(uuid.uuid4()): url for url in download_urls}
+    emit_off_the_browser_loop(workspace, [
+        ("data-export-status", {"export_id": export_id, "status": "completed", "progress": 100.0,
+                                "row_count": 1, "download_url": url})
+        for export_id, url in exports.items()
+    ])
+    for export_id in exports:
+        page.wait_for_selector(f"#export-{export_id}[data-status=completed]", timeout=WAIT_MS)
+    return {url: page.locator(f"#export-{export_id} a").evaluate_all("links => links[0]?.href ?? null")
+            for export_id, url in exports.items()}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -127,3 +145,11 @@ def test_the_panels_start_empty_and_fill_from_their_events(tmp_path, owner, work
     assert seen["campaign"] == ["running", 40, "20 of 50 contacts done, 2 failed"]
     assert seen["export"] == ["completed", 100, "1000 rows", f"/api/v1/exports/{seen['export_id']}/download"]
     assert seen["export_rows"] == 1  # updated in place
+    # a download link is a path of this site or an https address, nothing else
+    assert seen["hostile_links"] == {
+        "//evil.example/x": None,
+        "/\\evil.example/x": None,
+        "javascript:alert(1)": None,
+        "http://evil.example/x": None,
+        "https://files.example.com/export.csv": "https://files.example.com/export.csv",
+    }

@@ -23,6 +23,7 @@ from dashboard.tests.browser import (
     needs_chromium,
     place_call,
     sign_in,
+    wait_until,
 )
 from dashboard.tests.runtime_player import AGENT_LINE, USER_LINE, RuntimePlayer
 from project.local_redis import free_loopback_port
@@ -65,7 +66,7 @@ def survive_a_restart(page, tmp_path, api_url: str, username: str, write_key: st
         first_player.hang_up()
         third = place_call(api_url, write_key)
         page.wait_for_selector(f"#call-{third['id']}", timeout=WAIT_MS)
-        page.wait_for_function(
+        wait_until(page,
             f"{ACTIVITY}.some(text => text.startsWith('Ended'))"
             f" && {ENDED}.includes(document.getElementById('call-{first['id']}').dataset.status)",
             timeout=WAIT_MS,
@@ -110,7 +111,7 @@ def look_from_another_workspace(
     sign_in(page, base_url, outsider)
     foreign = place_call(base_url, our_key)
     own = place_call(base_url, their_key)
-    page.wait_for_function(
+    wait_until(page,
         f"{ENDED}.includes(document.getElementById('call-{own['id']}')?.dataset.status)", timeout=60_000
     )
     subscribe = page.evaluate(

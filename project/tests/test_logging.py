@@ -235,7 +235,7 @@ def test_the_real_server_logs_json_lines_without_secrets(admin_key, workspace, t
     env = {
         **os.environ,
         "DEBUG": "false", "SECRET_KEY": "test", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json",
-        "PYTHONUNBUFFERED": "1",
+        "PYTHONUNBUFFERED": "1", "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": shared_database_url(),
         "REDIS_URL": os.environ.get("REDIS_URL", settings.REDIS_URL),
     }

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.test import Client, override_settings
+from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 REQUESTS_TOTAL = "callboard_http_requests_total"
@@ -24,8 +24,20 @@ def samples(text: str, name: str) -> dict:
     }
 
 
+TOKEN = "metrics-token-123"
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(settings):
+    settings.METRICS_TOKEN = TOKEN
+
+
+def scrape():
+    return Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+
+
 def requests_counted(method: str, route: str, status: str) -> float:
-    response = Client().get("/metrics")
+    response = scrape()
     assert response.status_code == 200
     counted = samples(response.content.decode(), REQUESTS_TOTAL)
     return counted.get((("method", method), ("route", route), ("status", status)), 0.0)
@@ -33,7 +45,7 @@ def requests_counted(method: str, route: str, status: str) -> float:
 
 def test_metrics_is_prometheus_text(db):
     # when
-    response = Client().get("/metrics")
+    response = scrape()
 
     # then
     assert response.status_code == 200
@@ -64,7 +76,7 @@ def test_request_durations_are_observed_by_route(read_key):
     read_key.get("/api/v1/workspace")
 
     # when
-    text = Client().get("/metrics").content.decode()
+    text = scrape().content.decode()
 
     # then
     counts = samples(text, "callboard_http_request_duration_seconds_count")
@@ -78,7 +90,7 @@ def test_unknown_paths_do_not_become_label_values(db):
     Client().get(f"/nowhere-{marker}")
 
     # when
-    text = Client().get("/metrics").content.decode()
+    text = scrape().content.decode()
 
     # then the label is the URL pattern, never the path
     assert marker not in text
@@ -86,7 +98,6 @@ def test_unknown_paths_do_not_become_label_values(db):
     assert "unmatched" in routes
 
 
-@override_settings(METRICS_TOKEN="metrics-token-123")
 @pytest.mark.parametrize(
     "authorization",
     [None, "Bearer wrong-token", "Bearer ", "Bearer metrics-token-1234", "Basic metrics-token-123"],
@@ -106,10 +117,38 @@ def test_metrics_with_a_token_refuses_a_request_without_it(db, authorization):
     assert REQUESTS_TOTAL.encode() not in response.content
 
 
-@override_settings(METRICS_TOKEN="metrics-token-123")
 def test_metrics_with_a_token_answers_the_bearer_of_it(db):
     # when
     response = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-123")
+
+    # then
+    assert response.status_code == 200
+    assert REQUESTS_TOTAL in response.content.decode()
+
+
+def test_without_a_token_and_debug_off_metrics_are_refused_saying_why(db, settings):
+    # given a deployment that set no token
+    settings.METRICS_TOKEN = ""
+    settings.DEBUG = False
+
+    # when
+    response = Client().get("/metrics")
+
+    # then
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "metrics_token_required"
+    assert "METRICS_TOKEN" in error["message"]
+    assert REQUESTS_TOTAL.encode() not in response.content
+
+
+def test_without_a_token_metrics_are_open_in_development(db, settings):
+    # given make run: DEBUG on, no token
+    settings.METRICS_TOKEN = ""
+    settings.DEBUG = True
+
+    # when
+    response = Client().get("/metrics")
 
     # then
     assert response.status_code == 200

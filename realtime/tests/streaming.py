@@ -15,7 +15,7 @@ import httpx
 from django.conf import settings
 
 from project.redis_client import get_redis
-from project.testing import SseEvent, SseReader
+from project.testing import SERVER_METRICS_TOKEN, SseEvent, SseReader
 from realtime.emit import emit
 
 WAIT = 10  # seconds: the bound of every wait in these tests
@@ -303,7 +303,8 @@ def resident_memory_kib(pid: int) -> int:
 
 def metric_value(server, name: str) -> float:
     """A sample of the server's /metrics, 0 when it has none yet."""
-    text = httpx.get(f"{server.url}/metrics", timeout=WAIT).text
+    text = httpx.get(f"{server.url}/metrics", timeout=WAIT,
+                     headers={"Authorization": f"Bearer {SERVER_METRICS_TOKEN}"}).text
     for line in text.splitlines():
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])

@@ -40,3 +40,20 @@ export function showEmpty(list, text) {
 export function clearEmpty(list) {
   list.querySelector(":scope > .empty")?.remove();
 }
+
+// A link the page may render from event data: a path of this site ("/…", never
+// "//host" or "/\host", which browsers read as another host) or an https
+// address; anything else (javascript:, data:, http:) is not a link. The address
+// as the browser resolved it, or null.
+export function safeLink(value) {
+  if (typeof value !== "string" || value === "") return null;
+  let url;
+  try {
+    url = new URL(value, window.location.origin);
+  } catch {
+    return null;
+  }
+  if (/^https:\/\//i.test(value) && url.protocol === "https:") return url.href;
+  if (value.startsWith("/") && url.origin === window.location.origin) return url.pathname + url.search + url.hash;
+  return null;
+}

@@ -9,7 +9,7 @@
 // reconnect the connection is a new one, so the drawer follows the call again
 // from the top. An ended call has only its recorded timeline.
 
-import { api, clearEmpty, clock, money, seconds, showEmpty, TERMINAL } from "./api.js";
+import { api, clearEmpty, clock, money, safeLink, seconds, showEmpty, TERMINAL } from "./api.js";
 
 // The call-stream types (SPEC §4.3) the page listens for, besides the call's
 // own status events, which the workspace stream carries anyway.
@@ -180,6 +180,9 @@ function show(envelope) {
       facts.querySelector("[data-fact=node]").textContent = data.to_node;
       note(timestamp, type, describe(type, data));
       break;
+    case "call-recording": // the runtime names the address: a link only if it is a safe one
+      note(timestamp, type, describe(type, data), safeLink(data.recording_url));
+      break;
     default: {
       const text = describe(type, data);
       if (text) note(timestamp, type, text);
@@ -205,14 +208,23 @@ function dropInterim(role) {
   transcript.querySelector(`li.interim[data-role="${role}"]`)?.remove();
 }
 
-function note(timestamp, type, text) {
+function note(timestamp, type, text, href = null) {
   clearEmpty(activity);
   const item = document.createElement("li");
   item.dataset.type = type;
   const time = document.createElement("time");
   time.dateTime = timestamp;
   time.textContent = clock(timestamp);
-  item.append(time, document.createTextNode(text));
+  if (href) {
+    const anchor = document.createElement("a");
+    anchor.href = href;
+    anchor.rel = "noopener noreferrer";
+    anchor.target = "_blank";
+    anchor.textContent = text;
+    item.append(time, anchor);
+  } else {
+    item.append(time, document.createTextNode(text));
+  }
   activity.append(item);
 }
 

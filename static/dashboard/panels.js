@@ -6,7 +6,7 @@
 // reconnect replays what was missed, like every persisted event. When those
 // endpoints land, each panel reads its state first, as the calls table does.
 
-import { clearEmpty, clock } from "./api.js";
+import { clearEmpty, clock, safeLink } from "./api.js";
 
 export const PANEL_TYPES = ["notification", "campaign-status-changed", "campaign-progress", "data-export-status"];
 const MAX_ITEMS = 50;
@@ -87,13 +87,14 @@ function drawProgress(list, kind, id, { status, percent, detail, link }) {
   }
   if (percent != null) item.querySelector("progress").value = percent;
   if (detail) item.querySelector(".detail").textContent = detail;
-  if (link && /^(\/|https:\/\/)/.test(link)) { // a path of ours or an https address, never a script
+  const href = safeLink(link);
+  if (href) {
     let anchor = item.querySelector("a");
     if (!anchor) {
       anchor = document.createElement("a");
       anchor.textContent = "Download";
       item.append(anchor);
     }
-    anchor.href = link;
+    anchor.href = href;
   }
 }
