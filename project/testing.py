@@ -111,27 +111,8 @@ def running_worker(tmp_path: Path, *, env: dict | None = None, startup_timeout: 
     """A real Celery worker (solo pool) on this test run's database and Redis
     broker, with the beat inside it when `beat`; stopped with SIGTERM at the end.
     Yields its log path."""
-    log_path = tmp_path / "celery-worker.log"
-    process_env = {
-        **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
-        "DATABASE_URL": test_database_url(), "LOG_LEVEL": "INFO", **(env or {}),
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
-             *(["--beat", "--schedule", str(tmp_path / "celerybeat-schedule")] if beat else [])],
-            cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while b"ready." not in log_path.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield log_path
-    finally:
-        stop_process(process)
+    with worker_process(tmp_path, env=env or {}, beat=beat, startup_timeout=startup_timeout) as worker:
+        yield worker.log_path
 
 
 def _wait_until_healthy(server: ServerProcess, timeout: float) -> None:
@@ -209,9 +190,10 @@ class WorkerProcess:
 
 @contextmanager
 def worker_process(tmp_path: Path, *, env: dict, name: str = "worker", pool: str = "solo",
-                   startup_timeout: float = 30):
-    """A real Celery worker, like `running_worker`, for a test that kills it: yields
-    its process, under a log name of its own (a test may start several)."""
+                   beat: bool = False, startup_timeout: float = 30):
+    """A real Celery worker on this test run's database and Redis broker (`env`
+    may name others), with the beat inside it when `beat`; yields its process, whose
+    log has a name of its own (a test that kills workers may start several)."""
     log_path = tmp_path / f"celery-{name}.log"
     process_env = {
         **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
@@ -221,7 +203,8 @@ def worker_process(tmp_path: Path, *, env: dict, name: str = "worker", pool: str
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", pool, "--concurrency", "1",
              "--hostname", f"{name}-{os.getpid()}@127.0.0.1",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+             *(["--beat", "--schedule", str(tmp_path / f"celerybeat-schedule-{name}")] if beat else [])],
             cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
         )
     worker = WorkerProcess(process=process, log_path=log_path)
