@@ -83,7 +83,8 @@ async def placer(args, deadline: float, slots: asyncio.Queue, out: dict, seed: i
                 await asyncio.wait_for(slots.get(), max(0.1, deadline - time.monotonic()))
             except TimeoutError:
                 return
-            body = json.dumps({"to_number": f"+1415{rng.randrange(2, 10)}{rng.randrange(10**6):06d}"}).encode()
+            number = f"+1415{rng.randrange(2, 10)}{rng.randrange(10**6):06d}"  # a valid US number
+            body = json.dumps({"to_number": number}).encode()
             writer.write(b"POST /api/v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                          + f"Authorization: Bearer {args.write_key}\r\nContent-Type: application/json\r\n"
                            f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
