@@ -76,7 +76,7 @@ async def _read_stream(args, deadline: float, out: dict, last_id: str | None) ->
 
 async def placer(args, deadline: float, slots: asyncio.Queue, out: dict, seed: int) -> None:
     rng = random.Random(seed)  # noqa: S311 (a phone number, not a secret)
-    reader, writer = await asyncio.open_connection("127.0.0.1", args.port)
+    connection = None
     try:
         while time.monotonic() < deadline:
             try:
@@ -84,21 +84,37 @@ async def placer(args, deadline: float, slots: asyncio.Queue, out: dict, seed: i
             except TimeoutError:
                 return
             number = f"+1415{rng.randrange(2, 10)}{rng.randrange(10**6):06d}"  # a valid US number
-            body = json.dumps({"to_number": number}).encode()
-            writer.write(b"POST /api/v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         + f"Authorization: Bearer {args.write_key}\r\nContent-Type: application/json\r\n"
-                           f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-            started = time.perf_counter()
-            head = await reader.readuntil(b"\r\n\r\n")
-            await reader.readexactly(int(LENGTH.search(head).group(1)))
-            out["latencies"].append(time.perf_counter() - started)
-            status = head[9:12].decode()
+            try:
+                # The server closes an idle keep-alive connection (uvicorn: after 5 s): open
+                # another then, as an HTTP client's pool does.
+                connection = connection or await asyncio.open_connection("127.0.0.1", args.port)
+                status = await asyncio.wait_for(_place(args, *connection, number, out), 30)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
+                kind = type(error).__name__
+                out["place_errors"][kind] = out["place_errors"].get(kind, 0) + 1
+                if connection:
+                    connection[1].close()
+                connection = None
+                continue
             if status == "201":
                 out["placed"] += 1
             else:
                 out["refused"][status] = out["refused"].get(status, 0) + 1
     finally:
-        writer.close()
+        if connection:
+            connection[1].close()
+
+
+async def _place(args, reader, writer, number: str, out: dict) -> str:
+    body = json.dumps({"to_number": number}).encode()
+    writer.write(b"POST /api/v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 + f"Authorization: Bearer {args.write_key}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    started = time.perf_counter()
+    head = await reader.readuntil(b"\r\n\r\n")
+    await reader.readexactly(int(LENGTH.search(head).group(1)))
+    out["latencies"].append(time.perf_counter() - started)
+    return head[9:12].decode()
 
 
 async def ticker(args, deadline: float, slots: asyncio.Queue, out: dict) -> None:
@@ -115,8 +131,8 @@ async def ticker(args, deadline: float, slots: asyncio.Queue, out: dict) -> None
 
 
 async def main_async(args) -> dict:
-    out = {"placed": 0, "refused": {}, "late": 0, "latencies": [], "events": 0, "bytes": 0,
-           "reconnects": 0, "streams_open": 0, "stream_refused": {}, "stream_errors": {}}
+    out = {"placed": 0, "refused": {}, "place_errors": {}, "late": 0, "latencies": [], "events": 0,
+           "bytes": 0, "reconnects": 0, "streams_open": 0, "stream_refused": {}, "stream_errors": {}}
     started = time.monotonic()
     deadline = started + args.duration
     readers = []
