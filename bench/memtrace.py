@@ -70,6 +70,8 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=12, help="--worker: length of the soak")
     parser.add_argument("--warmup", type=float, default=3, help="--worker: minutes before the baseline")
     parser.add_argument("--every", type=float, default=60, help="--worker: seconds between snapshots")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="--worker: environment of the soak's processes, e.g. DEBUG=true")
     parser.add_argument("--rate", type=float, default=1.0,
                         help="--worker: calls/s (one traced process plays them all, several times slower)")
     args = parser.parse_args(argv)
@@ -135,7 +137,7 @@ def trace_worker(args) -> int:
     run_args = argparse.Namespace(server_log_level="WARNING", max_streams=20000, listen_backlog=1024,
                                   keep_db=False, profile=False, soak_minutes=args.minutes,
                                   soak_warmup_minutes=args.warmup, soak_streams=300, soak_rate=args.rate,
-                                  soak_interval=5)
+                                  soak_interval=5, soak_env=args.env)
     stamp = time.strftime("memtrace-worker-%Y%m%dT%H%M%S")
     setup = R.Setup(run_args, stamp)
     out = setup.logs / "snapshot"

@@ -1302,6 +1302,8 @@ def scenario_soak(variant: Variant, args, tag: str) -> dict:
     # processes, the simulated runtime at real speed.
     env_extra = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "VOICE_RUNTIME": "simulated",
                  "SIMULATOR_SPEED": "1"}
+    # --soak-env DEBUG=true runs the processes as `make run` does (bin/run-dev).
+    env_extra.update(item.split("=", 1) for item in args.soak_env)
     original_env = variant.env
     variant.env = lambda: {**original_env(), **env_extra}
     duration = 60 * args.soak_minutes
@@ -1333,6 +1335,7 @@ def scenario_soak(variant: Variant, args, tag: str) -> dict:
         result = json.loads(output)
         processes = sampler.summary(warmup)
         result.update({
+            "environment": dict(item.split("=", 1) for item in args.soak_env),
             "minutes": args.soak_minutes, "warmup_minutes": round(warmup / 60, 2),
             "processes": processes, "rss_series_mb": sampler.thinned(),
             "prometheus_files": len(list(metrics_dir.iterdir())),
@@ -1509,6 +1512,8 @@ def main(argv=None) -> int:
     parser.add_argument("--soak-streams", type=int, default=300, help="workspace streams read in the soak")
     parser.add_argument("--soak-rate", type=float, default=3.6, help="calls placed per second in the soak")
     parser.add_argument("--soak-interval", type=float, default=5, help="seconds between RSS samples")
+    parser.add_argument("--soak-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment of the soak's web, worker and beat (repeatable), e.g. DEBUG=true")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
