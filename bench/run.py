@@ -1221,6 +1221,9 @@ class RssSampler:
         self.interval = interval
         self.redis_url = redis_url
         self.series: dict[str, list[tuple[float, float]]] = {}
+        # Messages waiting in the Celery queue: a worker that cannot keep up shows here
+        # (and in Redis's memory), not in its own RSS.
+        self.backlog: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.t0 = time.monotonic()
@@ -1253,6 +1256,7 @@ class RssSampler:
             with contextlib.suppress(Exception):
                 self.series.setdefault("redis-used-memory", []).append(
                     (at, client.info("memory")["used_memory"] / 2**20))
+                self.backlog.append((at, client.llen("celery")))
             if self._stop.wait(self.interval):
                 return
 
@@ -1338,6 +1342,9 @@ def scenario_soak(variant: Variant, args, tag: str) -> dict:
             "environment": dict(item.split("=", 1) for item in args.soak_env),
             "minutes": args.soak_minutes, "warmup_minutes": round(warmup / 60, 2),
             "processes": processes, "rss_series_mb": sampler.thinned(),
+            "broker_backlog_end": sampler.backlog[-1][1] if sampler.backlog else None,
+            "broker_backlog_max": max((n for _, n in sampler.backlog), default=None),
+            "broker_backlog_series": sampler.backlog[::max(1, len(sampler.backlog) // 120)],
             "prometheus_files": len(list(metrics_dir.iterdir())),
             "prometheus_dir_kb": sum(f.stat().st_size for f in metrics_dir.iterdir()) // 1024,
         })
@@ -1715,8 +1722,9 @@ BRIEF_KEYS = {
     "rest": ["list_requests_per_s", "list_p99_ms", "detail_requests_per_s", "detail_p99_ms",
              "pages_by_index"],
     "curves": ["points"],
-    "soak": ["placed", "refused", "events", "reconnects", "rss_slope_max_mb_per_min", "rss_slope_max_process",
-             "worker_slope_mb_per_min", "beat_slope_mb_per_min", "web_slope_mb_per_min"],
+    "soak": ["placed", "refused", "events", "reconnects", "broker_backlog_end", "rss_slope_max_mb_per_min",
+             "rss_slope_max_process", "worker_slope_mb_per_min", "beat_slope_mb_per_min",
+             "web_slope_mb_per_min"],
 }
 
 
@@ -1801,6 +1809,7 @@ ROWS = [
     ("soak", "placed", "soak: calls placed"),
     ("soak", "calls_per_s", "soak: calls placed per second"),
     ("soak", "events", "soak: events received (all streams)"),
+    ("soak", "broker_backlog_end", "soak: tasks waiting in the broker at the end"),
     ("soak", "web_rss_after_warmup_mb", "soak: web RSS after warm-up (MB)"),
     ("soak", "web_rss_end_mb", "soak: web RSS at the end (MB)"),
     ("soak", "web_slope_mb_per_min", "soak: web RSS slope after warm-up (MB/min)"),
