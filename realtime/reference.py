@@ -38,9 +38,9 @@ Every event, whatever its type, is one JSON object:
 
 On an SSE stream an event is one frame: `id:` is the stream's resume cursor
 (send it back as `Last-Event-ID`), `event:` is the type, `data:` is the
-envelope above on one line. Control events (below) have no `id:` unless they
-say so; they are not part of the history. On the WebSocket each message is
-the envelope alone.
+envelope above on one line. Control events (below) carry no `id:` line:
+they are not part of the history, so resuming never skips or repeats because
+of them. On the WebSocket each message is the envelope alone.
 
 Ordering: within a workspace, the events about one call arrive in the order
 they happened, and the cursor only grows. A persisted event is delivered at
