@@ -15,9 +15,11 @@ why it is smaller than the RSS difference bench/run.py reports.
 runs the soak (bench/run.py's `soak` scenario: web, worker, beat, streams and
 calls placed) with the Celery worker under tracemalloc, in one process
 (`--pool solo`, so the tasks and the consumer that holds their countdowns
-share one heap), snapshots it every `--every` seconds, and prints what grew
-between the first snapshot after warm-up and the last, by line and by the
-allocating traceback: where a worker's RSS that keeps growing goes.
+share one heap), snapshots it every `--every` seconds from the moment it
+is ready, and prints what grew between the first snapshot `--warmup`
+minutes after that and the last, by line and by the allocating traceback:
+where a worker's RSS that keeps growing goes. The soak itself still starts
+the clock for `--minutes`: give a slow start room.
 """
 
 import argparse
@@ -43,14 +45,19 @@ runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
 
 # The same, snapshotting every BENCH_MEMTRACE_EVERY seconds from a thread (a Celery
-# worker's own signal handling stays as it is).
+# worker's own signal handling stays as it is), from the moment the worker is ready:
+# under tracemalloc, on a loaded machine, its start alone took minutes.
 TIMED_HOOK = """
 import os, sys, threading, time, tracemalloc, runpy
+from celery.signals import worker_ready
+ready = threading.Event()
+worker_ready.connect(lambda **_: ready.set(), weak=False)
 def _dump_every(seconds):
     out = os.environ["BENCH_MEMTRACE_OUT"]
+    ready.wait()
     while True:
-        time.sleep(seconds)
         tracemalloc.take_snapshot().dump(f"{out}.{os.getpid()}.{int(time.time() * 1000)}")
+        time.sleep(seconds)
 threading.Thread(target=_dump_every, args=(float(os.environ["BENCH_MEMTRACE_EVERY"]),), daemon=True).start()
 sys.argv = sys.argv[1:]
 runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
