@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 class CallboardAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        # The event envelopes, as a discriminated union on `type` (SPEC §4.1).
+        # The event envelopes, as a discriminated union on `type` (docs/reference/events.md#envelope).
         add_event_components(schema)
         return schema
 

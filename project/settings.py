@@ -166,7 +166,8 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int(
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 SSE_TICKET_TTL_SECONDS = env.int("SSE_TICKET_TTL_SECONDS", default=30)
 
-# Calls (SPEC §6, §7). The voice runtime: "simulated" (Celery plays believable
+# Calls (docs/reference/rest.md#calls, docs/reference/domain.md#call-lifecycle). The voice runtime:
+# "simulated" (Celery plays believable
 # calls) or "ingest" (a runtime outside reports through POST /api/v1/runtime/events).
 VOICE_RUNTIME = env.str("VOICE_RUNTIME", default="simulated")
 if VOICE_RUNTIME not in ("simulated", "ingest"):
@@ -183,14 +184,14 @@ CALLS_STUCK_SECONDS = env.int("CALLS_STUCK_SECONDS", default=120)
 DEMO_CALL_TRICKLE = env.int("DEMO_CALL_TRICKLE", default=0)
 RUNTIME_INGEST_MAX_ITEMS = 500
 
-# Billing (SPEC §7): prepaid USD credit. A new account's per-minute rate and the
+# Billing (docs/reference/domain.md#billing): prepaid USD credit. A new account's per-minute rate and the
 # balance at or below which `payment-required` (low-balance) is raised; staff
 # change both per workspace in the admin.
 BILLING_DEFAULT_RATE_PER_MINUTE = env.str("BILLING_DEFAULT_RATE_PER_MINUTE", default="0.1000")
 BILLING_LOW_BALANCE_THRESHOLD = env.str("BILLING_LOW_BALANCE_THRESHOLD", default="5.0000")
 # How often the beat charges the elapsed minutes of calls in progress.
 BILLING_CHARGE_INTERVAL_SECONDS = env.float("BILLING_CHARGE_INTERVAL_SECONDS", default=10.0)
-# The talk time each live charge pays for: a minute (SPEC). Only the end-to-end
+# The talk time each live charge pays for: a minute (docs/reference/domain.md#billing). Only the end-to-end
 # test shortens it, so that a fast-played simulated call spans several periods.
 BILLING_CHARGE_PERIOD_SECONDS = env.int("BILLING_CHARGE_PERIOD_SECONDS", default=60)
 if BILLING_CHARGE_PERIOD_SECONDS < 1:
@@ -279,7 +280,7 @@ LOGGING = {
 # /metrics is open unless this is set; then it wants `Authorization: Bearer <token>`.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
-# Realtime engine (SPEC §4-5).
+# Realtime engine (docs/reference/events.md, docs/reference/streams.md).
 REALTIME_HISTORY_HOURS = env.float("REALTIME_HISTORY_HOURS", default=24)
 REALTIME_KEEPALIVE_SECONDS = env.float("REALTIME_KEEPALIVE_SECONDS", default=15)
 REALTIME_RETRY_MS = env.int("REALTIME_RETRY_MS", default=3000)
