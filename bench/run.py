@@ -44,7 +44,7 @@ PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode", "ingest",
-                 "ingest-mixed", "rest", "curves"]
+                 "ingest-mixed", "rest", "curves", "soak"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
 # ours-daphne: the same engine under daphne (project.serve).
@@ -64,11 +64,14 @@ DEFAULT_VARIANTS = {
     "ingest-mixed": ["ours"],
     "rest": ["ours"],
     "curves": ["ours", "stock"],
+    "soak": ["ours"],
 }
 VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 # Scenarios that draw a shape (cost as work grows), not a contract number: one run of
 # every variant (run F, with three of ours, took 22 minutes against a bound of 20).
 SHAPES = {"curves"}
+# Scenarios measured once per run: one soak is --soak-minutes long.
+ONCE = {"curves", "soak"}
 
 
 def log(message: str) -> None:
@@ -1161,11 +1164,223 @@ def scenario_rest(variant: Variant, args, tag: str) -> dict:
     return result
 
 
+# --- the soak ------------------------------------------------------------------------------
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (a Celery worker's pool children)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in _listdir(f"/proc/{current}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{current}/task/{task}/children") as children:
+                todo.extend(int(child) for child in children.read().split())
+    return found
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def least_squares_slope(points: list[tuple[float, float]]) -> float | None:
+    """Slope of the least-squares line through (x, y) points; None below 3 points."""
+    if len(points) < 3:
+        return None
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if spread == 0:
+        return None
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+
+
+def celery_process(setup: Setup, tag: str, role: str, env: dict) -> tuple[subprocess.Popen, object]:
+    """A Celery worker (prefork, 2 children, as the Procfile runs it) or the beat."""
+    if role == "worker":
+        argv = [PY, "-m", "celery", "-A", "project", "worker", "--concurrency", "2",
+                "--loglevel", "WARNING", "--hostname", f"soak-{tag}@%h"]
+    else:
+        argv = [PY, "-m", "celery", "-A", "project", "beat", "--loglevel", "WARNING",
+                "--schedule", str(setup.logs / f"{tag}-celerybeat-schedule")]
+    log_file = (setup.logs / f"{tag}-{role}.log").open("wb")
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log_file,  # noqa: S603
+                               stderr=subprocess.STDOUT)
+    return process, log_file
+
+
+class RssSampler:
+    """RSS of every process of the system under test, every `interval` seconds, from
+    /proc: the web process(es), the worker's parent and each pool child, the beat;
+    and our Redis's used_memory (keys left behind show here, not in a process)."""
+
+    def __init__(self, roots: dict[str, int], redis_url: str, interval: float):
+        self.roots = roots
+        self.interval = interval
+        self.redis_url = redis_url
+        self.series: dict[str, list[tuple[float, float]]] = {}
+        # Messages waiting in the Celery queue: a worker that cannot keep up shows here
+        # (and in Redis's memory), not in its own RSS.
+        self.backlog: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.t0 = time.monotonic()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self):
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        while True:
+            at = time.monotonic() - self.t0
+            for name, pid in self.roots.items():
+                tree = process_tree(pid)
+                for n, member in enumerate(tree):
+                    rss = proc_status(member)["rss_kb"]
+                    if rss is None:
+                        continue
+                    label = name if n == 0 else f"{name}-child-{member}"
+                    self.series.setdefault(label, []).append((at, rss / 1024))
+                if len(tree) > 1:
+                    total = sum(proc_status(member)["rss_kb"] or 0 for member in tree)
+                    self.series.setdefault(f"{name}-all", []).append((at, total / 1024))
+            with contextlib.suppress(Exception):
+                self.series.setdefault("redis-used-memory", []).append(
+                    (at, client.info("memory")["used_memory"] / 2**20))
+                self.backlog.append((at, client.llen("celery")))
+            if self._stop.wait(self.interval):
+                return
+
+    def summary(self, warmup_s: float) -> dict:
+        out = {}
+        for label, points in sorted(self.series.items()):
+            after = [(t / 60, mb) for t, mb in points if t >= warmup_s]
+            slope = least_squares_slope(after)
+            out[label] = {
+                "rss_start_mb": round(points[0][1], 1),
+                "rss_after_warmup_mb": round(after[0][1], 1) if after else None,
+                "rss_end_mb": round(points[-1][1], 1),
+                "slope_mb_per_min": round(slope, 3) if slope is not None else None,
+                "samples": len(points),
+            }
+        return out
+
+    def thinned(self, keep: int = 120) -> dict:
+        """At most `keep` samples per process, for the JSON (a plot's worth)."""
+        return {label: [(round(t, 1), round(mb, 2)) for t, mb in points[::max(1, len(points) // keep)]]
+                for label, points in self.series.items()}
+
+
+def soak_workspace(setup: Setup) -> dict:
+    """A workspace of its own, with a key that reads streams and places calls."""
+    if getattr(setup, "soak", None) is None:
+        output = subprocess.run([PY, "manage.py", "createworkspace", "Bench Soak", "--api-key", "--json",  # noqa: S603
+                                 "--scopes", "read,write", "--credit", "10000000"],
+                                cwd=ROOT, env=setup.ours_env(), check=True, capture_output=True,
+                                text=True).stdout
+        setup.soak = json.loads(output)
+    return setup.soak
+
+
+def scenario_soak(variant: Variant, args, tag: str) -> dict:
+    """The whole system for --soak-minutes: web, Celery worker and beat; --soak-streams
+    workspace streams read all along; --soak-rate calls/s placed through the REST API
+    and played by the simulated runtime (Celery). RSS of every process sampled every
+    --soak-interval s; per process the RSS after --soak-warmup-minutes and at the end,
+    and the least-squares slope after warm-up."""
+    setup = variant.setup
+    made = soak_workspace(setup)
+    metrics_dir = setup.logs / f"{tag}-prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    # The deployment's settings (docs/operations.md): one Prometheus directory for all
+    # processes, the simulated runtime at real speed.
+    env_extra = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "VOICE_RUNTIME": "simulated",
+                 "SIMULATOR_SPEED": "1"}
+    # --soak-env DEBUG=true runs the processes as `make run` does (bin/run-dev).
+    env_extra.update(item.split("=", 1) for item in args.soak_env)
+    original_env = variant.env
+    variant.env = lambda: {**original_env(), **env_extra}
+    duration = 60 * args.soak_minutes
+    warmup = 60 * min(args.soak_warmup_minutes, args.soak_minutes / 2)
+    started = []
+    try:
+        web = Server(variant, tag)
+        started.append(web)
+        worker = celery_process(setup, tag, "worker", variant.env())
+        beat = celery_process(setup, tag, "beat", variant.env())
+        started += [worker, beat]
+        time.sleep(3)
+        for name, (process, _) in (("worker", worker), ("beat", beat)):
+            if process.poll() is not None:
+                tail = (setup.logs / f"{tag}-{name}.log").read_text()[-2000:]
+                raise RuntimeError(f"the {name} exited: {tail}")
+        argv = [PY, "-m", "bench.soakgen", "--port", str(web.port), "--read-key", made["api_key"],
+                "--write-key", made["api_key"], "--streams", str(args.soak_streams),
+                "--rate", str(args.soak_rate), "--duration", str(duration)]
+        log_file = (setup.logs / f"{tag}-soakgen.log").open("wb")
+        roots = {"web": web.pid, "worker": worker[0].pid, "beat": beat[0].pid}
+        with RssSampler(roots, setup.redis.url, args.soak_interval) as sampler:
+            generator = subprocess.Popen(argv, cwd=ROOT, env=variant.env(), stdout=subprocess.PIPE,  # noqa: S603
+                                         stderr=log_file)
+            output, _ = generator.communicate(timeout=duration + 120)
+        log_file.close()
+        if generator.returncode != 0:
+            raise RuntimeError("soakgen failed: " + Path(log_file.name).read_text()[-2000:])
+        result = json.loads(output)
+        processes = sampler.summary(warmup)
+        result.update({
+            "environment": dict(item.split("=", 1) for item in args.soak_env),
+            "minutes": args.soak_minutes, "warmup_minutes": round(warmup / 60, 2),
+            "processes": processes, "rss_series_mb": sampler.thinned(),
+            "broker_backlog_end": sampler.backlog[-1][1] if sampler.backlog else None,
+            "broker_backlog_max": max((n for _, n in sampler.backlog), default=None),
+            "broker_backlog_series": sampler.backlog[::max(1, len(sampler.backlog) // 120)],
+            "prometheus_files": len(list(metrics_dir.iterdir())),
+            "prometheus_dir_kb": sum(f.stat().st_size for f in metrics_dir.iterdir()) // 1024,
+        })
+        slopes = {label: p["slope_mb_per_min"] for label, p in processes.items()
+                  if p["slope_mb_per_min"] is not None and label != "redis-used-memory"
+                  and not label.endswith("-all")}
+        worst = max(slopes, key=lambda label: slopes[label]) if slopes else None
+        result["rss_slope_max_mb_per_min"] = slopes.get(worst)
+        result["rss_slope_max_process"] = worst
+        for role in ("web", "worker", "beat"):
+            picked = processes.get(f"{role}-all") or processes.get(role) or {}
+            result[f"{role}_rss_after_warmup_mb"] = picked.get("rss_after_warmup_mb")
+            result[f"{role}_rss_end_mb"] = picked.get("rss_end_mb")
+            result[f"{role}_slope_mb_per_min"] = picked.get("slope_mb_per_min")
+    finally:
+        variant.env = original_env
+        for thing in reversed(started):
+            if isinstance(thing, Server):
+                thing.stop()
+            else:
+                stop_process(thing[0], timeout=30)
+                thing[1].close()
+        with contextlib.suppress(Exception):
+            import redis
+
+            redis.Redis.from_url(setup.redis.url).flushall()
+    return result
+
+
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
              "connects": scenario_connects, "decode": scenario_decode,
              "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed,
-             "rest": scenario_rest, "curves": scenario_curves}
+             "rest": scenario_rest, "curves": scenario_curves, "soak": scenario_soak}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1201,6 +1416,10 @@ CONTRACT = [
     ("ingest-mixed", "accepted_events_per_s", ">=", 2_000, "end to end ≥ 2,000 events/s, half ephemeral"),
     ("rest", "pages_by_index", "==", True,
      "every calls list page and the detail read through an index (plans, {rest_calls:,} calls)"),
+    # The slope's noise on this shared machine is about ±0.05 MB/min over 30 minutes.
+    ("soak", "rss_slope_max_mb_per_min", "<=", 0.1,
+     "every process flat after warm-up: RSS slope ≤ 0.1 MB/min "
+     "(run: {soak_minutes:g} min, {soak_streams} streams, {soak_rate:g} calls/s)"),
 ]
 
 
@@ -1295,6 +1514,15 @@ def main(argv=None) -> int:
     parser.add_argument("--curve-sizes", default="100,1000,5000,10000", help="subscribers at each point")
     parser.add_argument("--curve-rate", type=float, default=4, help="events/s at every curve point")
     parser.add_argument("--curve-duration", type=float, default=5, help="seconds of publishing per point")
+    parser.add_argument("--soak-minutes", type=float, default=30,
+                        help="length of the soak (web, worker and beat under steady traffic)")
+    parser.add_argument("--soak-warmup-minutes", type=float, default=5,
+                        help="the soak's slopes are taken after this (at most half the soak)")
+    parser.add_argument("--soak-streams", type=int, default=300, help="workspace streams read in the soak")
+    parser.add_argument("--soak-rate", type=float, default=3.6, help="calls placed per second in the soak")
+    parser.add_argument("--soak-interval", type=float, default=5, help="seconds between RSS samples")
+    parser.add_argument("--soak-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment of the soak's web, worker and beat (repeatable), e.g. DEBUG=true")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -1323,6 +1551,7 @@ def main(argv=None) -> int:
                  "settle": 1, "idle_timeout": 2, "burst_timeout": 20,
                  "ingest_duration": 4, "rest_calls": 10_000, "rest_duration": 3, "idle_hold": 3,
                  "curve_sizes": "100,1000", "curve_duration": 2,
+                 "soak_minutes": 2.5, "soak_warmup_minutes": 1, "soak_interval": 2,
                  # Ours under uvicorn beside stock without storage: under 3 minutes. Stock
                  # with storage alone took 90 s of a storm (a thread per stream).
                  "engines": "ours,stock,floor"}
@@ -1359,7 +1588,7 @@ def main(argv=None) -> int:
                 # (daphne, stock) were stable across runs and run --repeat-others times,
                 # which keeps the default run within 20 minutes.
                 repeat = args.repeat if name == "ours" else min(args.repeat, args.repeat_others)
-                if scenario in SHAPES:
+                if scenario in ONCE:
                     repeat = 1
                 for rep in range(repeat):
                     tag = f"{scenario}-{name.replace('+', '-')}-{rep}"
@@ -1421,6 +1650,8 @@ CASE_FIELDS = {
                      "lost": "lost"},
     "rest": {"subscribers": ("args", "rest_clients"), "deliveries_per_s": "list_requests_per_s",
              "p50_ms": "list_p50_ms", "p99_ms": "list_p99_ms"},
+    "soak": {"subscribers": ("args", "soak_streams"), "rate": ("args", "soak_rate"),
+             "p50_ms": "place_p50_ms", "p99_ms": "place_p99_ms"},
 }
 # (scenario, metric, higher is better): ours over stock, as "how many times better".
 RATIOS = [("idle", "rss_per_stream_kb", False), ("idle", "threads_full", False),
@@ -1452,6 +1683,11 @@ def latest_document(summary: dict, args, command: str) -> dict:
                 "threads": medians.get("threads_full", medians.get("server_threads_peak")),
                 "lost": read("lost"), "error": medians.get("error"),
             })
+            if scenario == "soak" and "processes" in medians:
+                # RSS per process: after warm-up, at the end, and the slope between (MB/min).
+                keys = ("rss_after_warmup_mb", "rss_end_mb", "slope_mb_per_min")
+                cases[-1]["rss_mb"] = {label: {key: facts[key] for key in keys}
+                                       for label, facts in medians["processes"].items()}
     ratios = {}
     for scenario, metric, higher_is_better in RATIOS:
         medians = summary.get(scenario, {}).get("median", {})
@@ -1488,6 +1724,9 @@ BRIEF_KEYS = {
     "rest": ["list_requests_per_s", "list_p99_ms", "detail_requests_per_s", "detail_p99_ms",
              "pages_by_index"],
     "curves": ["points"],
+    "soak": ["placed", "refused", "events", "reconnects", "broker_backlog_end", "rss_slope_max_mb_per_min",
+             "rss_slope_max_process", "worker_slope_mb_per_min", "beat_slope_mb_per_min",
+             "web_slope_mb_per_min"],
 }
 
 
@@ -1569,6 +1808,19 @@ ROWS = [
     ("rest", "detail_requests_per_s", "REST: call detail requests/s"),
     ("rest", "detail_p99_ms", "REST: call detail p99 (ms)"),
     ("rest", "list_db_connections_peak", "REST: DB connections, peak"),
+    ("soak", "placed", "soak: calls placed"),
+    ("soak", "calls_per_s", "soak: calls placed per second"),
+    ("soak", "events", "soak: events received (all streams)"),
+    ("soak", "broker_backlog_end", "soak: tasks waiting in the broker at the end"),
+    ("soak", "web_rss_after_warmup_mb", "soak: web RSS after warm-up (MB)"),
+    ("soak", "web_rss_end_mb", "soak: web RSS at the end (MB)"),
+    ("soak", "web_slope_mb_per_min", "soak: web RSS slope after warm-up (MB/min)"),
+    ("soak", "worker_rss_after_warmup_mb", "soak: worker RSS, parent and children, after warm-up (MB)"),
+    ("soak", "worker_rss_end_mb", "soak: worker RSS, parent and children, at the end (MB)"),
+    ("soak", "worker_slope_mb_per_min", "soak: worker RSS slope after warm-up (MB/min)"),
+    ("soak", "beat_rss_after_warmup_mb", "soak: beat RSS after warm-up (MB)"),
+    ("soak", "beat_rss_end_mb", "soak: beat RSS at the end (MB)"),
+    ("soak", "beat_slope_mb_per_min", "soak: beat RSS slope after warm-up (MB/min)"),
 ]
 
 

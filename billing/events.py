@@ -1,4 +1,4 @@
-"""Events about credit (SPEC §4.2). Money travels as decimal strings."""
+"""Events about credit (docs/reference/events.md#workspace-events). Money travels as decimal strings."""
 
 from decimal import Decimal
 from typing import Literal

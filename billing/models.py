@@ -1,5 +1,5 @@
 """Prepaid credit: one account per workspace and the append-only ledger that
-explains every change of its balance (SPEC §7 Billing)."""
+explains every change of its balance (docs/reference/domain.md#billing)."""
 
 from decimal import Decimal
 

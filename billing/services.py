@@ -1,4 +1,4 @@
-"""Every change of a workspace's credit (SPEC §7 Billing).
+"""Every change of a workspace's credit (docs/reference/domain.md#billing).
 
 One rule holds it together: the balance changes only in `_post`, which runs
 under the account's row lock, writes one `LedgerEntry` per change with a unique

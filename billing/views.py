@@ -1,4 +1,4 @@
-"""REST endpoints of billing (SPEC §6 Billing). Thin: the rules are in billing.services."""
+"""REST endpoints of billing (docs/reference/rest.md#billing). Thin: the rules are in billing.services."""
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Header, Query, Router

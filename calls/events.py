@@ -1,5 +1,7 @@
-"""Events about calls: the workspace-wide lifecycle (SPEC §4.2) and the per-call
-stream (SPEC §4.3). `CallObject` is also the REST call object (SPEC §6)."""
+"""Events about calls: the workspace-wide lifecycle
+(docs/reference/events.md#workspace-events) and the per-call stream
+(docs/reference/events.md#call-events). `CallObject` is also the REST call
+object (docs/reference/rest.md#calls)."""
 
 from datetime import datetime
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""What a voice runtime reports, in batches (SPEC §6 Runtime ingest).
+"""What a voice runtime reports, in batches (docs/reference/rest.md#runtime-ingest).
 
 Each item stands alone: it is checked and planned on its own (calls.services
 `plan_*`: nothing is written yet), so one bad item costs only itself and the

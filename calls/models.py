@@ -1,4 +1,5 @@
-"""Agents, calls and the persisted timeline of each call (SPEC §6, §7)."""
+"""Agents, calls and the persisted timeline of each call (docs/reference/rest.md#calls,
+docs/reference/domain.md#call-lifecycle)."""
 
 import uuid
 
@@ -109,7 +110,7 @@ class Call(TenantModel):
 
 
 class CallEvent(TenantModel):
-    """One persisted event of a call's timeline, as its envelope (SPEC §4.1):
+    """One persisted event of a call's timeline, as its envelope (docs/reference/events.md#envelope):
     lifecycle, final speech, TTS, turns, nodes, tools, DTMF, recording, metrics,
     errors. Interim transcripts and word timings are never stored."""
 

@@ -43,7 +43,7 @@ class EscalatedOut(Schema):
 
 
 class CallEventOut(Schema):
-    """A persisted event of the call, as its envelope (SPEC §4.1)."""
+    """A persisted event of the call, as its envelope (docs/reference/events.md#envelope)."""
 
     event_id: str
     type: str

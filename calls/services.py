@@ -1,4 +1,5 @@
-"""Every change to agents and calls (SPEC §6, §7), each with its events.
+"""Every change to agents and calls (docs/reference/rest.md#calls,
+docs/reference/domain.md#call-lifecycle), each with its events.
 
 A call changes status only through `call_transition`, which locks the call,
 refuses an illegal move with 409 `illegal_transition`, and emits `call-status`
@@ -45,7 +46,7 @@ from workspaces.scoping import get_scoped_or_404, scoped
 
 logger = logging.getLogger(__name__)
 
-# Status -> the statuses a call may move to from it (SPEC §7).
+# Status -> the statuses a call may move to from it (docs/reference/domain.md#call-lifecycle).
 TRANSITIONS: dict[str, frozenset[str]] = {
     CallStatus.QUEUED: frozenset({CallStatus.RINGING, CallStatus.FAILED, CallStatus.CANCELED}),
     CallStatus.RINGING: frozenset(
@@ -205,7 +206,7 @@ def _timestamp(moment: datetime | None) -> str | None:
 
 
 def call_object(call: Call) -> dict[str, Any]:
-    """The call as REST returns it and `call-created` carries it (SPEC §6)."""
+    """The call as REST returns it and `call-created` carries it (docs/reference/rest.md#calls)."""
     return {
         "id": str(call.pk),
         "workspace_id": str(call.workspace_id),
@@ -461,7 +462,7 @@ def call_transition(
     failure_reason: str | None = None,
     occurred_at: datetime | None = None,
 ) -> Call:
-    """Moves the call to `status` (SPEC §7) and emits what that means."""
+    """Moves the call to `status` (docs/reference/domain.md#call-lifecycle) and emits what that means."""
     with transaction.atomic():
         call = locked_call(workspace, call_id)
         change = plan_transition(
@@ -630,7 +631,7 @@ def call_escalate(
 def call_record_event(
     *, workspace: Workspace, call_id, type: str, data: dict, occurred_at: datetime | None = None
 ) -> dict:
-    """A runtime's report about an active call (SPEC §4.3): validated, emitted and,
+    """A runtime's report about an active call (docs/reference/events.md#call-events): validated, emitted and,
     unless ephemeral, added to the timeline. Node transitions and recordings also
     update the call."""
     payload = validated_report(type, data)
@@ -678,7 +679,7 @@ def plan_report(call: Call, *, type: str, payload: dict, occurred_at: datetime |
     return change
 
 
-# What a runtime may report about a call besides its status (SPEC §4.3).
+# What a runtime may report about a call besides its status (docs/reference/events.md#call-events).
 CALL_REPORT_TYPES = frozenset({*CALL_STREAM_EVENTS, *EPHEMERAL_CALL_STREAM_EVENTS})
 
 

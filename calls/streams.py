@@ -1,4 +1,4 @@
-"""A call's own event stream (SPEC §5): `GET /api/v1/calls/{id}/stream`.
+"""A call's own event stream (docs/reference/streams.md#endpoints): `GET /api/v1/calls/{id}/stream`.
 
 Built on the realtime machinery: a connection that follows one call gets
 every event about it (lifecycle and speech), and `stream-closed` once the call

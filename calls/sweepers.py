@@ -1,4 +1,4 @@
-"""Calls that would otherwise never end (SPEC §7).
+"""Calls that would otherwise never end (docs/reference/domain.md#call-lifecycle).
 
 - A call in progress past its agent's `max_duration_seconds` ends as
   `completed` with `max-duration`.

@@ -1,4 +1,4 @@
-"""REST endpoints of calls, agents and the runtime ingest (SPEC §6). Thin: the
+"""REST endpoints of calls, agents and the runtime ingest (docs/reference/rest.md#calls). Thin: the
 work and the events are in calls.services and calls.ingest."""
 
 from django.conf import settings

@@ -1,4 +1,4 @@
-"""Events about campaigns and schedules (SPEC §4.2)."""
+"""Events about campaigns and schedules (docs/reference/events.md#workspace-events)."""
 
 from datetime import datetime
 from typing import Literal

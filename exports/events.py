@@ -1,4 +1,4 @@
-"""Events about data exports (SPEC §4.2)."""
+"""Events about data exports (docs/reference/events.md#workspace-events)."""
 
 from typing import Literal
 

@@ -1,4 +1,5 @@
-"""The `notification` event (SPEC §4.2); its payload is the notification object."""
+"""The `notification` event (docs/reference/events.md#workspace-events); its payload is the notification
+object."""
 
 from datetime import datetime
 from typing import Literal

@@ -42,7 +42,7 @@ SCHEMA_REF = "#/components/schemas/"
 class CallboardAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        # The event envelopes, as a discriminated union on `type` (SPEC §4.1).
+        # The event envelopes, as a discriminated union on `type` (docs/reference/events.md#envelope).
         add_event_components(schema)
         schema["components"].setdefault("securitySchemes", {})["SseTicket"] = SSE_TICKET_SCHEME
         _drop_unreferenced_schemas(schema)

@@ -1,4 +1,4 @@
-"""Cursor pagination for every list (SPEC §6).
+"""Cursor pagination for every list (docs/reference/rest.md#pagination).
 
 Keyset on (created_at, id), newest first: a page is stable while new rows
 arrive, with no duplicates or gaps between pages. The token is signed, so a

@@ -240,7 +240,8 @@ CACHES = {
     },
 }
 
-# Calls (SPEC §6, §7). The voice runtime: "simulated" (Celery plays believable
+# Calls (docs/reference/rest.md#calls, docs/reference/domain.md#call-lifecycle). The voice runtime:
+# "simulated" (Celery plays believable
 # calls) or "ingest" (a runtime outside reports through POST /api/v1/runtime/events).
 VOICE_RUNTIME = env.str("VOICE_RUNTIME", default="simulated")
 if VOICE_RUNTIME not in ("simulated", "ingest"):
@@ -267,14 +268,14 @@ CALLS_MAX_VARIABLES_DEPTH = env.int("CALLS_MAX_VARIABLES_DEPTH", default=8)
 # A workspace places no call while this many of its calls are active (429 too_many_active_calls).
 CALLS_MAX_ACTIVE_PER_WORKSPACE = env.int("CALLS_MAX_ACTIVE_PER_WORKSPACE", default=1000)
 
-# Billing (SPEC §7): prepaid USD credit. A new account's per-minute rate and the
+# Billing (docs/reference/domain.md#billing): prepaid USD credit. A new account's per-minute rate and the
 # balance at or below which `payment-required` (low-balance) is raised; staff
 # change both per workspace in the admin.
 BILLING_DEFAULT_RATE_PER_MINUTE = env.str("BILLING_DEFAULT_RATE_PER_MINUTE", default="0.1000")
 BILLING_LOW_BALANCE_THRESHOLD = env.str("BILLING_LOW_BALANCE_THRESHOLD", default="5.0000")
 # How often the beat charges the elapsed minutes of calls in progress.
 BILLING_CHARGE_INTERVAL_SECONDS = env.float("BILLING_CHARGE_INTERVAL_SECONDS", default=10.0)
-# The talk time each live charge pays for: a minute (SPEC). Only the end-to-end
+# The talk time each live charge pays for: a minute (docs/reference/domain.md#billing). Only the end-to-end
 # test shortens it, so that a fast-played simulated call spans several periods.
 BILLING_CHARGE_PERIOD_SECONDS = env.int("BILLING_CHARGE_PERIOD_SECONDS", default=60)
 if BILLING_CHARGE_PERIOD_SECONDS < 1:
@@ -379,7 +380,7 @@ LOGGING = {
 # DEBUG on and refused (403 metrics_token_required) with DEBUG off.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
-# Realtime engine (SPEC §4-5).
+# Realtime engine (docs/reference/events.md, docs/reference/streams.md).
 REALTIME_HISTORY_HOURS = env.float("REALTIME_HISTORY_HOURS", default=24)
 REALTIME_KEEPALIVE_SECONDS = env.float("REALTIME_KEEPALIVE_SECONDS", default=15)
 REALTIME_RETRY_MS = env.int("REALTIME_RETRY_MS", default=3000)

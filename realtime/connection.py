@@ -124,7 +124,7 @@ class Connection:
         self._frames_bytes += len(frame)
         self._check_backlog()
         if self.stream == "call" and delivery.type == CALL_ENDED:
-            # A call's own stream ends with its call (SPEC §4.4 stream-closed).
+            # A call's own stream ends with its call (docs/reference/events.md#stream-closed).
             self.push_control("stream-closed", {"reason": "call-ended"}, closing="call-ended")
         self._wake()
 

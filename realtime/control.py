@@ -1,4 +1,5 @@
-"""Control events (SPEC §4.4): a stream sends them to its own client, nobody emits them."""
+"""Control events (docs/reference/events.md#control-events): a stream sends them to its own client, nobody
+emits them."""
 
 from datetime import datetime
 from typing import Literal

@@ -22,7 +22,8 @@ def _union_schema(event_types: list[catalogue.EventType]) -> tuple[dict, dict]:
 
 
 def add_event_components(openapi: dict) -> None:
-    """Adds `Event` (every emitted type) and `ControlEvent` (SPEC §4.4) to an OpenAPI document."""
+    """Adds `Event` (every emitted type) and `ControlEvent` (docs/reference/events.md#control-events) to an
+    OpenAPI document."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     emitted = [t for t in catalogue.all_types() if t.audience is not Audience.CONTROL]
     control = [t for t in catalogue.all_types() if t.audience is Audience.CONTROL]
@@ -80,7 +81,7 @@ _STREAMS = {
         "security": ("bearerKey", "session", "ticket"),
     },
 }
-# The call's own lifecycle events travel on its stream too (SPEC §4.3).
+# The call's own lifecycle events travel on its stream too (docs/reference/events.md#call-events).
 _CALL_LIFECYCLE = {"call-status", "call-ended", "call-escalated"}
 
 

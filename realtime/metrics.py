@@ -1,4 +1,4 @@
-"""Prometheus metrics of the realtime engine (SPEC §6 Ops)."""
+"""Prometheus metrics of the realtime engine (docs/reference/rest.md#documents-and-operations)."""
 
 import functools
 

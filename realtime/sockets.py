@@ -1,4 +1,5 @@
-"""Streams over WebSocket (SPEC §5): the same connections, replay, limits and
+"""Streams over WebSocket (docs/reference/streams.md#websocket-close-codes): the same connections, replay,
+limits and
 control events as SSE, one JSON envelope per text message.
 
 A route gives `StreamSocket` an `opener`, the coroutine that admits the stream

@@ -1,4 +1,4 @@
-"""Server-Sent Events responses (SPEC §5): the connected preamble, replay from a
+"""Server-Sent Events responses (docs/reference/streams.md): the connected preamble, replay from a
 cursor, live events, keep-alives, and the ways a stream ends."""
 
 from collections.abc import AsyncIterator

@@ -1,4 +1,4 @@
-"""What travels: the envelope (SPEC §4.1), the Redis message, the SSE frame.
+"""What travels: the envelope (docs/reference/events.md#envelope), the Redis message, the SSE frame.
 
 An event is serialized once, when it is published; every process and every
 connection reuses those bytes. A Redis message is a small JSON header, a
@@ -80,7 +80,8 @@ SSE, JSON = "sse", "json"
 
 
 def control_envelope(type: str, data: dict, *, workspace_id: str, call_id: str | None = None) -> bytes:
-    """A control event (SPEC §4.4) for one client, in the same envelope as every event.
+    """A control event (docs/reference/events.md#control-events) for one client, in the same envelope as
+    every event.
 
     Every connect and every keep-alive makes one, so it is written straight to
     bytes (the same bytes as dumps(envelope(...)), a test holds them equal):

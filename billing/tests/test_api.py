@@ -1,4 +1,4 @@
-"""Billing over REST (SPEC §6): the balance, the ledger with its filters and
+"""Billing over REST (docs/reference/rest.md#billing): the balance, the ledger with its filters and
 pages, idempotent top-ups for admins, and the 402 wall in front of new calls."""
 
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""The billing rules (SPEC §7): opening credit, live minute charges, settlement to
+"""The billing rules (docs/reference/domain.md#billing): opening credit, live minute charges, settlement to
 the call's cost, idempotent effects, payment-required once per crossing, and the
 payment wall for new and running calls."""
 

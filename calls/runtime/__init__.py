@@ -1,4 +1,4 @@
-"""Voice runtimes: what places and hangs up calls (SPEC §7). One is chosen by
+"""Voice runtimes: what places and hangs up calls (docs/reference/domain.md#voice-runtimes). One is chosen by
 the `VOICE_RUNTIME` setting:
 
 - `simulated` (calls/runtime/simulated.py): Celery tasks play believable

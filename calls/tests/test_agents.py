@@ -1,4 +1,4 @@
-"""Agents (SPEC §6): every workspace has a default, `helpdesk`; admins create and
+"""Agents (docs/reference/rest.md#agents): every workspace has a default, `helpdesk`; admins create and
 change them; names are unique in a workspace; other workspaces see nothing."""
 
 import json

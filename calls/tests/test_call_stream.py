@@ -1,4 +1,4 @@
-"""A call's own stream over a real server (SPEC §5): `connected`, the call's
+"""A call's own stream over a real server (docs/reference/streams.md#endpoints): `connected`, the call's
 events and no other call's, `stream-closed` when it ends, then the end of the
 stream; 404 for unknown or foreign calls, 400 for ended ones."""
 

@@ -1,4 +1,5 @@
-"""Calls over REST (SPEC §6) and their lifecycle (SPEC §7): creation with E.164
+"""Calls over REST (docs/reference/rest.md#calls) and their lifecycle
+(docs/reference/domain.md#call-lifecycle): creation with E.164
 numbers and a known agent, lists with filters and stable pagination, hangup,
 escalation, the timeline, illegal transitions, and other workspaces' calls."""
 

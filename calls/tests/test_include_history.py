@@ -1,4 +1,5 @@
-"""`include_history=true` on the workspace stream (SPEC §5): without a cursor, the
+"""`include_history=true` on the workspace stream (docs/reference/streams.md#query-parameters): without a
+cursor, the
 persisted events of the workspace's active calls come first, then live events;
 ended calls, other workspaces and ephemeral events are not in it."""
 

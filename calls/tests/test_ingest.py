@@ -1,4 +1,4 @@
-"""The runtime ingest API (SPEC §6): batches of runtime events, each item on its
+"""The runtime ingest API (docs/reference/rest.md#runtime-ingest): batches of runtime events, each item on its
 own, idempotent by the runtime's event_id even when identical batches race."""
 
 import threading

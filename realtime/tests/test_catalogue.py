@@ -1,4 +1,5 @@
-"""The event catalogue: every type of the contract (SPEC §4), and what its payload accepts."""
+"""The event catalogue: every type of the contract (docs/reference/events.md), and what its payload
+accepts."""
 
 import json
 import uuid
@@ -11,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from realtime import catalogue
 from realtime.catalogue import Audience, EventData, UnknownEventType, register
 
-# Written out from SPEC §4.2, §4.3 and §4.4, not from the code.
+# Written out from the contract (docs/reference/events.md#workspace-events, #call-events, #control-events),
+# not from the code.
 WORKSPACE_TYPES = [
     "call-created", "call-status", "call-ended", "call-recording-status", "call-escalated",
     "balance-updated", "payment-required", "notification", "campaign-status-changed",
@@ -24,7 +26,8 @@ CALL_STREAM_TYPES = [
 CONTROL_TYPES = ["connected", "keep-alive", "lag-warning", "stream-reset", "shutdown", "stream-closed"]
 EPHEMERAL_TYPES = ["call-interim", "call-tts-word"]
 
-# The payload fields the SPEC names for each type (§4.2, §4.3, §4.4; call-created is §6's call object).
+# The payload fields the contract names for each type (docs/reference/events.md; call-created is the call
+# object, docs/reference/rest.md#calls).
 SPEC_FIELDS = {
     "call-created": "id workspace_id direction source status from_number to_number agent current_node "
     "variables campaign_id schedule_id created_at started_at answered_at ended_at duration cost "

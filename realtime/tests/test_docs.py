@@ -11,7 +11,7 @@ from realtime import catalogue
 from realtime.management.commands.export_api_docs import rendered_documents
 
 CONTROL_TYPES = {"connected", "keep-alive", "lag-warning", "stream-reset", "shutdown", "stream-closed"}
-# SPEC §4.3: the per-call stream types, plus the call's own lifecycle events.
+# docs/reference/events.md#call-events: the per-call stream types, plus the call's own lifecycle events.
 CALL_STREAM_TYPES = {
     "call-transcript", "call-interim", "call-tts", "call-tts-word", "call-speech", "call-turn",
     "call-node-transition", "call-dtmf", "call-tool", "call-recording", "call-metrics", "call-error",

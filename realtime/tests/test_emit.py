@@ -1,5 +1,6 @@
 """`emit`: an event is recorded with the change that caused it and published only once that
-change has committed, with a cursor that follows commit order (SPEC §4.1, §7)."""
+change has committed, with a cursor that follows commit order (docs/reference/events.md#envelope,
+docs/reference/domain.md#events-are-transactional)."""
 
 import json
 import re

@@ -1,5 +1,5 @@
 """The relay: committed events reach Redis even when publishing fails or the process dies
-between commit and publish (SPEC §7, events are transactional), and old history is trimmed."""
+between commit and publish (docs/reference/domain.md#events-are-transactional), and old history is trimmed."""
 
 import json
 import os

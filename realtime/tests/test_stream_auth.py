@@ -1,4 +1,5 @@
-"""Who may open the workspace stream, and how (SPEC §3 tickets, §5 streams): bearer key,
+"""Who may open the workspace stream, and how (docs/reference/rest.md#sse-tickets,
+docs/reference/streams.md#endpoints): bearer key,
 session cookie or single-use ticket; everything else is a JSON error, never a stream."""
 
 import time

@@ -1,4 +1,5 @@
-"""What a connected client receives live (SPEC §4.1, §5): every committed event, once, in
+"""What a connected client receives live (docs/reference/events.md#envelope, docs/reference/streams.md):
+every committed event, once, in
 order, as its envelope; nothing rolled back; only what its filters and subscriptions ask for."""
 
 import json

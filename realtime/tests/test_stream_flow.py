@@ -1,4 +1,5 @@
-"""Flow control and the limits of a stream (SPEC §5): a slow client is warned, then cut
+"""Flow control and the limits of a stream (docs/reference/streams.md#flow-control): a slow client is
+warned, then cut
 off at the hard limit without growing the server's memory, and resumes from the
 database; streams over the caps are 429; SIGTERM tells every stream to reconnect."""
 

@@ -1,4 +1,5 @@
-"""Resuming a stream (SPEC §5): a client that comes back with its last cursor gets every
+"""Resuming a stream (docs/reference/streams.md#resume): a client that comes back with its last cursor gets
+every
 persisted event it missed, once and in order, then live ones; a cursor is a position in
 the caller's own workspace only; history that is gone is a stream-reset, not a silent gap."""
 

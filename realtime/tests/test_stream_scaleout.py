@@ -1,4 +1,4 @@
-"""Several ASGI processes serve one deployment (SPEC §5 scale-out): every process delivers
+"""Several ASGI processes serve one deployment (docs/reference/streams.md#scale-out): every process delivers
 every event to its own clients, and a subscription made on any process reaches the
 connection wherever it is."""
 

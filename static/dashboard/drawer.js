@@ -11,7 +11,7 @@
 
 import { api, clearEmpty, clock, money, safeLink, seconds, showEmpty, TERMINAL } from "./api.js";
 
-// The call-stream types (SPEC §4.3) the page listens for, besides the call's
+// The call-stream types (docs/reference/events.md#call-events) the page listens for, besides the call's
 // own status events, which the workspace stream carries anyway.
 export const CALL_STREAM_TYPES = [
   "call-transcript", "call-interim", "call-tts", "call-node-transition", "call-dtmf", "call-tool",

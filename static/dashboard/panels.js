@@ -1,6 +1,6 @@
 // Notifications, campaigns and exports, drawn from their workspace events.
 //
-// Their REST endpoints are not built yet (SPEC §6 lists them), so these panels
+// Their REST endpoints are not built yet (docs/reference/rest.md#to-come names them), so these panels
 // start empty on every page load and fill from the stream: a notification,
 // campaign or export that changes while the page is open shows up, and a
 // reconnect replays what was missed, like every persisted event. When those

@@ -1,4 +1,5 @@
-"""API keys (SPEC §3, §6): list, create, revoke; shown once, stored as a hash;
+"""API keys (docs/reference/rest.md#api-keys, docs/reference/rest.md#keys): list, create, revoke; shown
+once, stored as a hash;
 cursor pagination of the list."""
 
 import hashlib

@@ -1,4 +1,5 @@
-"""Authentication and authorisation (SPEC §3): bearer keys, sessions with CSRF,
+"""Authentication and authorisation (docs/reference/rest.md#authentication-and-tenancy): bearer keys,
+sessions with CSRF,
 X-Workspace, scopes and roles, and the coarse last_used_at of keys."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""manage.py createworkspace and seed_demo (SPEC §8)."""
+"""manage.py createworkspace and seed_demo (docs/operations.md#workspaces-and-keys)."""
 
 import io
 import json

@@ -1,4 +1,5 @@
-"""Tenant scoping (SPEC §3): every tenant row carries its workspace, and every query
+"""Tenant scoping (docs/reference/rest.md#authentication-and-tenancy): every tenant row carries its
+workspace, and every query
 of tenant data goes through one helper that cannot forget the workspace filter."""
 
 import uuid

@@ -1,4 +1,4 @@
-"""SSE tickets (SPEC §3): issued by key or session, single-use, short-lived, bound
+"""SSE tickets (docs/reference/rest.md#sse-tickets): issued by key or session, single-use, short-lived, bound
 to the principal and workspace that asked, stored only as a digest."""
 
 import base64

@@ -1,4 +1,4 @@
-"""GET /api/v1/workspace (SPEC §6): the workspace a request acts in, with the
+"""GET /api/v1/workspace (docs/reference/rest.md#workspace): the workspace a request acts in, with the
 caller's role (a user) or scopes (a key)."""
 
 import pytest

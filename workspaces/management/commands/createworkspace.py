@@ -1,5 +1,5 @@
 """manage.py createworkspace NAME [--owner U [--password P]] [--credit A] [--api-key]
-[--scopes read,write,admin,runtime] [--json] (SPEC §8)."""
+[--scopes read,write,admin,runtime] [--json] (docs/operations.md#workspaces-and-keys)."""
 
 import json
 
