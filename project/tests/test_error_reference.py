@@ -19,7 +19,7 @@ ROOT = Path(settings.BASE_DIR)
 REFERENCE = ROOT / "docs" / "reference" / "errors.md"
 SKIPPED_DIRS = {".venv", "venv", "node_modules", "bench", "tests", "migrations", ".git", "static"}
 # Callables whose positional argument at this index is an error code.
-CODE_ARGUMENT = {"error_response": 1, "error_body": 1, "ItemError": 0, "_error": 2}
+CODE_ARGUMENT = {"error_response": 1, "error_body": 1, "ItemError": 0, "_error": 2, "_too_many": 0}
 
 
 def source_files():
