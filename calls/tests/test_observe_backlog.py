@@ -15,6 +15,7 @@ from calls.tests.helpers import TRANSCRIPT, place
 from calls.tests.test_observe import WAIT, Observer, bearer, observe, ws_url
 from project.testing import SERVERS, running_server
 from realtime.models import Event
+from realtime.tests.streaming import metric_value
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,8 +24,13 @@ LONG_TEXT = "y" * 16 * 1024
 
 
 @pytest.fixture(params=SERVERS)
-def server(request, tmp_path):
-    with running_server(tmp_path, server=request.param) as running:
+def server_name(request):
+    return request.param
+
+
+@pytest.fixture
+def server(server_name, tmp_path):
+    with running_server(tmp_path, server=server_name) as running:
         yield running
 
 
@@ -46,13 +52,14 @@ def observe_sipping(url, *, headers):
 
 
 def received_until(observer, last_event_id: str) -> tuple[list[dict], int | None]:
-    """Messages up to the one with `last_event_id`, or to the close (with its code)."""
+    """Messages up to the one with `last_event_id`, or to the close (with its code;
+    None when the connection was dropped without a close frame)."""
     messages = []
     while True:
         try:
             message = observer.next()
         except ConnectionClosed as closed:
-            return messages, closed.rcvd.code
+            return messages, closed.rcvd.code if closed.rcvd else None
         messages.append(message)
         if message.get("event_id") == last_event_id:
             return messages, None
@@ -63,7 +70,7 @@ def cursor_of(workspace, event_id: str) -> int:
 
 
 def test_an_observer_that_stops_reading_is_closed_with_4013_at_the_byte_bound_and_resumes_once_each(
-        server, workspace, read_key):
+        server, server_name, workspace, read_key):
     call = place(workspace)
     services.call_transition(workspace=workspace, call_id=call.pk, status="ringing")
     services.call_transition(workspace=workspace, call_id=call.pk, status="in-progress")
@@ -82,7 +89,11 @@ def test_an_observer_that_stops_reading_is_closed_with_4013_at_the_byte_bound_an
         # then what it reads ends with a 4013 close before the last of them
         received, code = received_until(stalled, said[-1]["event_id"])
     events = [message for message in received if message["type"] == "call-transcript"]
-    assert code == 4013, "the observer that stopped reading got every event: no byte bound closed it"
+    # daphne (autobahn) drops a connection whose client does not answer its close
+    # within a second: a client stalled that long reads a reset, not the 4013
+    assert code == 4013 or (code is None and server_name == "daphne"), (
+        f"the observer that stopped reading was not closed by the byte bound (close code {code})")
+    assert metric_value(server, "callboard_stream_overflow_closes_total") >= 1
 
     # when it resumes from the last event it received
     cursor = cursor_of(workspace, events[-1]["event_id"])
