@@ -6,11 +6,20 @@ that calls `authenticate(request, ...)` is covered, the admin's included,
 and its cache handler keeps the counts in Redis with a TTL, no tables.
 """
 
+import functools
+import logging
 import math
 
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off, get_failure_limit
 from django.shortcuts import render
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+# What a sign-in page asks the browser to wait while Redis is unreachable.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 30
 
 
 class SignInLockoutBackend(AxesStandaloneBackend):
@@ -35,3 +44,22 @@ def lockout_response(request, original_response=None, credentials=None):
     response = render(request, "registration/locked_out.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response
+
+
+def unavailable_without_redis(view):
+    """A sign-in view that answers 503 "try again shortly" while Redis is unreachable.
+
+    Sign-in fails closed without Redis (the lockout cannot be checked there), and
+    without this the reader got Django's 500 page."""
+
+    @functools.wraps(view)
+    def guarded(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError):
+            logger.warning("sign-in refused: the lockout store (Redis) is unreachable", exc_info=True)
+            response = render(request, "registration/signin_unavailable.html", status=503)
+            response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+            return response
+
+    return guarded

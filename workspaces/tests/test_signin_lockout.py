@@ -6,7 +6,9 @@ import time
 from datetime import timedelta
 
 import pytest
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import get_user_model
+from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 
 from conftest import PASSWORD
@@ -114,3 +116,22 @@ def test_the_lockout_ends_by_itself_after_the_cool_off(owner, settings):
 
     # then the user signs in
     assert status == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [DASHBOARD_LOGIN, ADMIN_LOGIN])
+def test_without_redis_sign_in_is_a_503_page_not_a_500(settings, monkeypatch, path):
+    # given the lockout's Redis is unreachable (a port nothing listens on); axes'
+    # handler holds its cache from the start, so it is given the unreachable one
+    get_user_model().objects.create_user(username="olivia", password=PASSWORD)
+    unreachable = RedisCache("redis://127.0.0.1:1/0", {"KEY_PREFIX": "callboard:signin"})
+    monkeypatch.setattr(AxesProxyHandler.get_implementation(), "cache", unreachable)
+
+    # when someone signs in
+    response = sign_in(path, "olivia", PASSWORD)
+
+    # then they are told to come back shortly, and nobody is signed in
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) >= 1
+    assert b"Sign-in is unavailable for a moment" in response.content
+    assert "_auth_user_id" not in response.client.session
