@@ -38,7 +38,7 @@ ONE = {**AUTH_ERRORS, **documented_errors(404)}
 
 @router.post(
     "/calls",
-    response={201: CallObject, **AUTH_ERRORS, **documented_errors(402, 429)},
+    response={201: CallObject, **AUTH_ERRORS, **documented_errors(402)},
     auth=WorkspaceAuth(WRITE),
 )
 def call_create(request: HttpRequest, payload: CallIn):
