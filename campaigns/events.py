@@ -7,7 +7,7 @@ from pydantic import Field
 
 from realtime.catalogue import Audience, EventData, register
 
-CampaignStatus = Literal["draft", "running", "paused", "completed", "canceled"]
+CampaignStatus = Literal["draft", "scheduled", "running", "paused", "completed", "canceled"]
 ScheduleStatus = Literal["active", "paused", "completed", "failed"]
 
 
