@@ -12,6 +12,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from billing.views import router as billing_router
 from calls.streams import router as call_stream_router
 from calls.views import router as calls_router
+from campaigns.contact_views import router as contacts_router
+from campaigns.views import router as campaigns_router
 from project.errors import (
     INTERNAL_ERROR_MESSAGE,
     ApiError,
@@ -90,6 +92,8 @@ api.add_router("/", realtime_router)
 api.add_router("/", calls_router)
 api.add_router("/", call_stream_router)
 api.add_router("/", billing_router)
+api.add_router("/", campaigns_router)
+api.add_router("/", contacts_router)
 
 
 @api.exception_handler(ApiError)
