@@ -42,11 +42,12 @@ def test_the_list_reads_a_fixed_number_of_queries_however_many_calls_it_shows(
     for index in range(calls):
         place(workspace if index % 2 else other_workspace, to_number=f"+1415555{index:04d}")
 
-    # when staff open the list, filtered and searched: the session, the user, the
-    # workspace named, a capped count and one page, whatever the page holds
+    # when staff open the list, filtered and searched: the session, the user, a capped
+    # count and one page, whatever the page holds; and for the search the workspace
+    # named and the start of the search's window
     with django_assert_max_num_queries(4):
         response = admin_client.get(CALLS, {"status": "queued", "direction": "outbound"})
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         searched = admin_client.get(CALLS, {"workspace": "acme", "q": "+1415555"})
 
     # then every call is there, and the workspace's only in the filtered one
@@ -70,6 +71,20 @@ def test_a_number_is_found_whole_or_by_its_start_on_either_side(admin_client, wo
     assert listed(admin_client.get(CALLS, {"q": "+1415555010"})) == {str(to_sf.pk), str(inbound.pk),
                                                                       str(to_london.pk)}
     assert listed(admin_client.get(CALLS, {"q": str(to_london.pk)})) == {str(to_london.pk)}
+
+
+def test_a_number_search_reads_only_the_newest_calls_of_its_window(admin_client, workspace, monkeypatch):
+    # given three calls to one number, and a window of two
+    monkeypatch.setattr(calls_admin, "SEARCH_WINDOW", 2)
+    oldest, *newest = [place(workspace, to_number="+14155550123") for _ in range(3)]
+
+    # when staff search for the number
+    found = listed(admin_client.get(CALLS, {"q": "+14155550123"}))
+
+    # then the newest two are found, and the oldest only by a filter that moves the window
+    assert found == {str(call.pk) for call in newest}
+    moved = admin_client.get(CALLS, {"q": "+14155550123", "created_at__lte": oldest.created_at.isoformat()})
+    assert listed(moved) == {str(oldest.pk)}
 
 
 def test_a_search_that_is_neither_a_number_nor_an_id_finds_nothing_and_says_what_it_takes(
