@@ -211,6 +211,8 @@ class CallEventAdmin(BigTableAdmin):
         return False
 
 
+# What staff may set on an agent: what the API may (is_default stays as the workspace has it).
+EDITABLE = ["name", "language", "voice", "max_duration_seconds", "greeting", "nodes", "tools"]
 # The form field a service's refusal is about, when its details do not name one.
 ERROR_FIELDS = {"invalid_name": "name", "agent_exists": "name"}
 
@@ -225,13 +227,13 @@ class AgentForm(forms.ModelForm):
 
     class Meta:
         model = Agent
-        fields = ["workspace", *services.AGENT_FIELDS]
+        fields = ["workspace", *EDITABLE]
 
     def _post_clean(self):
         super()._post_clean()
         if self.errors:
             return
-        values = {name: self.cleaned_data.get(name) for name in services.AGENT_FIELDS}
+        values = {name: self.cleaned_data.get(name) for name in EDITABLE}
         values = {name: value for name, value in values.items() if value is not None}
         try:
             if self.instance._state.adding:
