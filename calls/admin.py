@@ -11,7 +11,14 @@ from django.utils.html import format_html
 
 from calls import services
 from calls.models import Agent, Call, CallEvent
-from project.admin_lists import BigTableAdmin, TextFilter, WorkspaceFilter, as_uuid, phone_prefix
+from project.admin_lists import (
+    BigTableAdmin,
+    TextFilter,
+    WorkspaceFilter,
+    act_on_selected,
+    as_uuid,
+    phone_prefix,
+)
 from project.errors import ApiError
 
 TIMELINE_LIMIT = 100
@@ -153,25 +160,12 @@ class CallAdmin(BigTableAdmin):
 
     @admin.action(description="Hang up selected calls", permissions=["hangup"])
     def hang_up(self, request, queryset):
-        calls = list(queryset.select_related("workspace").order_by("created_at", "id")[: HANGUP_LIMIT + 1])
-        if len(calls) > HANGUP_LIMIT:
-            self.message_user(
-                request, f"Hang up at most {HANGUP_LIMIT} calls at once; nothing was done.", messages.ERROR
-            )
-            return
-        hung_up, refused = 0, []
-        for call in calls:
-            try:
-                services.call_hangup(workspace=call.workspace, call_id=call.pk)
-            except ApiError as error:  # e.g. 409 illegal_transition: it had ended already
-                refused.append(f"{call.to_number} ({call.pk}): {error.message}")
-            else:
-                hung_up += 1
-        if hung_up:
-            self.message_user(request, f"Hung up {hung_up} call(s).", messages.SUCCESS)
-        if refused:
-            shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
-            self.message_user(request, f"Refused {len(refused)} call(s): {shown}", messages.WARNING)
+        act_on_selected(
+            self, request, queryset,
+            lambda call: services.call_hangup(workspace=call.workspace, call_id=call.pk),
+            limit=HANGUP_LIMIT, done="Hung up", noun="call(s)",
+            label=lambda call: f"{call.to_number} ({call.pk})",
+        )
 
 
 class CallFilter(TextFilter):
@@ -259,8 +253,8 @@ class AgentAdmin(admin.ModelAdmin):
     autocomplete_fields = ["workspace"]
 
     def get_readonly_fields(self, request, obj=None):
-        moved = ["workspace"] if obj is not None else []  # an agent stays in its workspace
-        return [*moved, "is_default", "created_at", "updated_at"]
+        fixed = ["workspace"] if obj is not None else []  # an agent stays in its workspace
+        return [*fixed, "is_default", "created_at", "updated_at"]
 
     def save_model(self, request, obj, form, change):
         pass  # AgentForm saved it through the service when it was validated

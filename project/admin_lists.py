@@ -1,21 +1,24 @@
 """What the staff admin's lists of big tables share (calls, call events, contacts,
-suppressions; docs/operations.md "Admin").
+suppressions; docs/operations.md "Admin"), and its actions that call a service.
 
 The admin's defaults are written for small tables: it counts every matching
 row, twice; a filter on a field lists its distinct values (a scan); a search is
 `LIKE '%x%'` (a scan). Here a count stops at `COUNT_CAP`, a filter on an id or a
 workspace is a text box that becomes one indexed equality, and a phone number is
-searched by prefix.
+searched by prefix. An action calls a service for each selected row, as the
+API would, and reports what the service refused.
 """
 
 import re
 import uuid
+from collections.abc import Callable
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
+from project.errors import ApiError
 from workspaces.models import Workspace
 
 COUNT_CAP = 10_000
@@ -119,3 +122,29 @@ class BigTableAdmin(admin.ModelAdmin):
     list_per_page = 50
     list_max_show_all = 200
     sortable_by: list[str] = []
+
+
+def act_on_selected(model_admin, request, queryset: QuerySet, act: Callable, *, limit: int, done: str,
+                    noun: str, label: Callable[[object], str]) -> None:
+    """Calls `act(row)` (one service call, its own transaction) for each selected row,
+    at most `limit` at once; says how many were `done` and, in the service's own
+    words, which were refused (an ended call, a finished campaign)."""
+    rows = list(queryset.select_related("workspace").order_by("created_at", "id")[: limit + 1])
+    if len(rows) > limit:
+        model_admin.message_user(
+            request, f"Select at most {limit} {noun} at once; nothing was done.", messages.ERROR)
+        return
+    succeeded, refused = 0, []
+    for row in rows:
+        try:
+            act(row)
+        except ApiError as error:
+            refused.append(f"{label(row)}: {error.message}")
+        else:
+            succeeded += 1
+    if succeeded:
+        model_admin.message_user(request, f"{done} {succeeded} {noun}.", messages.SUCCESS)
+    if refused:
+        more = f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
+        model_admin.message_user(
+            request, f"Refused {len(refused)} {noun}: {'; '.join(refused[:5])}{more}", messages.WARNING)

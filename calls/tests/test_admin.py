@@ -214,7 +214,7 @@ def test_hang_up_does_nothing_past_its_limit(admin_client, workspace, monkeypatc
 
     response = hang_up(admin_client, first, second)
 
-    assert "Hang up at most 1 calls at once; nothing was done." in response.content.decode()
+    assert "Select at most 1 call(s) at once; nothing was done." in response.content.decode()
     assert set(Call.objects.values_list("status", flat=True)) == {"queued"}
 
 
