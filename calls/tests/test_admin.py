@@ -301,6 +301,8 @@ def test_what_the_agent_service_refuses_is_shown_on_the_form_and_changes_nothing
 
 
 def test_staff_add_an_agent_to_a_workspace_through_the_service(admin_client, workspace):
+    assert admin_client.get("/admin/calls/agent/add/").status_code == 200
+
     response = admin_client.post("/admin/calls/agent/add/", {**AGENT_FORM, "workspace": str(workspace.pk)})
 
     assert response.status_code == 302

@@ -3,6 +3,7 @@
 
 import pytest
 
+from calls import services
 from calls.models import Agent
 from campaigns.models import Campaign, Contact, Suppression
 
@@ -130,6 +131,17 @@ def test_contacts_are_filtered_by_status_and_searched_by_number_within_their_cam
     assert listed(admin_client.get(CONTACTS, {**in_spring, "q": "+44 20"})) == [done]
     assert listed(admin_client.get(CONTACTS, {**in_spring, "q": "+14155550001"})) == [pending[1]]
     assert listed(admin_client.get(CONTACTS, {"campaign": "not-an-id"})) == []
+
+
+def test_a_contacts_page_links_to_its_last_call(admin_client, workspace):
+    contact = contacts(campaign(workspace), 1)[0]
+    call = services.call_create(workspace=workspace, to_number=contact.phone_number, place=False)
+    Contact.objects.filter(pk=contact.pk).update(last_call_id=call.pk, attempts=1, status="in-progress")
+
+    response = admin_client.get(f"{CONTACTS}{contact.pk}/change/")
+
+    assert response.status_code == 200
+    assert f'href="/admin/calls/call/{call.pk}/change/"' in response.content.decode()
 
 
 def test_contacts_are_read_only(admin_client, workspace):
