@@ -32,8 +32,9 @@ INVALID = "invalid_calling_window"
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 _CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 # Windows open at least once a week; a day more covers a window whose only day
-# this week is all skipped by a clock change.
-_SEARCH_DAYS = 8
+# this week is all skipped by a clock change. A day's stretch ends before the next
+# local day begins, so the search starts on the local day of the instant asked about.
+_SEARCH_DAYS = 9
 # phonenumbers' answer for a number it cannot place.
 _UNKNOWN_ZONE = "Etc/Unknown"
 
@@ -100,8 +101,9 @@ def _zone(name, workspace_zone: str) -> str:
 
 
 def _days(days) -> list[str]:
-    if not isinstance(days, list) or not days:
-        raise _refuse("days", "`calling_window.days` must be a non-empty list of days.", valid=list(WEEKDAYS))
+    if not isinstance(days, list) or not 1 <= len(days) <= len(WEEKDAYS):
+        raise _refuse("days", "`calling_window.days` must be a list of one to seven days.",
+                      valid=list(WEEKDAYS))
     if not all(isinstance(day, str) and day in WEEKDAYS for day in days):
         raise _refuse("days", "`calling_window.days` holds a day that is not one of mon..sun.",
                       valid=list(WEEKDAYS))
@@ -120,9 +122,11 @@ def _clock(window: dict, key: str) -> time:
 def window_zone(window: dict | None, *, workspace_zone: str, contact_zone: str = "") -> str:
     """The zone whose clock the window is read in for one contact: the window's named
     zone, or for "contact" the contact's own, the workspace's when it has none."""
-    if window is None or window["timezone"] != CONTACT_ZONE:
-        return window["timezone"] if window else workspace_zone
-    return contact_zone or workspace_zone
+    if window is None:
+        return workspace_zone
+    if window["timezone"] == CONTACT_ZONE:
+        return contact_zone or workspace_zone
+    return window["timezone"]
 
 
 def is_open(window: dict | None, zone: str, at: datetime) -> bool:
@@ -130,10 +134,10 @@ def is_open(window: dict | None, zone: str, at: datetime) -> bool:
     IANA `zone` (never "contact": see `window_zone`). None is always open."""
     if window is None:
         return True
-    day = _local_day(at, zone)
-    # The stretch of the day before may reach into this local day when its end falls
-    # in a clock jump over midnight.
-    return any(opens <= at < closes for opens, closes in _stretches(window, zone, day - timedelta(days=1), 2))
+    # A clock turned back over midnight shows the day before again after the day's
+    # stretch has opened (Antarctica/Casey, 5 March 2010): look at the next day's too.
+    stretches = _stretches(window, zone, _local_day(at, zone), 2)
+    return any(opens <= at < closes for opens, closes in stretches)
 
 
 def next_opening(window: dict | None, zone: str, at: datetime) -> datetime | None:
@@ -142,8 +146,7 @@ def next_opening(window: dict | None, zone: str, at: datetime) -> datetime | Non
     window always does)."""
     if window is None:
         return at.astimezone(UTC)
-    day = _local_day(at, zone)
-    for opens, closes in _stretches(window, zone, day - timedelta(days=1), _SEARCH_DAYS + 1):
+    for opens, closes in _stretches(window, zone, _local_day(at, zone), _SEARCH_DAYS):
         if at < closes:
             return max(opens, at).astimezone(UTC)
     return None
@@ -157,19 +160,32 @@ def zones_open(window: dict | None, zones: Iterable[str], at: datetime) -> set[s
 def _local_day(at: datetime, zone: str) -> date:
     if at.tzinfo is None:
         raise ValueError("calling windows compare aware datetimes only")
-    return at.astimezone(zoneinfo.ZoneInfo(zone)).date()
+    return at.astimezone(_tz(zone)).date()
+
+
+# ZoneInfo keeps only the last few zones alive; past them it reads the file again.
+@functools.lru_cache(maxsize=1024)
+def _tz(zone: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(zone)
 
 
 def _stretches(window: dict, zone: str, first: date, count: int):
     """(opens, closes) in UTC for each window day among `count` local days from `first`."""
-    tz = zoneinfo.ZoneInfo(zone)
-    start, end = time.fromisoformat(window["start"]), time.fromisoformat(window["end"])
     for offset in range(count):
         day = first + timedelta(days=offset)
         if WEEKDAYS[day.weekday()] in window["days"]:
-            opens, closes = _first_reading(day, start, tz), _first_reading(day, end, tz)
-            if opens < closes:
-                yield opens, closes
+            stretch = _stretch(zone, day, window["start"], window["end"])
+            if stretch:
+                yield stretch
+
+
+# The dialer asks about the same few hundred zones and the same days every second.
+@functools.lru_cache(maxsize=8192)
+def _stretch(zone: str, day: date, start: str, end: str) -> tuple[datetime, datetime] | None:
+    tz = _tz(zone)
+    opens = _first_reading(day, time.fromisoformat(start), tz)
+    closes = _first_reading(day, time.fromisoformat(end), tz)
+    return (opens, closes) if opens < closes else None
 
 
 def _first_reading(day: date, clock: time, tz: zoneinfo.ZoneInfo) -> datetime:
