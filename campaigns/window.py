@@ -27,7 +27,6 @@ from project.errors import BadRequest
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 CONTACT_ZONE = "contact"
 WINDOW_KEYS = ("timezone", "days", "start", "end")
-INVALID = "invalid_calling_window"
 # Host files in the zone directory that are not zones one can name.
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 _CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
@@ -61,7 +60,7 @@ def known_zones() -> frozenset[str]:
 
 def _refuse(part: str, message: str, **details) -> BadRequest:
     field = f"calling_window.{part}" if part else "calling_window"
-    return BadRequest(message, code=INVALID, details={"field": field, **details})
+    return BadRequest(message, code="invalid_calling_window", details={"field": field, **details})
 
 
 def validate_window(value, *, workspace_zone: str) -> dict | None:
