@@ -9,7 +9,7 @@ from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
-from calls import services
+from calls import agents, services
 from calls.models import Agent, Call, CallEvent
 from project.admin_lists import (
     BigTableAdmin,
@@ -231,9 +231,9 @@ class AgentForm(forms.ModelForm):
         values = {name: value for name, value in values.items() if value is not None}
         try:
             if self.instance._state.adding:
-                self.instance = services.agent_create(workspace=self.cleaned_data["workspace"], **values)
+                self.instance = agents.agent_create(workspace=self.cleaned_data["workspace"], **values)
             else:
-                self.instance = services.agent_update(
+                self.instance = agents.agent_update(
                     workspace=self.instance.workspace, agent_id=self.instance.pk, **values
                 )
         except ApiError as error:

@@ -5,7 +5,7 @@ service, and agents edited through the agent services."""
 import pytest
 
 from calls import admin as calls_admin
-from calls import services
+from calls import agents, services
 from calls.models import Agent, Call, CallEvent
 from realtime.models import Event
 
@@ -290,7 +290,7 @@ def test_staff_edit_an_agent_through_the_service(admin_client, workspace):
 ])
 def test_what_the_agent_service_refuses_is_shown_on_the_form_and_changes_nothing(
         admin_client, workspace, change, message):
-    services.agent_create(workspace=workspace, name="taken")
+    agents.agent_create(workspace=workspace, name="taken")
     agent = default_agent(workspace)
 
     response = admin_client.post(f"/admin/calls/agent/{agent.pk}/change/", {**AGENT_FORM, **change})
