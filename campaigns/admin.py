@@ -1,14 +1,25 @@
 """Staff tools: campaigns, their contacts (one campaign at a time) and the
 suppression lists, all read-only: a campaign, a contact and a suppressed number
-change only through the campaigns services, which emit what changed.
+change only through the campaigns services, which emit what changed. Staff
+pause, resume and cancel campaigns through those services.
 docs/operations.md "Admin" says what staff see and why."""
 
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from campaigns import services
 from campaigns.models import Campaign, Contact, Suppression
-from project.admin_lists import BigTableAdmin, TextFilter, WorkspaceFilter, as_uuid, phone_prefix
+from project.admin_lists import (
+    BigTableAdmin,
+    TextFilter,
+    WorkspaceFilter,
+    act_on_selected,
+    as_uuid,
+    phone_prefix,
+)
+
+ACTION_LIMIT = 100
 
 
 class ReadOnly:
@@ -46,6 +57,30 @@ class CampaignAdmin(ReadOnly, BigTableAdmin):
     search_help_text = "Part of the campaign's name, or its id."
     fieldsets = CAMPAIGN_FIELDSETS
     readonly_fields = [name for _, options in CAMPAIGN_FIELDSETS for name in options["fields"]]
+    actions = ["pause", "resume", "cancel"]
+
+    def has_lifecycle_permission(self, request) -> bool:
+        return request.user.has_perm("campaigns.change_campaign")
+
+    def _each(self, request, queryset, service, done: str) -> None:
+        act_on_selected(
+            self, request, queryset,
+            lambda campaign: service(workspace=campaign.workspace, campaign_id=campaign.pk),
+            limit=ACTION_LIMIT, done=done, noun="campaign(s)",
+            label=lambda campaign: f"{campaign.name} ({campaign.pk})",
+        )
+
+    @admin.action(description="Pause selected campaigns", permissions=["lifecycle"])
+    def pause(self, request, queryset):
+        self._each(request, queryset, services.campaign_pause, "Paused")
+
+    @admin.action(description="Resume selected campaigns", permissions=["lifecycle"])
+    def resume(self, request, queryset):
+        self._each(request, queryset, services.campaign_resume, "Resumed")
+
+    @admin.action(description="Cancel selected campaigns", permissions=["lifecycle"])
+    def cancel(self, request, queryset):
+        self._each(request, queryset, services.campaign_cancel, "Canceled")
 
     @admin.display(description="contacts")
     def progress(self, campaign: Campaign) -> str:
