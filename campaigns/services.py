@@ -1,0 +1,422 @@
+"""Every change to a campaign (docs/campaigns.md "Lifecycle", docs/reference/domain.md#campaigns).
+
+A campaign's status changes only in `campaign_set_status`, on a campaign locked
+by `campaign_locked`, which emits `campaign-status-changed` in the same
+transaction. What people ask for (start, pause, resume, cancel, update, delete)
+is allowed only from the statuses in `ACTIONS`; anything else is 409
+`campaign_action_not_allowed` and changes nothing. Lock order, everywhere: the
+workspace's event cursor (`hold_cursor`), then the campaign, then its contacts.
+`campaign_locked` takes the first two, so a dial (the campaign, then a call's
+`call-created`) and a call's ending (its events, then the campaign) cannot
+deadlock.
+
+Progress: whatever changes a campaign's contact counts sets `progress_due`;
+`campaign_progress_flush` turns that into one `campaign-progress` at most once a
+second per campaign, and a beat (campaigns/progress_tasks.py) flushes every due
+campaign each second, so the last change is always followed by one.
+"""
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, QuerySet
+
+from billing.services import account_of
+from calls.services import agent_named, e164
+from campaigns import validation, window
+from campaigns.models import (
+    DIALABLE_CONTACT_STATUSES,
+    FINISHED_CAMPAIGN_STATUSES,
+    TERMINAL_CONTACT_STATUSES,
+    Campaign,
+    CampaignStatus,
+    Contact,
+    ContactStatus,
+    PauseReason,
+    empty_stats,
+)
+from project.errors import Conflict, NotFound, PaymentRequired
+from project.metrics import background_failures
+from realtime.emit import emit, hold_cursor
+from workspaces.models import Workspace
+from workspaces.scoping import scoped
+
+logger = logging.getLogger(__name__)
+
+DRAFT, SCHEDULED, RUNNING = CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING
+PAUSED, COMPLETED, CANCELED = CampaignStatus.PAUSED, CampaignStatus.COMPLETED, CampaignStatus.CANCELED
+
+# Status -> the statuses a campaign may move to from it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    DRAFT: frozenset({SCHEDULED, RUNNING, CANCELED}),
+    SCHEDULED: frozenset({RUNNING, PAUSED, CANCELED}),
+    RUNNING: frozenset({PAUSED, COMPLETED, CANCELED}),
+    PAUSED: frozenset({SCHEDULED, RUNNING, CANCELED}),
+}
+# Action -> the statuses it may be taken from (docs/campaigns.md "Lifecycle").
+ACTIONS: dict[str, frozenset[str]] = {
+    "start": frozenset({DRAFT}),
+    "pause": frozenset({SCHEDULED, RUNNING}),
+    "resume": frozenset({PAUSED}),
+    "cancel": frozenset({DRAFT, SCHEDULED, RUNNING, PAUSED}),
+    "update": frozenset({DRAFT, PAUSED}),
+    "delete": frozenset({DRAFT}),
+}
+EDITABLE_FIELDS = frozenset({
+    "name", "agent", "from_number", "max_concurrency", "calls_per_minute",
+    "calling_window", "retry", "start_at",
+})
+UNFINISHED_CONTACT_STATUSES = (ContactStatus.PENDING, ContactStatus.IN_PROGRESS, ContactStatus.RETRY_WAIT)
+# `stats` key -> the contact status it counts.
+STAT_KEYS = {
+    "pending": ContactStatus.PENDING,
+    "in_progress": ContactStatus.IN_PROGRESS,
+    "retry_wait": ContactStatus.RETRY_WAIT,
+    "completed": ContactStatus.COMPLETED,
+    "failed": ContactStatus.FAILED,
+    "skipped": ContactStatus.SKIPPED,
+}
+# What `campaign-progress` carries of the stats (campaigns/events.py).
+PROGRESS_KEYS = ("total", "pending", "in_progress", "completed", "failed", "percent")
+PROGRESS_INTERVAL = timedelta(seconds=1)
+
+
+# --- reading and locking ----------------------------------------------------------------
+
+
+def campaign_locked(workspace: Workspace, campaign_id) -> Campaign:
+    """The campaign, locked until the caller's transaction ends (call it inside
+    `transaction.atomic()`), taken after the workspace's event cursor; 404 when the
+    workspace has no such campaign."""
+    hold_cursor(workspace)
+    try:
+        campaign = scoped(Campaign, workspace).select_for_update().get(pk=campaign_id)
+    except (Campaign.DoesNotExist, ValidationError, ValueError):
+        raise NotFound("Campaign not found.") from None
+    campaign.workspace = workspace
+    return campaign
+
+
+def _contacts(campaign: Campaign) -> QuerySet:
+    return scoped(Contact, campaign.workspace).filter(campaign=campaign)
+
+
+def _timestamp(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def campaign_object(campaign: Campaign) -> dict[str, Any]:
+    """The campaign as REST returns it (docs/reference/rest.md#campaigns). `stats`
+    are the counts of the last `campaign-progress`."""
+    return {
+        "id": str(campaign.pk),
+        "name": campaign.name,
+        "status": campaign.status,
+        "agent": campaign.agent.name,
+        "from_number": campaign.from_number,
+        "max_concurrency": campaign.max_concurrency,
+        "calls_per_minute": campaign.calls_per_minute,
+        "calling_window": campaign.calling_window,
+        "retry": campaign.retry,
+        "start_at": _timestamp(campaign.start_at),
+        "pause_reason": campaign.pause_reason,
+        "stats": campaign.stats,
+        "created_at": _timestamp(campaign.created_at),
+        "started_at": _timestamp(campaign.started_at),
+        "completed_at": _timestamp(campaign.completed_at),
+    }
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def _checked(workspace: Workspace, changes: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """The given settings, validated and normalised as the model stores them; a 400
+    names the first that is wrong."""
+    values: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field == "name":
+            values[field] = validation.campaign_name(value)
+        elif field == "agent":
+            values[field] = agent_named(workspace, value)
+        elif field == "from_number":
+            values[field] = e164(value or settings.CALLS_DEFAULT_FROM_NUMBER, field="from_number")
+        elif field == "max_concurrency":
+            values[field] = validation.max_concurrency(value)
+        elif field == "calls_per_minute":
+            values[field] = validation.calls_per_minute(value)
+        elif field == "calling_window":
+            values[field] = None if value is None else window.validate_window(
+                value, workspace_zone=workspace.timezone
+            )
+        elif field == "retry":
+            values[field] = validation.retry_policy(value)
+        elif field == "start_at":
+            values[field] = validation.start_at(value, now=now)
+        else:
+            raise TypeError(f"a campaign has no setting {field!r}")
+    return values
+
+
+def campaign_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    agent: str | None = None,
+    from_number: str | None = None,
+    max_concurrency: int = 5,
+    calls_per_minute: int | None = None,
+    calling_window: dict | None = None,
+    retry: dict | None = None,
+    start_at: datetime | None = None,
+) -> Campaign:
+    """A draft campaign, with `campaign-status-changed` (`previous_status` null).
+    Without `agent` the workspace's default agent calls; without `from_number`, the
+    deployment's default caller id."""
+    settings_given = {
+        "name": name, "agent": agent, "from_number": from_number, "max_concurrency": max_concurrency,
+        "calls_per_minute": calls_per_minute, "calling_window": calling_window, "retry": retry,
+        "start_at": start_at,
+    }
+    with transaction.atomic():
+        hold_cursor(workspace)
+        values = _checked(workspace, settings_given, now=datetime.now(UTC))
+        campaign = Campaign.objects.create(workspace=workspace, status=DRAFT, stats=empty_stats(), **values)
+        _emit_status(campaign, None)
+    return campaign
+
+
+def campaign_update(*, workspace: Workspace, campaign_id, **changes) -> Campaign:
+    """Changes the given settings (PATCH: a setting left out is kept) of a draft or
+    paused campaign. `null` takes a setting back to its default (`agent`,
+    `from_number`, `retry`) or clears it (`calls_per_minute`, `calling_window`,
+    `start_at`)."""
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"a campaign has no setting {sorted(unknown)[0]!r}")
+    with transaction.atomic():
+        campaign = campaign_locked(workspace, campaign_id)
+        _allow(campaign, "update")
+        values = _checked(workspace, changes, now=datetime.now(UTC))
+        for field, value in values.items():
+            setattr(campaign, field, value)
+        campaign.save(update_fields=[*values, "updated_at"])
+    return campaign
+
+
+def campaign_delete(*, workspace: Workspace, campaign_id) -> None:
+    """Deletes a draft and its contacts (one DELETE: nothing refers to a contact).
+    A campaign that ever started stays, for its calls' sake: cancel it instead."""
+    with transaction.atomic():
+        campaign = campaign_locked(workspace, campaign_id)
+        _allow(campaign, "delete")
+        campaign.delete()
+
+
+# --- status -----------------------------------------------------------------------------
+
+
+def _allow(campaign: Campaign, action: str) -> None:
+    if campaign.status not in ACTIONS[action]:
+        raise Conflict(
+            f"A campaign that is {campaign.status} cannot be asked to {action}.",
+            code="campaign_action_not_allowed",
+            details={"status": campaign.status, "action": action},
+        )
+
+
+def _emit_status(campaign: Campaign, previous: str | None) -> None:
+    emit(
+        campaign.workspace,
+        "campaign-status-changed",
+        {"campaign_id": str(campaign.pk), "status": campaign.status, "previous_status": previous},
+    )
+
+
+def campaign_set_status(
+    campaign: Campaign, status: str, *, pause_reason: str | None = None, now: datetime | None = None
+) -> Campaign:
+    """Moves a locked campaign (`campaign_locked`, inside the caller's transaction)
+    to `status` and emits `campaign-status-changed`. `pause_reason` is required for
+    `paused` and cleared otherwise; `started_at` is set the first time it runs,
+    `completed_at` when it completes or is canceled. A move `TRANSITIONS` does not
+    allow is 409 `illegal_transition`."""
+    previous = campaign.status
+    if status not in TRANSITIONS.get(previous, frozenset()):
+        raise Conflict(
+            f"A campaign cannot go from {previous} to {status}.",
+            code="illegal_transition",
+            details={"from": previous, "to": status},
+        )
+    if (status == PAUSED) != (pause_reason in PauseReason.values):
+        raise ValueError(f"pausing needs a pause reason, and only pausing: {status!r}, {pause_reason!r}")
+    now = now or datetime.now(UTC)
+    campaign.status = status
+    campaign.pause_reason = pause_reason
+    if status == RUNNING and campaign.started_at is None:
+        campaign.started_at = now
+    if status in FINISHED_CAMPAIGN_STATUSES:
+        campaign.completed_at = now
+    campaign.save(update_fields=["status", "pause_reason", "started_at", "completed_at", "updated_at"])
+    _emit_status(campaign, previous)
+    return campaign
+
+
+def _live_status(campaign: Campaign, now: datetime) -> str:
+    """Where starting or resuming goes: `scheduled` until `start_at`, else `running`."""
+    return SCHEDULED if campaign.start_at is not None and campaign.start_at > now else RUNNING
+
+
+def campaign_start(*, workspace: Workspace, campaign_id) -> Campaign:
+    """draft → running (the dialer reacts to the event), or → scheduled when
+    `start_at` is ahead. 409 `campaign_has_no_contacts` for an empty campaign."""
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        campaign = campaign_locked(workspace, campaign_id)
+        _allow(campaign, "start")
+        if not _contacts(campaign).exists():
+            raise Conflict(
+                "Add contacts before starting the campaign.",
+                code="campaign_has_no_contacts",
+                details={"status": campaign.status, "action": "start"},
+            )
+        return campaign_set_status(campaign, _live_status(campaign, now), now=now)
+
+
+def campaign_pause(*, workspace: Workspace, campaign_id) -> Campaign:
+    """running or scheduled → paused (`manual`). Calls in progress finish; no new
+    one is placed."""
+    with transaction.atomic():
+        campaign = campaign_locked(workspace, campaign_id)
+        _allow(campaign, "pause")
+        return campaign_set_status(campaign, PAUSED, pause_reason=PauseReason.MANUAL)
+
+
+def campaign_resume(*, workspace: Workspace, campaign_id) -> Campaign:
+    """paused → running (or scheduled while `start_at` is ahead). A campaign paused
+    for `insufficient-balance` while the credit is still exhausted is 402
+    `insufficient_balance`: it resumes by itself after a top-up."""
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        campaign = campaign_locked(workspace, campaign_id)
+        _allow(campaign, "resume")
+        if campaign.pause_reason == PauseReason.INSUFFICIENT_BALANCE and account_of(workspace).blocked:
+            raise PaymentRequired(
+                "The workspace's credit is exhausted: top up, and the campaign resumes by itself.",
+                code="insufficient_balance",
+                details={"status": campaign.status, "pause_reason": campaign.pause_reason},
+            )
+        return campaign_set_status(campaign, _live_status(campaign, now), now=now)
+
+
+def campaign_cancel(*, workspace: Workspace, campaign_id) -> Campaign:
+    """Any unfinished campaign → canceled. Its pending and retry-wait contacts become
+    `skipped` (outcome `canceled`) in one UPDATE; calls in progress finish and their
+    contacts get their outcome as usual."""
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        campaign = campaign_locked(workspace, campaign_id)
+        _allow(campaign, "cancel")
+        skipped = _contacts(campaign).filter(status__in=DIALABLE_CONTACT_STATUSES).update(
+            status=ContactStatus.SKIPPED, outcome="canceled", next_attempt_at=None, updated_at=now
+        )
+        campaign_set_status(campaign, CANCELED, now=now)
+        if skipped:
+            campaign.progress_due = True
+            campaign_progress_flush(campaign, now=now)
+    return campaign
+
+
+def campaign_complete_if_done(campaign: Campaign, *, now: datetime | None = None) -> bool:
+    """Completes a locked running campaign none of whose contacts is pending, in
+    progress or waiting for a retry; whether it did. The dialer calls it."""
+    if campaign.status != RUNNING:
+        return False
+    if _contacts(campaign).filter(status__in=UNFINISHED_CONTACT_STATUSES).exists():
+        return False
+    now = now or datetime.now(UTC)
+    campaign_set_status(campaign, COMPLETED, now=now)
+    campaign_progress_flush(campaign, force=True, now=now)
+    return True
+
+
+# --- progress ---------------------------------------------------------------------------
+
+
+def campaign_stats(campaign: Campaign) -> dict:
+    """The campaign's contacts counted by status, in one GROUP BY: `total`, a count per
+    status and `percent` (finished contacts of all, to one decimal)."""
+    counts = dict(_contacts(campaign).order_by().values_list("status").annotate(n=Count("pk")))
+    stats = empty_stats()
+    for key, status in STAT_KEYS.items():
+        stats[key] = counts.get(status, 0)
+    total = sum(counts.values())
+    finished = sum(counts.get(status, 0) for status in TERMINAL_CONTACT_STATUSES)
+    stats["total"] = total
+    stats["percent"] = round(finished * 100 / total, 1) if total else 0.0
+    return stats
+
+
+def campaign_progress_flush(campaign: Campaign, *, force: bool = False, now: datetime | None = None) -> bool:
+    """On a locked campaign whose counts changed (`progress_due`, or `force`): stores
+    fresh `stats` and emits `campaign-progress`, unless one went out less than
+    PROGRESS_INTERVAL ago; then it stays due and the beat sends it. Whether it
+    emitted."""
+    if not (campaign.progress_due or force):
+        return False
+    now = now or datetime.now(UTC)
+    last = campaign.progress_emitted_at
+    if last is not None and now - last < PROGRESS_INTERVAL:
+        if not campaign.progress_due:
+            campaign.progress_due = True
+            campaign.save(update_fields=["progress_due"])
+        return False
+    stats = campaign_stats(campaign)
+    campaign.stats, campaign.progress_emitted_at, campaign.progress_due = stats, now, False
+    campaign.save(update_fields=["stats", "progress_emitted_at", "progress_due"])
+    emit(
+        campaign.workspace,
+        "campaign-progress",
+        {"campaign_id": str(campaign.pk), **{key: stats[key] for key in PROGRESS_KEYS}},
+    )
+    return True
+
+
+def campaigns_flush_due_progress(*, now: datetime | None = None) -> int:
+    """Flushes the progress of every campaign that is due, each in its own
+    transaction; the number of events emitted. The beat runs it every second. A
+    campaign whose row is locked (the dialer at work) is left for the next run; one
+    that fails is logged, counted (`callboard_background_failures_total`) and
+    skipped."""
+    now = now or datetime.now(UTC)
+    # System-wide by design (a sweep acts for no workspace); each campaign is then
+    # flushed in its own workspace's name.
+    due = list(Campaign.objects.filter(progress_due=True).values_list("pk", "workspace_id"))
+    workspaces = Workspace.objects.in_bulk({workspace_id for _, workspace_id in due})
+    emitted = 0
+    for campaign_id, workspace_id in due:
+        try:
+            with transaction.atomic():
+                emitted += _flush_due(workspaces[workspace_id], campaign_id, now)
+        except Exception:  # one campaign's failure must not stop everyone's progress
+            logger.exception("progress flush: campaign %s skipped", campaign_id)
+            background_failures.labels("campaign-progress").inc()
+    return emitted
+
+
+def _flush_due(workspace: Workspace, campaign_id, now: datetime) -> int:
+    hold_cursor(workspace)
+    campaign = (
+        scoped(Campaign, workspace)
+        .select_for_update(skip_locked=True)
+        .filter(pk=campaign_id, progress_due=True)
+        .first()
+    )
+    if campaign is None:  # flushed meanwhile, or locked: the next run sees it
+        return 0
+    campaign.workspace = workspace
+    return int(campaign_progress_flush(campaign, now=now))
