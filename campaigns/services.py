@@ -331,6 +331,16 @@ def campaign_cancel(*, workspace: Workspace, campaign_id) -> Campaign:
     return campaign
 
 
+def campaign_start_if_due(campaign: Campaign, *, now: datetime | None = None) -> bool:
+    """Runs a locked scheduled campaign whose `start_at` has come; whether it did.
+    The dialer's beat calls it for the due scheduled campaigns."""
+    now = now or datetime.now(UTC)
+    if campaign.status != SCHEDULED or _live_status(campaign, now) != RUNNING:
+        return False
+    campaign_set_status(campaign, RUNNING, now=now)
+    return True
+
+
 def campaign_complete_if_done(campaign: Campaign, *, now: datetime | None = None) -> bool:
     """Completes a locked running campaign none of whose contacts is pending, in
     progress or waiting for a retry; whether it did. The dialer calls it."""

@@ -170,6 +170,25 @@ def test_a_start_time_already_past_starts_at_once(workspace):
     assert started.status == "running"
 
 
+def test_a_scheduled_campaign_runs_once_its_start_time_has_come(workspace):
+    # given a campaign scheduled for an hour from now
+    start_at = datetime.now(UTC) + timedelta(hours=1)
+    campaign = in_status(workspace, "scheduled", start_at=start_at)
+
+    # when the dialer looks a minute before, and then at the start time
+    with transaction.atomic():
+        early = services.campaign_start_if_due(services.campaign_locked(workspace, campaign.pk),
+                                               now=start_at - timedelta(minutes=1))
+    with transaction.atomic():
+        due = services.campaign_start_if_due(services.campaign_locked(workspace, campaign.pk), now=start_at)
+
+    # then it runs only then
+    assert (early, due) == (False, True)
+    campaign.refresh_from_db()
+    assert campaign.status == "running" and campaign.started_at == start_at
+    assert status_changes(workspace)[-2:] == [("draft", "scheduled"), ("scheduled", "running")]
+
+
 def test_a_campaign_without_contacts_does_not_start(workspace):
     # given
     campaign = new_campaign(workspace)
