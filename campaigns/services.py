@@ -398,10 +398,10 @@ def campaign_progress_flush(campaign: Campaign, *, force: bool = False, now: dat
 
 def campaigns_flush_due_progress(*, now: datetime | None = None) -> int:
     """Flushes the progress of every campaign that is due, each in its own
-    transaction; the number of events emitted. The beat runs it every second. A
-    campaign whose row is locked (the dialer at work) is left for the next run; one
-    that fails is logged, counted (`callboard_background_failures_total`) and
-    skipped."""
+    transaction; the number of events emitted. The beat runs it every second; two
+    runs at once send nothing twice (the lock, then `progress_due` and the interval
+    decide). A campaign that fails is logged, counted
+    (`callboard_background_failures_total`) and skipped."""
     now = now or datetime.now(UTC)
     # System-wide by design (a sweep acts for no workspace); each campaign is then
     # flushed in its own workspace's name.
@@ -409,9 +409,12 @@ def campaigns_flush_due_progress(*, now: datetime | None = None) -> int:
     workspaces = Workspace.objects.in_bulk({workspace_id for _, workspace_id in due})
     emitted = 0
     for campaign_id, workspace_id in due:
+        workspace = workspaces.get(workspace_id)
+        if workspace is None:  # deleted meanwhile, with its campaigns
+            continue
         try:
             with transaction.atomic():
-                emitted += _flush_due(workspaces[workspace_id], campaign_id, now)
+                emitted += _flush_due(workspace, campaign_id, now)
         except Exception:  # one campaign's failure must not stop everyone's progress
             logger.exception("progress flush: campaign %s skipped", campaign_id)
             background_failures.labels("campaign-progress").inc()
@@ -420,13 +423,15 @@ def campaigns_flush_due_progress(*, now: datetime | None = None) -> int:
 
 def _flush_due(workspace: Workspace, campaign_id, now: datetime) -> int:
     hold_cursor(workspace)
+    # After the cursor, as everywhere. A row still locked then was locked out of that
+    # order (by a writer that emits nothing): the next run sees it.
     campaign = (
         scoped(Campaign, workspace)
         .select_for_update(skip_locked=True)
         .filter(pk=campaign_id, progress_due=True)
         .first()
     )
-    if campaign is None:  # flushed meanwhile, or locked: the next run sees it
+    if campaign is None:  # flushed meanwhile, or locked
         return 0
     campaign.workspace = workspace
     return int(campaign_progress_flush(campaign, now=now))
