@@ -4,9 +4,9 @@ it only reports counts. Registered in CELERY_IMPORTS (autodiscovery reads tasks.
 
 from celery import shared_task
 
-from campaigns import services
+from campaigns import progress
 
 
 @shared_task(name="campaigns.progress_tasks.flush_campaign_progress")
 def flush_campaign_progress() -> int:
-    return services.campaigns_flush_due_progress()
+    return progress.campaigns_flush_due_progress()

@@ -11,7 +11,7 @@ every query filtered by that id); the relay's system-wide sweeping and
 trimming; the calls sweeper (calls/sweepers.py), which finds overdue
 calls across workspaces and then ends each through the call services in its
 own workspace's name; and the campaigns' progress beat
-(`campaigns.services.campaigns_flush_due_progress`), which finds the campaigns
+(`campaigns.progress.campaigns_flush_due_progress`), which finds the campaigns
 with progress due and flushes each in its own workspace's name.
 """
 

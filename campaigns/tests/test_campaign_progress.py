@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 
-from campaigns import services
+from campaigns import progress, services
 from campaigns.models import Campaign, Contact
 from campaigns.tests.lifecycle_helpers import add_contacts, emitted, mark_progress_due
 from project.celery import app
@@ -21,13 +21,13 @@ def new_campaign(workspace) -> Campaign:
     return services.campaign_create(workspace=workspace, name="Spring renewals")
 
 
-def progress(workspace) -> list[dict]:
+def progress_events(workspace) -> list[dict]:
     return emitted(workspace, "campaign-progress")
 
 
 def beat(at: datetime) -> int:
     """One run of the beat task's work, at `at`."""
-    return services.campaigns_flush_due_progress(now=at)
+    return progress.campaigns_flush_due_progress(now=at)
 
 
 def test_the_stats_count_contacts_by_status_and_the_finished_share(workspace):
@@ -36,7 +36,7 @@ def test_the_stats_count_contacts_by_status_and_the_finished_share(workspace):
     add_contacts(campaign, "pending", "in-progress", "retry-wait", "completed", "failed", "skipped")
 
     # when
-    stats = services.campaign_stats(campaign)
+    stats = progress.campaign_stats(campaign)
 
     # then half of them are finished
     assert stats == {"total": 6, "pending": 1, "in_progress": 1, "retry_wait": 1, "completed": 1,
@@ -45,11 +45,11 @@ def test_the_stats_count_contacts_by_status_and_the_finished_share(workspace):
 
 def test_the_percentage_has_one_decimal_and_an_empty_campaign_is_at_zero(workspace):
     campaign = new_campaign(workspace)
-    assert services.campaign_stats(campaign)["percent"] == 0.0
+    assert progress.campaign_stats(campaign)["percent"] == 0.0
 
     add_contacts(campaign, "completed", "pending", "pending")
 
-    assert services.campaign_stats(campaign)["percent"] == 33.3
+    assert progress.campaign_stats(campaign)["percent"] == 33.3
 
 
 def test_a_due_campaign_reports_its_counts_and_keeps_them(workspace):
@@ -63,7 +63,7 @@ def test_a_due_campaign_reports_its_counts_and_keeps_them(workspace):
 
     # then one event with the contract's counts, and the same counts on the campaign
     assert sent == 1
-    assert progress(workspace) == [{"campaign_id": str(campaign.pk), "total": 3, "pending": 2,
+    assert progress_events(workspace) == [{"campaign_id": str(campaign.pk), "total": 3, "pending": 2,
                                     "in_progress": 0, "completed": 1, "failed": 0, "percent": 33.3}]
     campaign.refresh_from_db()
     assert campaign.stats["total"] == 3 and campaign.stats["retry_wait"] == 0
@@ -74,7 +74,7 @@ def test_a_campaign_with_nothing_new_reports_nothing(workspace):
     new_campaign(workspace)
 
     assert beat(T0) == 0
-    assert progress(workspace) == []
+    assert progress_events(workspace) == []
 
 
 def test_progress_goes_out_at_most_once_a_second_and_once_after_the_last_change(workspace):
@@ -92,12 +92,12 @@ def test_progress_goes_out_at_most_once_a_second_and_once_after_the_last_change(
         beat(T0 + timedelta(seconds=moment))
 
     # then nothing more went out within that second
-    assert len(progress(workspace)) == 1
+    assert len(progress_events(workspace)) == 1
 
     # and when the beat runs a second after the last event, the last counts go out once
     beat(T0 + timedelta(seconds=1))
     beat(T0 + timedelta(seconds=2))
-    events = progress(workspace)
+    events = progress_events(workspace)
     assert len(events) == 2
     last = events[-1]
     assert (last["pending"], last["in_progress"], last["completed"], last["failed"]) == (0, 1, 1, 1)
@@ -113,7 +113,7 @@ def test_a_forced_flush_within_the_second_leaves_the_campaign_due_for_the_beat(w
     # when a status change forces a flush half a second later
     with transaction.atomic():
         locked = services.campaign_locked(workspace, campaign.pk)
-        sent = services.campaign_progress_flush(locked, force=True, now=T0 + timedelta(seconds=0.5))
+        sent = progress.campaign_progress_flush(locked, force=True, now=T0 + timedelta(seconds=0.5))
 
     # then it waits; the beat sends it a second after the last one
     assert sent is False
@@ -135,8 +135,8 @@ def test_the_beat_flushes_every_due_campaign_of_every_workspace(workspace, other
 
     # then each due campaign's counts went to its own workspace only
     assert sent == 2
-    assert [event["campaign_id"] for event in progress(workspace)] == [str(ours.pk)]
-    assert [event["campaign_id"] for event in progress(other_workspace)] == [str(theirs.pk)]
+    assert [event["campaign_id"] for event in progress_events(workspace)] == [str(ours.pk)]
+    assert [event["campaign_id"] for event in progress_events(other_workspace)] == [str(theirs.pk)]
 
 
 def test_the_beat_runs_the_flush_every_second_and_drops_a_late_run():
