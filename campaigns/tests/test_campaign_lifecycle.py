@@ -284,6 +284,21 @@ def test_a_manual_pause_resumes_even_without_credit(workspace):
     assert resumed.status == "running"
 
 
+def test_the_status_event_commits_with_the_change_or_not_at_all(workspace):
+    # given a running campaign
+    campaign = in_status(workspace, "running")
+    before = event_count(workspace)
+
+    # when a pause is made inside a transaction that then fails
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.campaign_pause(workspace=workspace, campaign_id=campaign.pk)
+        raise RuntimeError("the caller's transaction fails after the pause")
+
+    # then neither the pause nor its event remain
+    campaign.refresh_from_db()
+    assert campaign.status == "running" and event_count(workspace) == before
+
+
 # --- cancel -----------------------------------------------------------------------------
 
 
