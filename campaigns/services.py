@@ -24,7 +24,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from billing.services import account_of
-from calls.services import agent_named, e164
+from calls.agents import agent_named
+from calls.inputs import e164
 from campaigns import validation, window
 from campaigns.models import (
     DIALABLE_CONTACT_STATUSES,

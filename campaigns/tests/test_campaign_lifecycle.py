@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 
 from billing import services as billing
-from calls import services as calls
+from calls import agents
 from campaigns import services
 from campaigns.models import Campaign, Contact
 from campaigns.tests.lifecycle_helpers import add_contacts, emitted, event_count, status_changes
@@ -63,7 +63,7 @@ def test_a_new_campaign_is_a_draft_with_the_defaults_and_says_so(workspace, sett
     # then
     assert campaign.status == "draft"
     body = services.campaign_object(campaign)
-    assert body["agent"] == calls.ensure_default_agent(workspace).name
+    assert body["agent"] == agents.ensure_default_agent(workspace).name
     assert body["from_number"] == settings.CALLS_DEFAULT_FROM_NUMBER
     assert body["max_concurrency"] == 5 and body["calls_per_minute"] is None
     assert body["retry"] == {"max_attempts": 3, "retry_on": ["no-answer", "busy", "failed", "voicemail"],
@@ -77,7 +77,7 @@ def test_a_new_campaign_is_a_draft_with_the_defaults_and_says_so(workspace, sett
 
 def test_settings_given_are_kept_normalised(workspace):
     # given an agent of the workspace
-    calls.agent_create(workspace=workspace, name="closer")
+    agents.agent_create(workspace=workspace, name="closer")
 
     # when
     campaign = new_campaign(
@@ -89,6 +89,20 @@ def test_settings_given_are_kept_normalised(workspace):
     assert campaign.agent.name == "closer" and campaign.from_number == "+14155550199"
     assert (campaign.max_concurrency, campaign.calls_per_minute) == (100, 600)
     assert campaign.retry == {"max_attempts": 10, "retry_on": ["busy", "voicemail"], "delay_seconds": 900}
+
+
+def test_a_calling_window_is_kept_normalised_in_the_workspaces_zone_by_default(workspace):
+    # given a workspace in Chicago
+    workspace.timezone = "America/Chicago"
+    workspace.save(update_fields=["timezone"])
+
+    # when a window is given without a zone, its days out of order
+    window = {"days": ["fri", "mon"], "start": "09:00", "end": "17:00"}
+    campaign = new_campaign(workspace, calling_window=window)
+
+    # then it is stored in the workspace's zone, days in week order
+    assert campaign.calling_window == {"timezone": "America/Chicago", "days": ["mon", "fri"],
+                                       "start": "09:00", "end": "17:00"}
 
 
 @pytest.mark.parametrize(
@@ -111,6 +125,8 @@ def test_settings_given_are_kept_normalised(workspace):
         ({"retry": {"delay_seconds": 8 * 24 * 3600}}, "invalid_retry", "retry.delay_seconds"),
         ({"retry": {"tries": 3}}, "invalid_retry", "retry.tries"),
         ({"retry": [3]}, "invalid_retry", "retry"),
+        ({"calling_window": {"days": ["mon"], "start": "17:00", "end": "09:00"}}, "invalid_calling_window",
+         "calling_window.end"),
         ({"start_at": datetime(2030, 1, 1, 9)}, "invalid_start_at", "start_at"),
         ({"start_at": datetime.now(UTC) + timedelta(days=400)}, "invalid_start_at", "start_at"),
     ],
@@ -424,11 +440,19 @@ def test_a_draft_takes_changes_and_keeps_what_was_not_given(workspace):
 
 def test_a_paused_campaign_takes_changes(workspace):
     campaign = in_status(workspace, "paused")
+    window = {"timezone": "contact", "days": ["sat"], "start": "10:00", "end": "12:00"}
 
-    services.campaign_update(workspace=workspace, campaign_id=campaign.pk, max_concurrency=2)
+    services.campaign_update(workspace=workspace, campaign_id=campaign.pk, max_concurrency=2,
+                             calling_window=window)
 
     campaign.refresh_from_db()
     assert campaign.max_concurrency == 2 and campaign.status == "paused"
+    assert campaign.calling_window == window
+
+    services.campaign_update(workspace=workspace, campaign_id=campaign.pk, calling_window=None)
+
+    campaign.refresh_from_db()
+    assert campaign.calling_window is None
 
 
 def test_a_bad_change_is_400_and_keeps_the_campaign_as_it_was(workspace):

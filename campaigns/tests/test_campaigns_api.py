@@ -36,7 +36,9 @@ def test_creating_a_campaign_answers_201_with_the_draft(write_key, workspace, se
 
     # when
     response = write_key.post(URL, {"name": "Spring renewals", "max_concurrency": 3,
-                                    "retry": {"max_attempts": 2}, "start_at": start_at})
+                                    "retry": {"max_attempts": 2}, "start_at": start_at,
+                                    "calling_window": {"timezone": "Europe/Paris", "days": ["tue", "mon"],
+                                                       "start": "09:00", "end": "18:30"}})
 
     # then
     assert response.status_code == 201
@@ -46,6 +48,8 @@ def test_creating_a_campaign_answers_201_with_the_draft(write_key, workspace, se
     assert body["from_number"] == settings.CALLS_DEFAULT_FROM_NUMBER
     assert body["retry"] == {"max_attempts": 2, "retry_on": ["no-answer", "busy", "failed", "voicemail"],
                              "delay_seconds": 900}
+    assert body["calling_window"] == {"timezone": "Europe/Paris", "days": ["mon", "tue"], "start": "09:00",
+                                      "end": "18:30"}
     assert body["start_at"].endswith("Z") and datetime.fromisoformat(body["start_at"]) == ahead
     assert body["stats"] == {"total": 0, "pending": 0, "in_progress": 0, "retry_wait": 0, "completed": 0,
                              "failed": 0, "skipped": 0, "percent": 0.0}
@@ -65,6 +69,10 @@ def test_creating_a_campaign_answers_201_with_the_draft(write_key, workspace, se
         ({"name": "x", "from_number": "0800 123"}, "invalid_phone_number"),
         ({"name": "x", "retry": {"max_attempts": 20}}, "invalid_retry"),
         ({"name": "x", "retry": {"retry_on": ["busy"], "tries": 2}}, "invalid_retry"),
+        ({"name": "x", "calling_window": {"days": [], "start": "09:00", "end": "17:00"}},
+         "invalid_calling_window"),
+        ({"name": "x", "calling_window": {"days": ["mon"], "start": "9am", "end": "17:00"}},
+         "invalid_calling_window"),
         ({"name": "x", "start_at": "2027-01-01T09:00:00"}, "invalid_start_at"),
         ({"name": "x", "start_at": "2099-01-01T09:00:00Z"}, "invalid_start_at"),
     ],
