@@ -1,14 +1,15 @@
 """Staff tools: campaigns, their contacts (one campaign at a time) and the
 suppression lists, all read-only: a campaign, a contact and a suppressed number
 change only through the campaigns services, which emit what changed. Staff
-pause, resume and cancel campaigns through those services.
-docs/operations.md "Admin" says what staff see and why."""
+pause, resume and cancel campaigns, and add and remove suppressed numbers,
+through those services. docs/operations.md "Admin" says what staff see and why."""
 
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from campaigns import services
+from campaigns import contacts, services
 from campaigns.models import Campaign, Contact, Suppression
 from project.admin_lists import (
     BigTableAdmin,
@@ -18,6 +19,7 @@ from project.admin_lists import (
     as_uuid,
     phone_prefix,
 )
+from project.errors import ApiError
 
 ACTION_LIMIT = 100
 
@@ -141,8 +143,37 @@ class ContactAdmin(ReadOnly, BigTableAdmin):
         return number_search(queryset, search_term)
 
 
+class SuppressionForm(forms.ModelForm):
+    """Added by `suppression_add`, whose checks count (the number in E.164, the
+    reason's length) and which skips the number's waiting contacts: it runs when
+    the form is validated, inside the admin's transaction, so a refusal is shown
+    on the form and a success is the save."""
+
+    class Meta:
+        model = Suppression
+        fields = ["workspace", "phone_number", "reason"]
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            self.instance, _ = contacts.suppression_add(
+                workspace=self.cleaned_data["workspace"],
+                phone_number=self.cleaned_data["phone_number"],
+                reason=self.cleaned_data.get("reason") or "",
+            )
+        except ApiError as error:
+            field = error.details.get("field")
+            self.add_error(field if field in self.fields else None, error.message)
+
+
 @admin.register(Suppression)
-class SuppressionAdmin(ReadOnly, BigTableAdmin):
+class SuppressionAdmin(BigTableAdmin):
+    """Added and removed through the suppression services; never edited (remove
+    the number and add it again)."""
+
+    form = SuppressionForm
     list_display = ["phone_number", "workspace", "reason", "created_at"]
     list_filter = [WorkspaceFilter]
     list_select_related = ["workspace"]
@@ -152,11 +183,43 @@ class SuppressionAdmin(ReadOnly, BigTableAdmin):
     search_fields = ["phone_number"]
     search_help_text = ("A phone number, whole or its start (+1415…); with a workspace chosen, "
                         "its (workspace, number) index answers.")
-    fields = ["workspace", "phone_number", "reason", "created_at"]
-    readonly_fields = fields
+    autocomplete_fields = ["workspace"]
+    actions = ["remove"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["workspace", "phone_number", "reason", "created_at"] if obj is not None else []
 
     def get_search_results(self, request, queryset, search_term):
         return number_search(queryset, search_term)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Django's bulk delete lists every row on its confirmation page and deletes
+        # them in one query, past the service: "remove" replaces it.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        pass  # SuppressionForm added it through the service when it was validated
+
+    def delete_model(self, request, obj):
+        _remove(obj)
+
+    @admin.action(description="Remove selected numbers from their suppression lists", permissions=["delete"])
+    def remove(self, request, queryset):
+        act_on_selected(
+            self, request, queryset,
+            _remove,
+            limit=ACTION_LIMIT, done="Removed", noun="number(s)",
+            label=lambda entry: f"{entry.phone_number} ({entry.workspace.slug})",
+        )
+
+
+def _remove(entry: Suppression) -> None:
+    contacts.suppression_remove(workspace=entry.workspace, phone_number=entry.phone_number)
 
 
 def number_search(queryset, search_term: str):
