@@ -44,7 +44,7 @@ class Record:
     problem: str = ""
 
 
-def _refuse(code: str, message: str, **details) -> BadRequest:
+def _refuse(message: str, *, code: str, **details) -> BadRequest:
     return BadRequest(message, code=code, details=details)
 
 
@@ -100,15 +100,14 @@ def _lines(text: io.TextIOWrapper, position: list[int]) -> Iterator[str]:
         try:
             line = text.readline(MAX_LINE_CHARS)
         except UnicodeDecodeError:
-            raise _refuse("invalid_encoding", f"The file is not UTF-8 text (line {position[0] + 1}).",
+            raise _refuse(f"The file is not UTF-8 text (line {position[0] + 1}).", code="invalid_encoding",
                           line=position[0] + 1) from None
         if not line:
             return
         position[0] += 1
         if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
-            raise _refuse("csv_line_too_long",
-                          f"Line {position[0]} is longer than {MAX_LINE_CHARS:,} characters.",
-                          line=position[0], max_chars=MAX_LINE_CHARS)
+            raise _refuse(f"Line {position[0]} is longer than {MAX_LINE_CHARS:,} characters.",
+                          code="csv_line_too_long", line=position[0], max_chars=MAX_LINE_CHARS)
         yield line
 
 
@@ -118,20 +117,18 @@ def _header(reader, position: list[int]) -> list[str]:
         first = _next_record(reader, position, row=0)
     columns = [cell.strip() for cell in first or []]
     if PHONE_COLUMN not in columns:
-        raise _refuse("csv_missing_phone_number",
-                      f"The first line must be a header row naming the columns, {PHONE_COLUMN!r} "
-                      "among them.",
-                      columns=columns[:MAX_COLUMNS])
+        raise _refuse(f"The first line must be a header row naming the columns, {PHONE_COLUMN!r} among them.",
+                      code="csv_missing_phone_number", columns=columns[:MAX_COLUMNS])
     if len(columns) > MAX_COLUMNS:
-        raise _refuse("csv_too_many_columns", f"A file has at most {MAX_COLUMNS} columns; this one has "
-                      f"{len(columns)}.", max_columns=MAX_COLUMNS, columns=len(columns))
+        raise _refuse(f"A file has at most {MAX_COLUMNS} columns; this one has {len(columns)}.",
+                      code="csv_too_many_columns", max_columns=MAX_COLUMNS, columns=len(columns))
     seen = set()
     for index, name in enumerate(columns, start=1):
         reason = ("is empty" if not name else "is too long" if len(name) > MAX_COLUMN_NAME_CHARS
                   else "contains a NUL character" if "\x00" in name
                   else "appears twice" if name in seen else "")
         if reason:
-            raise _refuse("csv_invalid_column", f"Header column {index} {reason}.",
+            raise _refuse(f"Header column {index} {reason}.", code="csv_invalid_column",
                           column=index, name=name[:MAX_COLUMN_NAME_CHARS])
         seen.add(name)
     return columns
@@ -144,9 +141,9 @@ def _next_record(reader, position: list[int], *, row: int) -> list[str] | None:
         return None
     except csv.Error as error:
         if "field larger than field limit" in str(error):
-            raise _refuse("csv_field_too_large", f"Row {row} has a cell longer than "
-                          f"{csv.field_size_limit():,} characters.", row=row) from None
-        raise _refuse("invalid_csv", f"Row {row} (line {position[0]}) is not valid CSV: {error}.",
+            raise _refuse(f"Row {row} has a cell longer than {csv.field_size_limit():,} characters.",
+                          code="csv_field_too_large", row=row) from None
+        raise _refuse(f"Row {row} (line {position[0]}) is not valid CSV: {error}.", code="invalid_csv",
                       row=row, line=position[0]) from None
 
 
@@ -168,9 +165,9 @@ def csv_records(source) -> Iterator[Record]:
         if row > MAX_ROWS:
             raise _too_many_rows()
         if len(cells) != len(columns):
-            raise _refuse("csv_ragged_row", f"Row {row} (line {position[0]}) has {len(cells)} cells; the "
-                          f"header has {len(columns)}.", row=row, line=position[0], cells=len(cells),
-                          columns=len(columns))
+            raise _refuse(f"Row {row} (line {position[0]}) has {len(cells)} cells; the header has "
+                          f"{len(columns)}.", code="csv_ragged_row", row=row, line=position[0],
+                          cells=len(cells), columns=len(columns))
         yield Record(row, cells[phone_at], {name: cells[index] for index, name in others if cells[index]})
 
 
@@ -193,7 +190,7 @@ class _JsonStream:
         try:
             chunk = self._text.read(CHUNK_BYTES)
         except UnicodeDecodeError:
-            raise _refuse("invalid_encoding", "The body is not UTF-8 text.") from None
+            raise _refuse("The body is not UTF-8 text.", code="invalid_encoding") from None
         if not chunk:
             self._ended = True
             return False
@@ -224,8 +221,8 @@ class _JsonStream:
             except json.JSONDecodeError:
                 value, end = None, None
             if (end or len(self._buffer)) - self._at > MAX_ITEM_CHARS:
-                raise _refuse("contact_too_large", f"Contact {row} is longer than {MAX_ITEM_CHARS:,} "
-                              "characters of JSON.", row=row, max_chars=MAX_ITEM_CHARS)
+                raise _refuse(f"Contact {row} is longer than {MAX_ITEM_CHARS:,} characters of JSON.",
+                              code="contact_too_large", row=row, max_chars=MAX_ITEM_CHARS)
             if end is not None and (end < len(self._buffer) or self._ended):
                 self._at = end
                 return value
@@ -237,7 +234,7 @@ class _JsonStream:
                                    else "a value is not valid JSON or is cut short")
 
     def invalid(self, problem: str) -> BadRequest:
-        return _refuse("invalid_json", f"The body is not the JSON expected: {problem}.")
+        return _refuse(f"The body is not the JSON expected: {problem}.", code="invalid_json")
 
 
 def _contacts_key(stream: _JsonStream) -> None:
