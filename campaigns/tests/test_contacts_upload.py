@@ -417,3 +417,9 @@ def test_the_list_shows_only_that_campaigns_contacts(read_key, write_key, worksp
     listed = read_key.get(contacts_path(campaign)).json()
 
     assert [item["phone_number"] for item in listed["results"]] == [ADA] and listed["total_count"] == 1
+
+
+def test_a_multipart_body_without_a_boundary_is_400_invalid_multipart(write_key, campaign):
+    response = post_csv(write_key, campaign, '{"contacts": []}', content_type="multipart/form-data")
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_multipart"
