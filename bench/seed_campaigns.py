@@ -19,7 +19,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from calls.services import ensure_default_agent  # noqa: E402
+from calls.agents import ensure_default_agent  # noqa: E402
 from campaigns.models import Campaign  # noqa: E402
 from workspaces.models import Workspace  # noqa: E402
 

@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import phonenumbers
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
+from calls.inputs import check_variables
+from calls.inputs import e164 as e164_or_400
 from campaigns import contact_store, uploads
 from campaigns.models import (
     DIALABLE_CONTACT_STATUSES,
@@ -54,11 +55,12 @@ SUPPRESSED_OUTCOME = "suppressed"
 
 def parsed_number(value: Any) -> phonenumbers.PhoneNumber | None:
     """The number, when `value` is text in E.164 form ("+" and the country code;
-    spaces, dashes and brackets allowed) of a valid number; else None."""
+    spaces, dashes and brackets allowed) of a valid number; else None. The rule of
+    calls.inputs.e164, without its 400: an upload reports the row and goes on."""
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if not text.startswith("+") or len(text) > MAX_NUMBER_CHARS:
+    if not text.startswith("+"):
         return None
     try:
         number = phonenumbers.parse(text, None)
@@ -69,17 +71,6 @@ def parsed_number(value: Any) -> phonenumbers.PhoneNumber | None:
 
 def e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def number_or_400(value: Any) -> str:
-    number = parsed_number(value)
-    if number is None:
-        raise BadRequest(
-            "phone_number must be a valid phone number in E.164 form, like +14155550123.",
-            code="invalid_phone_number",
-            details={"field": "phone_number", "value": str(value)[:MAX_NUMBER_CHARS]},
-        )
-    return e164(number)
 
 
 # --- upload ------------------------------------------------------------------------------------
@@ -165,37 +156,14 @@ def _checked(record: uploads.Record) -> contact_store.Row | tuple[str, str]:
 
 def _variables_json(variables: Any) -> str | tuple[str, str]:
     """A contact's variables as compact JSON, held to a call's limits (the dialer places
-    its calls with them), or the error."""
-    if variables is None:
-        return "{}"
-    if not isinstance(variables, dict):
-        return "invalid_variables", "variables must be an object."
+    its calls with them), or the error (code, message)."""
+    try:
+        check_variables(variables)
+    except BadRequest as error:
+        return error.code, error.message
     if unstorable_path(variables) is not None:
         return "unstorable_text", "Text may not contain U+0000 or unpaired surrogates."
-    depth = settings.CALLS_MAX_VARIABLES_DEPTH
-    if _nesting(variables, depth) > depth:
-        return "variables_too_deep", f"variables nest at most {depth} levels deep."
-    try:
-        text = json.dumps(variables, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        return "invalid_variables", "variables must be JSON: no NaN or Infinity."
-    most = settings.CALLS_MAX_VARIABLES_BYTES
-    if len(text.encode()) > most:
-        return "variables_too_large", f"variables take at most {most} bytes of JSON."
-    return text
-
-
-def _nesting(value: Any, limit: int) -> int:
-    """How deeply objects and arrays nest (an object alone: 1), without recursion;
-    counting stops past `limit`."""
-    deepest, pending = 0, [(value, 1)]
-    while pending and deepest <= limit:
-        item, depth = pending.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is not None:
-            deepest = max(deepest, depth)
-            pending.extend((child, depth + 1) for child in children)
-    return deepest
+    return json.dumps(variables or {}, separators=(",", ":"), ensure_ascii=False)
 
 
 # --- reads -------------------------------------------------------------------------------------
@@ -246,7 +214,7 @@ def suppression_add(*, workspace: Workspace, phone_number: Any, reason: str = ""
     already there keeps its entry (and reason). Either way, every contact with that
     number still waiting to be dialed (pending, retry-wait) in a campaign that has not
     finished is skipped, with outcome `suppressed`; a contact on a call keeps it."""
-    number = number_or_400(phone_number)
+    number = e164_or_400(phone_number, field="phone_number")
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON_CHARS:
         raise BadRequest(f"reason takes at most {MAX_REASON_CHARS} characters.", code="invalid_reason",
@@ -278,7 +246,7 @@ def _skip_waiting_contacts(workspace: Workspace, number: str) -> None:
 def suppression_remove(*, workspace: Workspace, phone_number: Any) -> None:
     """Takes a number off the list (404 when it is not on it). Contacts skipped for it
     stay skipped; later uploads take the number again."""
-    number = number_or_400(phone_number)
+    number = e164_or_400(phone_number, field="phone_number")
     deleted, _ = scoped(Suppression, workspace).filter(phone_number=number).delete()
     if not deleted:
         raise NotFound("That number is not on the suppression list.")

@@ -1,6 +1,6 @@
 """What the contacts and suppression tests share: a campaign, and uploads as a client sends them."""
 
-from calls.services import ensure_default_agent
+from calls.agents import ensure_default_agent
 from campaigns.models import Campaign, Contact
 
 
