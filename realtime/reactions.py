@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from project.metrics import background_failures
@@ -298,25 +298,37 @@ def sweep(*, grace_seconds: float, limit: int = SWEEP_LIMIT) -> int:
 def due(*, grace_seconds: float, limit: int) -> list:
     """Workspaces where some reaction has no cursor yet although events exist, or
     whose cursor is behind the last event a reaction wanted (`reacted_seq`) and was
-    not run for `grace_seconds`; the longest-waiting first, at most `limit`.
+    not run for `grace_seconds`: those without a cursor first, then the longest
+    since their last run; at most `limit`.
 
-    Cost: per reaction, one pass over `StreamCounter` (a row per workspace that
-    ever emitted) probing the cursor's unique index twice per row."""
-    cutoff = timezone.now() - timedelta(seconds=grace_seconds)
-    candidates = []
-    for reaction in registered():
-        cursors = ReactionCursor.objects.filter(workspace_id=OuterRef("workspace_id"), reaction=reaction.name)
-        missing = Q(last_seq__gt=0) & ~Exists(cursors)
-        stale = Exists(cursors.filter(last_seq__lt=OuterRef("reacted_seq"), updated_at__lt=cutoff))
-        rows = (StreamCounter.objects.filter(missing | stale)
-                .annotate(attempted=Subquery(cursors.values("updated_at")[:1]))
-                .order_by(F("attempted").asc(nulls_first=True), "workspace_id")
-                .values_list("workspace_id", "attempted")[:limit])
-        candidates += [((attempted is not None, attempted or cutoff), workspace_id)
-                       for workspace_id, attempted in rows]
-    # Never run first, then the longest since their last run; each workspace once.
-    ordered = dict.fromkeys(workspace_id for _, workspace_id in sorted(candidates, key=lambda c: c[0]))
-    return list(ordered)[:limit]
+    Cost: one pass over `StreamCounter` (a row per workspace that ever emitted)
+    hash-joined with the cursors, whatever the number of due workspaces: 28 ms
+    for 10,000 workspaces and 3 reactions on the loaded 2-core machine, linear
+    in both (docs/architecture.md, "Reacting to committed events")."""
+    names = [reaction.name for reaction in registered()]
+    if not names:
+        return []
+    cutoff = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(seconds=grace_seconds))
+    counters, cursors = StreamCounter._meta.db_table, ReactionCursor._meta.db_table
+    reacting = " UNION ALL ".join(["SELECT %s AS name"] * len(names))
+    # Portable SQL (SQLite in development): a LEFT JOIN with a condition, which the ORM
+    # cannot say between two tables that only share a foreign key to the workspace.
+    query = f"""
+        SELECT counter.workspace_id FROM {counters} counter
+        CROSS JOIN ({reacting}) reaction
+        LEFT JOIN {cursors} cursor
+            ON cursor.workspace_id = counter.workspace_id AND cursor.reaction = reaction.name
+        WHERE (cursor.id IS NULL AND counter.last_seq > 0)
+           OR (cursor.last_seq < counter.reacted_seq AND cursor.updated_at < %s)
+        GROUP BY counter.workspace_id
+        ORDER BY MIN(CASE WHEN cursor.id IS NULL THEN 0 ELSE 1 END), MIN(cursor.updated_at),
+                 counter.workspace_id
+        LIMIT %s"""  # noqa: S608 - table names from the models, values as parameters
+    with connection.cursor() as db:
+        db.execute(query, [*names, cutoff, limit])
+        rows = db.fetchall()
+    to_python = Workspace._meta.pk.to_python
+    return [to_python(workspace_id) for (workspace_id,) in rows]
 
 
 # --- what trimming must keep -----------------------------------------------------------------
