@@ -374,12 +374,9 @@ print("committed")
 """
 
 
-@pytest.mark.e2e
-@pytest.mark.django_db(transaction=True)
-def test_an_emit_whose_broker_refuses_the_trigger_commits_and_the_sweep_runs_the_reaction(
-        workspace, recorder):
-    needs_postgresql()
-    # given a process whose broker is down emits an event the reaction wants
+def emit_with_the_broker_down(workspace) -> None:
+    """Commits an event the test app's reaction wants, in a process whose broker is
+    unreachable: the emit succeeds, its trigger is lost."""
     env = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "realtime.tests.reacting.settings",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
@@ -389,11 +386,19 @@ def test_an_emit_whose_broker_refuses_the_trigger_commits_and_the_sweep_runs_the
     done = subprocess.run([sys.executable, "-c", LOSING_EMITTER, str(workspace.pk), WANTED],
                           cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
-
-    # then the emit committed (the refusal was logged, not raised) and nobody ran the reaction
+    # the emit committed; the refusal was logged, not raised
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "committed"
     assert "could not enqueue the reactions" in done.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_an_emit_whose_broker_refuses_the_trigger_commits_and_the_sweep_runs_the_reaction(
+        workspace, recorder):
+    needs_postgresql()
+    # given a process whose broker is down committed an event the reaction wants
+    emit_with_the_broker_down(workspace)
     assert Event.objects.filter(workspace=workspace).count() == 1
     assert recorder.batches == []
 
@@ -529,5 +534,23 @@ def test_a_committed_event_reaches_the_handler_in_a_real_worker(workspace, only_
         testing.wait_for(
             lambda: Workspace.objects.get(pk=workspace.pk).name == "Reacted to #1",
             timeout=WAIT, message="the worker's reaction did not rename the workspace",
+        )
+    assert cursor_of(workspace, reacting.REACTION) == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_beat_sweep_of_a_real_worker_repairs_a_lost_trigger(workspace, only_reactions, tmp_path):
+    needs_postgresql()
+    # given an event whose trigger the broker refused
+    emit_with_the_broker_down(workspace)
+
+    # when a worker runs with its beat
+    with testing.running_worker(tmp_path, env={"DJANGO_SETTINGS_MODULE": "realtime.tests.reacting.settings"},
+                                beat=True):
+        # then its sweep runs the reaction
+        testing.wait_for(
+            lambda: Workspace.objects.get(pk=workspace.pk).name == "Reacted to #1",
+            timeout=WAIT, message="the beat's sweep did not run the reaction",
         )
     assert cursor_of(workspace, reacting.REACTION) == 1
