@@ -16,6 +16,7 @@ docs/architecture.md, "Reacting to committed events".
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 BATCH = 500  # events per handler call, and per transaction
 MAX_ROUNDS = 20  # batches per reaction per run; past them the run enqueues its continuation
 SWEEP_LIMIT = 100  # workspaces one sweep runs
+TRIGGER_BACKOFF_SECONDS = 10.0  # after the broker refused a trigger (see `trigger`)
 NAME_MAX_LENGTH = 64  # ReactionCursor.reaction
 
 Handler = Callable[[Workspace, list[dict]], None]
@@ -50,6 +52,7 @@ class Reaction:
 
 _reactions: dict[str, Reaction] = {}
 _reacted_types: frozenset[str] = frozenset()
+_skip_triggers_until = 0.0  # time.monotonic(); set when the broker refused
 
 
 def register(name: str, *, types: set[str] | frozenset[str], handler: Handler) -> Reaction:
@@ -232,16 +235,27 @@ def _envelope(row: Event) -> dict:
 
 def trigger(workspace_id) -> None:
     """Enqueues a run of the workspace's reactions. Never raises: when the broker
-    refuses, the sweep runs them instead (counted, logged)."""
+    refuses, the sweep runs them instead (counted, logged).
+
+    It runs after an emitting request's commit, before its response. kombu takes
+    about 6 s to give up on a broker that refuses (`broker_connection_timeout`
+    with retries, even with `retry=False`), so after a failure this process
+    stops trying for TRIGGER_BACKOFF_SECONDS: one request in that time waits,
+    not every one. Nothing is lost meanwhile, only later: the sweep runs them."""
     from realtime.tasks import run_reactions
 
+    global _skip_triggers_until
+    if time.monotonic() < _skip_triggers_until:
+        metrics.reaction_triggers_lost.inc()
+        return
     try:
-        # No retry loop: this runs after an emitting request's commit, which must not wait on a broker.
         run_reactions.apply_async(args=[str(workspace_id)], retry=False)
     except Exception:
+        _skip_triggers_until = time.monotonic() + TRIGGER_BACKOFF_SECONDS
         metrics.reaction_triggers_lost.inc()
-        logger.warning("could not enqueue the reactions of workspace %s; the sweep will run them",
-                       workspace_id, exc_info=True)
+        logger.warning("could not enqueue the reactions of workspace %s; the sweep will run them, and this "
+                       "process skips enqueueing for %.0f s", workspace_id, TRIGGER_BACKOFF_SECONDS,
+                       exc_info=True)
 
 
 class _AfterCommit:
