@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core import checks
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -89,6 +90,25 @@ def _check_persisted(name: str, type_name: str) -> None:
         return
     if not event_type.persisted:
         raise ValueError(f"reaction {name!r}: {type_name!r} is ephemeral, it never reaches the event log")
+
+
+def check_types(app_configs=None, **kwargs) -> list[checks.Error]:
+    """A Django system check (`manage.py check`, `migrate`): once every app is
+    ready, each type a reaction wants is a persisted type of the catalogue, so a
+    misspelt type fails loudly instead of never matching."""
+    errors = []
+    for reaction in registered():
+        for type_name in sorted(reaction.types):
+            try:
+                persisted = catalogue.get(type_name).persisted
+            except catalogue.UnknownEventType:
+                errors.append(checks.Error(f"reaction {reaction.name!r} wants {type_name!r}, which no app "
+                                           "registered as an event type", id="realtime.E001"))
+                continue
+            if not persisted:
+                errors.append(checks.Error(f"reaction {reaction.name!r} wants {type_name!r}, which is "
+                                           "ephemeral and never reaches the event log", id="realtime.E002"))
+    return errors
 
 
 def unregister(name: str) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.checks import run_checks
 from django.db import connection, connections, transaction
 from django.utils import timezone
 from prometheus_client import REGISTRY
@@ -525,6 +526,16 @@ def test_a_name_is_registered_once(only_reactions):
         reactions.register(NAME, types={WANTED}, handler=Recorder())
     assert [reaction.name for reaction in reactions.registered()] == [NAME]
     assert reactions.reacted_types() == {WANTED}
+
+
+def test_the_system_check_names_a_type_no_app_registered(only_reactions):
+    # given a reaction registered before any app declared its (misspelt) type
+    reactions.register("typo", types={WANTED, "schedule-status-changd"}, handler=Recorder())
+
+    # then the project's checks fail on it, and only on it
+    errors = [(error.id, error.msg) for error in run_checks() if error.id.startswith("realtime.")]
+    assert errors == [("realtime.E001", "reaction 'typo' wants 'schedule-status-changd', which no app "
+                                        "registered as an event type")]
 
 
 # --- end to end ---------------------------------------------------------------------------------
