@@ -28,7 +28,7 @@ router = Router(tags=["contacts"])
 AUTH_ERRORS = documented_errors(400, 401, 403, 429)  # 429: rate limits (docs/operations.md)
 ONE = {**AUTH_ERRORS, **documented_errors(404)}
 # A spooled body stays in memory up to this, then moves to a temporary file.
-SPOOL_MEMORY_BYTES = 1024 * 1024
+SPOOL_MEMORY_BYTES = 256 * 1024
 
 _CONTACT_ITEM = {"type": "object", "required": ["phone_number"], "additionalProperties": False,
                  "properties": {"phone_number": {"type": "string", "examples": ["+14155550123"]},
@@ -53,7 +53,7 @@ UPLOAD_BODY = {
 @contextlib.contextmanager
 def _upload_file(request: HttpRequest) -> Iterator[tuple[object, str]]:
     """The upload as a seekable binary file and its kind ("csv" or "json"). The body is
-    never read whole into memory: a raw body is spooled (to disk past 1 MiB), a
+    never read whole into memory: a raw body is spooled (to disk past 256 KiB), a
     multipart file is Django's uploaded file (on disk past FILE_UPLOAD_MAX_MEMORY_SIZE)."""
     media = request.content_type
     charset = request.content_params.get("charset", "utf-8").lower().replace("_", "-")

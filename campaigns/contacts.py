@@ -10,10 +10,13 @@ the suppressed. The whole upload is one transaction: it lands whole or not at al
 Numbers are E.164: a number must start with "+" (no country is guessed) and be a
 valid number for its country (phonenumbers' metadata).
 
-Lock order, as the dialer's: the campaign row, then its contacts. An upload locks
-the campaign only at its end (its foreign keys are checked at commit: Django makes
-them DEFERRABLE INITIALLY DEFERRED), so the dialer of a running campaign is never
-kept waiting by an upload in progress.
+Locks. Adding a suppression takes the house's order (the workspace's event
+cursor, each campaign, its contacts) since it may complete a campaign. An upload
+emits nothing and takes neither the cursor nor, until its very end, the campaign:
+its new rows are invisible to everyone else, and its foreign keys are checked at
+commit (Django makes them DEFERRABLE INITIALLY DEFERRED), so the dialer of a
+running campaign is never kept waiting by an upload in progress, and no event of
+the workspace waits for an upload's commit.
 """
 
 import json
@@ -37,6 +40,7 @@ from campaigns.models import (
     ContactStatus,
     Suppression,
 )
+from campaigns.services import campaign_complete_if_done, campaign_locked
 from campaigns.window import zone_for_number
 from project.errors import BadRequest, Conflict, NotFound
 from project.parser import unstorable_path
@@ -121,6 +125,7 @@ def contacts_upload(*, workspace: Workspace, campaign_id: Any, file: BinaryIO, k
         rows = _checked_rows(uploads.records(file, kind=kind), result)
         result.accepted, result.duplicates, result.suppressed = contact_store.store(campaign, rows)
         # The campaign may have finished while the file was read: then nothing lands.
+        # Its row only (not campaign_locked's cursor): see the module's "Locks".
         locked = _uploadable(scoped(Campaign, workspace).select_for_update(no_key=True)
                              .filter(pk=campaign.pk).first())
         if result.accepted:
@@ -227,20 +232,23 @@ def suppression_add(*, workspace: Workspace, phone_number: Any, reason: str = ""
 
 
 def _skip_waiting_contacts(workspace: Workspace, number: str) -> None:
+    """In the house's lock order (the workspace's event cursor, each campaign, then its
+    contacts): a running campaign left with nothing to dial completes, as the dialer
+    would complete it."""
     unfinished = scoped(Campaign, workspace).exclude(status__in=FINISHED_CAMPAIGN_STATUSES)
     waiting = scoped(Contact, workspace).filter(
         campaign__in=unfinished.values("pk"), phone_number=number, status__in=DIALABLE_CONTACT_STATUSES)
-    campaign_ids = sorted(set(waiting.values_list("campaign_id", flat=True)))
-    if not campaign_ids:
-        return
-    # The dialer's order: campaigns (by id), then their contacts.
-    locked = list(unfinished.select_for_update(no_key=True).filter(pk__in=campaign_ids)
-                  .order_by("pk").values_list("pk", flat=True))
-    skipped = waiting.filter(campaign_id__in=locked).update(
-        status=ContactStatus.SKIPPED, outcome=SUPPRESSED_OUTCOME, next_attempt_at=None,
-        updated_at=datetime.now(UTC))
-    if skipped:
-        Campaign.objects.filter(pk__in=locked).update(progress_due=True)
+    for campaign_id in sorted(set(waiting.values_list("campaign_id", flat=True))):
+        campaign = campaign_locked(workspace, campaign_id)
+        if campaign.status in FINISHED_CAMPAIGN_STATUSES:
+            continue  # finished meanwhile: its contacts stay as they ended
+        skipped = waiting.filter(campaign=campaign).update(
+            status=ContactStatus.SKIPPED, outcome=SUPPRESSED_OUTCOME, next_attempt_at=None,
+            updated_at=datetime.now(UTC))
+        if skipped:
+            Campaign.objects.filter(pk=campaign.pk).update(progress_due=True)
+            campaign.progress_due = True
+            campaign_complete_if_done(campaign)
 
 
 def suppression_remove(*, workspace: Workspace, phone_number: Any) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from campaigns.models import Contact, Suppression
 from campaigns.tests.upload_helpers import make_campaign, post_csv
+from realtime.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +170,31 @@ def test_readers_see_the_list_but_cannot_change_it(request, signed_in, write_key
     for refused in (add, remove):
         assert refused.status_code == 403 and refused.json()["error"]["code"] == code
     assert list(Suppression.objects.values_list("phone_number", flat=True)) == [ADA]
+
+
+def test_a_running_campaign_left_with_nothing_to_dial_completes(write_key, workspace):
+    # given: a running campaign whose only number still waiting is Ada's; Bob was called
+    campaign = make_campaign(workspace, status="running")
+    Contact.objects.create(workspace=workspace, campaign=campaign, phone_number=ADA)
+    Contact.objects.create(workspace=workspace, campaign=campaign, phone_number=BOB, status="completed",
+                           outcome="completed", attempts=1)
+
+    # when
+    write_key.post(PATH, {"phone_number": ADA})
+
+    # then
+    campaign.refresh_from_db()
+    assert campaign.status == "completed" and campaign.completed_at is not None
+    changes = Event.objects.filter(workspace=workspace, type="campaign-status-changed").order_by("seq")
+    assert [(event.data["previous_status"], event.data["status"]) for event in changes] == [
+        ("running", "completed")]
+
+
+def test_a_paused_campaign_left_with_nothing_to_dial_stays_paused(write_key, workspace):
+    campaign = make_campaign(workspace, status="paused")
+    Contact.objects.create(workspace=workspace, campaign=campaign, phone_number=ADA)
+
+    write_key.post(PATH, {"phone_number": ADA})
+
+    campaign.refresh_from_db()
+    assert campaign.status == "paused" and campaign.progress_due is True
