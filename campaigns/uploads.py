@@ -12,6 +12,7 @@ left to the caller, which reports it and keeps the other rows.
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -71,9 +72,14 @@ class _Raw(io.RawIOBase):
 
 def text_of(source) -> io.TextIOWrapper:
     """The source decoded as UTF-8 (a leading byte-order mark dropped), line endings
-    left to the CSV reader."""
+    left to the CSV reader. A byte that is not UTF-8 arrives as a lone surrogate
+    (U+DC80..U+DCFF) where it stood, so the line that holds it can be named: the
+    decoder works a chunk ahead of the lines read."""
     buffered = io.BufferedReader(_Raw(source), buffer_size=CHUNK_BYTES)
-    return io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="strict", newline="")
+    return io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 def copy_body(source, target: BinaryIO) -> None:
@@ -97,14 +103,13 @@ def _lines(text: io.TextIOWrapper, position: list[int]) -> Iterator[str]:
     """The physical lines of the text, each at most MAX_LINE_CHARS; `position[0]` is
     the number of the current line (1-based), for messages."""
     while True:
-        try:
-            line = text.readline(MAX_LINE_CHARS)
-        except UnicodeDecodeError:
-            raise _refuse(f"The file is not UTF-8 text (line {position[0] + 1}).", code="invalid_encoding",
-                          line=position[0] + 1) from None
+        line = text.readline(MAX_LINE_CHARS)
         if not line:
             return
         position[0] += 1
+        if _NOT_UTF8.search(line):
+            raise _refuse(f"The file is not UTF-8 text (line {position[0]}).", code="invalid_encoding",
+                          line=position[0])
         if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
             raise _refuse(f"Line {position[0]} is longer than {MAX_LINE_CHARS:,} characters.",
                           code="csv_line_too_long", line=position[0], max_chars=MAX_LINE_CHARS)
@@ -187,10 +192,9 @@ class _JsonStream:
     def _fill(self) -> bool:
         if self._ended:
             return False
-        try:
-            chunk = self._text.read(CHUNK_BYTES)
-        except UnicodeDecodeError:
-            raise _refuse("The body is not UTF-8 text.", code="invalid_encoding") from None
+        chunk = self._text.read(CHUNK_BYTES)
+        if _NOT_UTF8.search(chunk):
+            raise _refuse("The body is not UTF-8 text.", code="invalid_encoding")
         if not chunk:
             self._ended = True
             return False

@@ -423,3 +423,14 @@ def test_a_multipart_body_without_a_boundary_is_400_invalid_multipart(write_key,
     response = post_csv(write_key, campaign, '{"contacts": []}', content_type="multipart/form-data")
 
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_multipart"
+
+
+def test_a_byte_that_is_not_utf8_is_refused_naming_its_line(write_key, campaign):
+    # given: 3,000 good lines (far past the decoder's first chunk), then a Latin-1 "ë"
+    good = "".join(f"{number},x\n" for number in numbered(3_000)).encode()
+    body = b"phone_number,name\n" + good + b"+14155550123,Zo\xeb\n"
+
+    error = post_csv(write_key, campaign, body).json()["error"]
+
+    assert error["code"] == "invalid_encoding" and error["details"] == {"line": 3_002}
+    assert Contact.objects.count() == 0
