@@ -1,0 +1,78 @@
+"""What an ended campaign call means for its contact (docs/campaigns.md "How the dialer works").
+
+The call's status and end reason make the contact's `outcome`: `completed`
+(or `voicemail` when the runtime reports that the call reached one), `busy`,
+`no-answer`, `failed`, `canceled`. The contact then waits to be called again
+(`retry-wait`, at the end + `retry.delay_seconds`) when the outcome is one the
+campaign's `retry.retry_on` names, it has had fewer than `retry.max_attempts`
+calls and the campaign is not canceled; otherwise it is finished: `completed`
+for a completed conversation, `failed` for the rest.
+
+A call the payment wall ended (`insufficient-balance`) is not the contact's
+doing: it goes back to `pending` and that attempt is not counted, so the
+contact is called again once a top-up resumes the campaign (the dialer's next
+call is refused with 402 meanwhile, which pauses the campaign).
+
+Idempotent: only the contact whose `last_call_id` is the call and which is
+still `in-progress` changes; a redelivered `call-ended` finds none.
+"""
+
+from datetime import datetime, timedelta
+
+from campaigns.models import Campaign, CampaignStatus, Contact, ContactStatus
+from workspaces.models import Workspace
+from workspaces.scoping import scoped
+
+PAYMENT_WALL = "insufficient-balance"
+
+
+def outcome_of(status: str, end_reason: str | None) -> str:
+    """A call's terminal status and end reason, as a contact's outcome."""
+    if status == "completed":
+        return "voicemail" if end_reason == "voicemail" else "completed"
+    return status  # busy, no-answer, failed, canceled
+
+
+def contact_call_ended(
+    workspace: Workspace, *, call_id, status: str, end_reason: str | None, ended_at: datetime
+) -> Contact | None:
+    """Settles the contact the call was placed for (inside the caller's transaction);
+    the contact changed, or None when the call was no campaign's or was settled
+    already. Marks the campaign's progress due."""
+    contact = (
+        scoped(Contact, workspace)
+        .select_for_update()
+        .filter(last_call_id=call_id, status=ContactStatus.IN_PROGRESS)
+        .first()
+    )
+    if contact is None:
+        return None
+    campaign = scoped(Campaign, workspace).only("status", "retry").get(pk=contact.campaign_id)
+    if end_reason == PAYMENT_WALL and campaign.status != CampaignStatus.CANCELED:
+        contact.status = ContactStatus.PENDING
+        contact.attempts = max(0, contact.attempts - 1)
+        contact.outcome = PAYMENT_WALL
+        contact.next_attempt_at = None
+    else:
+        _settle(contact, campaign, outcome_of(status, end_reason), ended_at)
+    contact.save(update_fields=["status", "attempts", "outcome", "next_attempt_at", "updated_at"])
+    # Only when not already due: a campaign's row is the dialers' lock, touched as little as possible.
+    scoped(Campaign, workspace).filter(pk=campaign.pk, progress_due=False).update(progress_due=True)
+    return contact
+
+
+def _settle(contact: Contact, campaign: Campaign, outcome: str, ended_at: datetime) -> None:
+    retry = campaign.retry or {}
+    contact.outcome = outcome
+    contact.next_attempt_at = None
+    if (
+        outcome in retry.get("retry_on", ())
+        and contact.attempts < retry.get("max_attempts", 1)
+        and campaign.status != CampaignStatus.CANCELED
+    ):
+        contact.status = ContactStatus.RETRY_WAIT
+        contact.next_attempt_at = ended_at + timedelta(seconds=retry.get("delay_seconds", 0))
+    elif outcome == "completed":
+        contact.status = ContactStatus.COMPLETED
+    else:
+        contact.status = ContactStatus.FAILED
