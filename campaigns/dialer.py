@@ -19,9 +19,8 @@ A run places at most DIALS_PER_RUN calls and, when more may be due, enqueues
 the next run instead of keeping its worker: other tenants' campaigns get their
 turn. A paced campaign arms one wake-up at its `next_dial_at`.
 
-Lock order: the campaign, then the workspace's event cursor (taken by the
-call's `call-created` and by a status change). Nothing here holds the cursor
-before a campaign.
+Lock order, as everywhere in campaigns: the workspace's event cursor, then the
+campaign (`campaign_locked` takes both), then its contacts.
 """
 
 import enum
@@ -36,6 +35,7 @@ from redis.exceptions import RedisError
 from calls.models import ACTIVE_STATUSES, Call
 from calls.services import call_create
 from campaigns.models import (
+    DIALABLE_CONTACT_STATUSES,
     TERMINAL_CONTACT_STATUSES,
     Campaign,
     CampaignStatus,
@@ -45,10 +45,11 @@ from campaigns.models import (
     Suppression,
 )
 from campaigns.services import campaign_complete_if_done, campaign_locked, campaign_set_status
-from campaigns.window import is_open
+from campaigns.window import CONTACT_ZONE, is_open, window_zone, zones_open
 from project.errors import ApiError, NotFound, PaymentRequired, TooManyRequests
 from project.metrics import background_failures
 from project.redis_client import get_redis
+from realtime.emit import hold_cursor
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -170,19 +171,20 @@ class _ContactZones:
         if not window:
             return None
         workspace_zone = self.workspace.timezone
-        if window.get("timezone") != "contact":
-            return None if is_open(window, window.get("timezone") or workspace_zone, now) else set()
+        if window["timezone"] != CONTACT_ZONE:
+            return None if is_open(window, window_zone(window, workspace_zone=workspace_zone), now) else set()
         if self._zones is None:
             self._zones = set(
                 scoped(Contact, self.workspace)
-                .filter(campaign_id=campaign.pk, status__in=DIALABLE)
+                .filter(campaign_id=campaign.pk, status__in=DIALABLE_CONTACT_STATUSES)
                 .values_list("timezone", flat=True)
                 .distinct()
             )
-        return {zone for zone in self._zones if is_open(window, zone or workspace_zone, now)}
-
-
-DIALABLE = (ContactStatus.PENDING, ContactStatus.RETRY_WAIT)
+        # A contact's zone ("" for none) -> the zone whose clock the window reads for it.
+        clocks = {zone: window_zone(window, workspace_zone=workspace_zone, contact_zone=zone)
+                  for zone in self._zones}
+        opened = zones_open(window, clocks.values(), now)
+        return {zone for zone, clock in clocks.items() if clock in opened}
 
 
 def _claim(campaign: Campaign, now: datetime, open_zones: set[str] | None) -> Contact | None:
@@ -312,9 +314,9 @@ def dial_due_campaigns(now: datetime | None = None) -> int:
     resume_paused_for_credit(
         Campaign.objects.filter(status=CampaignStatus.PAUSED, pause_reason=PauseReason.INSUFFICIENT_BALANCE)
     )
-    due = [campaign for campaign in _with_due_work(now) if _window_may_be_open(campaign, now)]
-    for campaign in due:
-        dial_campaign.delay(str(campaign.pk))
+    due = [str(campaign.pk) for campaign in _with_due_work(now) if _window_may_be_open(campaign, now)]
+    for campaign_id in due:
+        transaction.on_commit(lambda campaign_id=campaign_id: dial_campaign.delay(campaign_id))
     return len(due)
 
 
@@ -339,8 +341,8 @@ def _start_if_due(campaign: Campaign, now: datetime) -> None:
 def resume_paused_for_credit(candidates) -> int:
     """Resumes the campaigns among `candidates` (a queryset) paused for
     `insufficient-balance` whose workspace's account is no longer blocked; the
-    number resumed. Each workspace's are locked together, in id order, before any
-    status change emits (the lock order: campaigns, then the event cursor)."""
+    number resumed. Each workspace's are locked together, in id order, after its
+    event cursor (the lock order of `campaign_locked`)."""
     from billing.services import account_of
 
     by_workspace: dict = {}
@@ -352,6 +354,7 @@ def resume_paused_for_credit(candidates) -> int:
             with transaction.atomic():
                 if account_of(workspace).blocked:
                     continue
+                hold_cursor(workspace)
                 locked = (
                     scoped(Campaign, workspace)
                     .select_for_update()
@@ -391,6 +394,6 @@ def _window_may_be_open(campaign: Campaign, now: datetime) -> bool:
     """False only when a campaign's one zone is out of hours; a campaign in its
     contacts' zones is asked per contact by its run."""
     window = campaign.calling_window
-    if not window or window.get("timezone") == "contact":
+    if not window or window["timezone"] == CONTACT_ZONE:
         return True
-    return is_open(window, window.get("timezone") or campaign.workspace.timezone, now)
+    return is_open(window, window_zone(window, workspace_zone=campaign.workspace.timezone), now)

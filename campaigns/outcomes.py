@@ -20,6 +20,7 @@ still `in-progress` changes; a redelivered `call-ended` finds none.
 from datetime import datetime, timedelta
 
 from campaigns.models import Campaign, CampaignStatus, Contact, ContactStatus
+from campaigns.services import campaign_locked
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -39,15 +40,15 @@ def contact_call_ended(
     """Settles the contact the call was placed for (inside the caller's transaction);
     the contact changed, or None when the call was no campaign's or was settled
     already. Marks the campaign's progress due."""
-    contact = (
-        scoped(Contact, workspace)
-        .select_for_update()
-        .filter(last_call_id=call_id, status=ContactStatus.IN_PROGRESS)
-        .first()
-    )
-    if contact is None:
+    settling = scoped(Contact, workspace).filter(last_call_id=call_id, status=ContactStatus.IN_PROGRESS)
+    campaign_id = settling.values_list("campaign_id", flat=True).first()
+    if campaign_id is None:  # no campaign's call, or settled already: no lock taken
         return None
-    campaign = scoped(Campaign, workspace).only("status", "retry").get(pk=contact.campaign_id)
+    # The lock order of campaigns: the event cursor and the campaign, then the contact.
+    campaign = campaign_locked(workspace, campaign_id)
+    contact = settling.select_for_update().first()
+    if contact is None:  # settled meanwhile
+        return None
     if end_reason == PAYMENT_WALL and campaign.status != CampaignStatus.CANCELED:
         contact.status = ContactStatus.PENDING
         contact.attempts = max(0, contact.attempts - 1)
@@ -56,8 +57,9 @@ def contact_call_ended(
     else:
         _settle(contact, campaign, outcome_of(status, end_reason), ended_at)
     contact.save(update_fields=["status", "attempts", "outcome", "next_attempt_at", "updated_at"])
-    # Only when not already due: a campaign's row is the dialers' lock, touched as little as possible.
-    scoped(Campaign, workspace).filter(pk=campaign.pk, progress_due=False).update(progress_due=True)
+    if not campaign.progress_due:
+        campaign.progress_due = True
+        campaign.save(update_fields=["progress_due"])
     return contact
 
 
