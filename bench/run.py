@@ -44,7 +44,7 @@ PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode", "ingest",
-                 "ingest-mixed", "rest", "curves", "soak"]
+                 "ingest-mixed", "rest", "curves", "soak", "campaign"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
 # ours-daphne: the same engine under daphne (project.serve).
@@ -65,13 +65,14 @@ DEFAULT_VARIANTS = {
     "rest": ["ours"],
     "curves": ["ours", "stock"],
     "soak": ["ours"],
+    "campaign": ["ours"],
 }
 VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 # Scenarios that draw a shape (cost as work grows), not a contract number: one run of
 # every variant (run F, with three of ours, took 22 minutes against a bound of 20).
 SHAPES = {"curves"}
 # Scenarios measured once per run: one soak is --soak-minutes long.
-ONCE = {"curves", "soak"}
+ONCE = {"curves", "soak", "campaign"}
 
 
 def log(message: str) -> None:
@@ -1376,11 +1377,65 @@ def scenario_soak(variant: Variant, args, tag: str) -> dict:
     return result
 
 
+# --- the campaign ---------------------------------------------------------------------------
+
+
+def scenario_campaign(variant: Variant, args, tag: str) -> dict:
+    """A --campaign-contacts campaign at --campaign-concurrency through the whole system:
+    web, two Celery workers (the limit must hold across workers) and beat, the
+    simulated runtime at --campaign-speed. bench/campaigngen.py drives it over REST and
+    samples the campaign's active calls from the database all along."""
+    setup = variant.setup
+    made = soak_workspace(setup)
+    env_extra = {"VOICE_RUNTIME": "simulated", "SIMULATOR_SPEED": str(args.campaign_speed),
+                 "CALLS_MAX_ACTIVE_PER_WORKSPACE": str(max(1000, 2 * args.campaign_concurrency))}
+    original_env = variant.env
+    variant.env = lambda: {**original_env(), **env_extra}
+    started = []
+    try:
+        web = Server(variant, tag)
+        started.append(web)
+        for n in range(2):
+            started.append(celery_process(setup, f"{tag}-{n}", "worker", variant.env()))
+        started.append(celery_process(setup, tag, "beat", variant.env()))
+        time.sleep(3)
+        for thing in started[1:]:
+            if thing[0].poll() is not None:
+                raise RuntimeError(f"a Celery process exited: {Path(thing[1].name).read_text()[-2000:]}")
+        argv = [PY, "-m", "bench.campaigngen", "--port", str(web.port), "--key", made["api_key"],
+                "--contacts", str(args.campaign_contacts), "--concurrency", str(args.campaign_concurrency),
+                "--timeout", str(args.campaign_timeout)]
+        log_file = (setup.logs / f"{tag}-campaigngen.log").open("wb")
+        with Sampler(web) as sampler:
+            generator = subprocess.run(argv, cwd=ROOT, env=variant.env(), stdout=subprocess.PIPE,  # noqa: S603
+                                       stderr=log_file, timeout=args.campaign_timeout + 300)
+        log_file.close()
+        if not generator.stdout:
+            raise RuntimeError("campaigngen failed: " + Path(log_file.name).read_text()[-2000:])
+        result = json.loads(generator.stdout)
+        result["speed"] = args.campaign_speed
+        result["web_cpu_pct"] = sampler.result()["server_cpu_pct"]
+    finally:
+        variant.env = original_env
+        for thing in reversed(started):
+            if isinstance(thing, Server):
+                thing.stop()
+            else:
+                stop_process(thing[0], timeout=30)
+                thing[1].close()
+        with contextlib.suppress(Exception):
+            import redis
+
+            redis.Redis.from_url(setup.redis.url).flushall()
+    return result
+
+
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
              "connects": scenario_connects, "decode": scenario_decode,
              "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed,
-             "rest": scenario_rest, "curves": scenario_curves, "soak": scenario_soak}
+             "rest": scenario_rest, "curves": scenario_curves, "soak": scenario_soak,
+             "campaign": scenario_campaign}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1420,6 +1475,12 @@ CONTRACT = [
     ("soak", "rss_slope_max_mb_per_min", "<=", 0.1,
      "every process flat after warm-up: RSS slope ≤ 0.1 MB/min "
      "(run: {soak_minutes:g} min, {soak_streams} streams, {soak_rate:g} calls/s)"),
+    ("campaign", "concurrency_held", "==", True,
+     "active campaign calls never above max_concurrency, sampled from the database "
+     "(run: {campaign_contacts:,} contacts at {campaign_concurrency})"),
+    ("campaign", "all_terminal", "==", True, "every contact terminal when the campaign completes"),
+    ("campaign", "overlapping_dials", "==", 0, "no contact dialed twice at once"),
+    ("campaign", "attempts_within_policy", "==", True, "attempts within the retry policy, one call each"),
 ]
 
 
@@ -1523,6 +1584,10 @@ def main(argv=None) -> int:
     parser.add_argument("--soak-interval", type=float, default=5, help="seconds between RSS samples")
     parser.add_argument("--soak-env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment of the soak's web, worker and beat (repeatable), e.g. DEBUG=true")
+    parser.add_argument("--campaign-contacts", type=int, default=10_000, help="contacts of the campaign")
+    parser.add_argument("--campaign-concurrency", type=int, default=100, help="its max_concurrency")
+    parser.add_argument("--campaign-speed", type=float, default=20, help="SIMULATOR_SPEED of its calls")
+    parser.add_argument("--campaign-timeout", type=float, default=1500, help="seconds to wait for completion")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -1552,6 +1617,7 @@ def main(argv=None) -> int:
                  "ingest_duration": 4, "rest_calls": 10_000, "rest_duration": 3, "idle_hold": 3,
                  "curve_sizes": "100,1000", "curve_duration": 2,
                  "soak_minutes": 2.5, "soak_warmup_minutes": 1, "soak_interval": 2,
+                 "campaign_contacts": 1_000, "campaign_concurrency": 50,
                  # Ours under uvicorn beside stock without storage: under 3 minutes. Stock
                  # with storage alone took 90 s of a storm (a thread per stream).
                  "engines": "ours,stock,floor"}
@@ -1727,6 +1793,8 @@ BRIEF_KEYS = {
     "soak": ["placed", "refused", "events", "reconnects", "broker_backlog_end", "rss_slope_max_mb_per_min",
              "rss_slope_max_process", "worker_slope_mb_per_min", "beat_slope_mb_per_min",
              "web_slope_mb_per_min"],
+    "campaign": ["status", "run_s", "calls", "max_active_sampled", "concurrency_held", "all_terminal",
+                 "overlapping_dials", "calls_per_s", "end_to_next_dial_p50_ms"],
 }
 
 
@@ -1821,6 +1889,13 @@ ROWS = [
     ("soak", "beat_rss_after_warmup_mb", "soak: beat RSS after warm-up (MB)"),
     ("soak", "beat_rss_end_mb", "soak: beat RSS at the end (MB)"),
     ("soak", "beat_slope_mb_per_min", "soak: beat RSS slope after warm-up (MB/min)"),
+    ("campaign", "calls", "campaign: calls placed"),
+    ("campaign", "max_active_sampled", "campaign: most active calls sampled (limit: max_concurrency)"),
+    ("campaign", "mean_active_sampled", "campaign: mean active calls sampled"),
+    ("campaign", "calls_per_s", "campaign: calls placed per second"),
+    ("campaign", "end_to_next_dial_p50_ms", "campaign: a call's end to the next dial, p50 (ms)"),
+    ("campaign", "end_to_next_dial_p90_ms", "campaign: a call's end to the next dial, p90 (ms)"),
+    ("campaign", "run_s", "campaign: start to completed (s)"),
 ]
 
 
