@@ -421,3 +421,24 @@ def test_the_beat_starts_a_scheduled_campaign_whose_start_has_come_and_not_one_s
     assert status_changes(due)[-1] == {"campaign_id": str(due.pk), "status": "running",
                                        "previous_status": "scheduled"}
     assert Campaign.objects.get(pk=ahead.pk).status == "scheduled"
+
+
+def test_the_beat_wakes_the_running_campaigns_with_work_due_and_only_those(workspace):
+    # given a campaign with a contact due, and one with every contact finished (to complete)
+    add_contacts(make_campaign(workspace), numbers(1))
+    finished = make_campaign(workspace)
+    [contact] = add_contacts(finished, numbers(1, first=3000000))
+    Contact.objects.filter(pk=contact.pk).update(status="completed", outcome="completed")
+    # and campaigns with nothing due now: paced, a retry ahead, out of hours, paused
+    add_contacts(make_campaign(workspace, calls_per_minute=1,
+                               next_dial_at=datetime.now(UTC) + timedelta(seconds=30)), numbers(1))
+    waiting = make_campaign(workspace)
+    [contact] = add_contacts(waiting, numbers(1, first=4000000))
+    Contact.objects.filter(pk=contact.pk).update(status="retry-wait", next_attempt_at=datetime.now(UTC)
+                                                 + timedelta(minutes=5))
+    closed = _window_open_now_in("Europe/London", timezone="America/Los_Angeles")
+    add_contacts(make_campaign(workspace, calling_window=closed), numbers(1))
+    add_contacts(make_campaign(workspace, status="paused", pause_reason="manual"), numbers(1))
+
+    # when / then
+    assert dial_due_campaigns() == 2
