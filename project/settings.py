@@ -346,7 +346,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 600},
     },
+    # At most one `campaign-progress` a second per campaign, and one after the last change.
+    "campaigns-flush-progress": {
+        "task": "campaigns.progress_tasks.flush_campaign_progress",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    },
 }
+# Task modules autodiscovery (each app's tasks.py) does not find.
+CELERY_IMPORTS = ["campaigns.progress_tasks"]
 CELERY_TIMEZONE = "UTC"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
