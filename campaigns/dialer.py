@@ -44,7 +44,12 @@ from campaigns.models import (
     PauseReason,
     Suppression,
 )
-from campaigns.services import campaign_complete_if_done, campaign_locked, campaign_set_status
+from campaigns.services import (
+    campaign_complete_if_done,
+    campaign_locked,
+    campaign_set_status,
+    campaign_start_if_due,
+)
 from campaigns.window import CONTACT_ZONE, is_open, window_zone, zones_open
 from project.errors import ApiError, NotFound, PaymentRequired, TooManyRequests
 from project.metrics import background_failures
@@ -332,10 +337,8 @@ def _guarded(campaign: Campaign, action, *args) -> None:
 
 
 def _start_if_due(campaign: Campaign, now: datetime) -> None:
-    locked = campaign_locked(campaign.workspace, campaign.pk)
-    if locked.status == CampaignStatus.SCHEDULED and locked.start_at and locked.start_at <= now:
-        # `campaign-status-changed` (running) makes the reaction dial.
-        campaign_set_status(locked, CampaignStatus.RUNNING)
+    # Its `campaign-status-changed` (running) makes the reaction dial.
+    campaign_start_if_due(campaign_locked(campaign.workspace, campaign.pk), now=now)
 
 
 def resume_paused_for_credit(candidates) -> int:

@@ -4,6 +4,7 @@ them, calls ended as a runtime reports them, and what the database says."""
 from datetime import UTC, datetime
 
 from calls import services as calls
+from calls.agents import ensure_default_agent
 from calls.models import ACTIVE_STATUSES, Call
 from campaigns.models import Campaign, Contact, Suppression, default_retry
 from campaigns.window import zone_for_number
@@ -17,7 +18,7 @@ def numbers(count: int, *, first: int = 2000000) -> list[str]:
 
 
 def make_campaign(workspace, *, status: str = "running", retry: dict | None = None, **fields) -> Campaign:
-    agent = calls.ensure_default_agent(workspace)
+    agent = ensure_default_agent(workspace)
     values = {"name": "Renewals", "agent": agent, "from_number": FROM_NUMBER, "max_concurrency": 5,
               "retry": retry or default_retry(), **fields}
     if status == "running":
