@@ -146,11 +146,12 @@ def _dial_once(workspace: Workspace, campaign_id, zones: "_ContactZones") -> Res
             campaign.progress_due = True
             fields = ["progress_due"]
             if result.dialed is Dialed.PLACED:
-                # From now, not from the last due time: a campaign idle for an hour
-                # does not make up the hour in a burst. Unpaced, it still records
-                # the dial: the beat wakes the least recently dialed first.
+                # From this call, not from the last due time: a campaign idle for an
+                # hour does not make up the hour in a burst, and calls are at least the
+                # interval apart by their creation. Unpaced, it still records the
+                # dial: the beat wakes the least recently dialed first.
                 interval = 60 / campaign.calls_per_minute if campaign.calls_per_minute else 0
-                campaign.next_dial_at = now + timedelta(seconds=interval)
+                campaign.next_dial_at = datetime.now(UTC) + timedelta(seconds=interval)
                 fields.append("next_dial_at")
             campaign.save(update_fields=fields)
         return result

@@ -273,7 +273,7 @@ def test_calls_per_minute_spaces_the_calls_without_bursts(workspace):
     assert (first, second) == (1, 0)
     next_dial_at = Campaign.objects.get(pk=campaign.pk).next_dial_at
     placed_at = campaign_calls(campaign).get().created_at
-    assert timedelta(seconds=0.9) <= next_dial_at - placed_at <= timedelta(seconds=1.1)
+    assert next_dial_at - placed_at >= timedelta(seconds=1)
 
     # when the campaign was last due an hour ago, it still places one call, not an hour's worth
     Campaign.objects.filter(pk=campaign.pk).update(next_dial_at=datetime.now(UTC) - timedelta(hours=1))

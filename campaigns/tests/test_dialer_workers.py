@@ -99,3 +99,24 @@ def test_a_small_campaign_runs_to_completion_through_a_worker_with_retries_withi
             first = min((call for call in calls if call.to_number == contact.phone_number),
                         key=lambda call: call.created_at)
             assert first.status != "completed" or first.end_reason == "voicemail"
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_paced_campaign_wakes_itself_for_each_call_no_sooner_than_its_pace(tmp_path, workspace):
+    # given 120 calls a minute (one every half second), slots for all, calls that stay
+    # up (a runtime outside plays them), and no beat: only the dialer's own wake-ups dial
+    campaign = make_campaign(workspace, status="draft", max_concurrency=4, calls_per_minute=120)
+    add_contacts(campaign, numbers(4))
+
+    with worker_process(tmp_path, env={"VOICE_RUNTIME": "ingest"}, name="paced"):
+        # when it starts
+        campaigns.campaign_start(workspace=workspace, campaign_id=campaign.pk)
+
+        # then every contact is called, one call at a time
+        wait_for(lambda: campaign_calls(campaign).count() == 4, timeout=60,
+                 message=lambda: f"{campaign_calls(campaign).count()} of 4 calls placed")
+
+    placed = sorted(campaign_calls(campaign).values_list("created_at", flat=True))
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(placed)]
+    assert min(gaps) >= 0.5, gaps
