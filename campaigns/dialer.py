@@ -89,7 +89,7 @@ def dial(campaign_id) -> int:
     workspace = _workspace_of(campaign_id)
     if workspace is None:
         return 0
-    zones = _ContactZones(workspace, campaign_id)
+    zones = _ContactZones(workspace)
     placed, result = 0, Result(Dialed.IDLE)
     for _ in range(DIALS_PER_RUN):
         try:
@@ -119,42 +119,54 @@ def _workspace_of(campaign_id) -> Workspace | None:
 
 def _dial_once(workspace: Workspace, campaign_id, zones: "_ContactZones") -> Result:
     with transaction.atomic():
-        try:
-            campaign = campaign_locked(workspace, campaign_id)
-        except NotFound:
-            return Result(Dialed.STOPPED)
-        campaign.workspace = workspace
-        if campaign.status != CampaignStatus.RUNNING:
+        campaign = _locked_running(workspace, campaign_id)
+        if campaign is None:
             return Result(Dialed.STOPPED)
         now = datetime.now(UTC)
         # Read under the lock: only a holder of it adds calls to the campaign, so
         # the count can only fall until this transaction commits its call.
-        campaign_calls = scoped(Call, workspace).filter(campaign_id=str(campaign.pk))
-        active = campaign_calls.filter(status__in=ACTIVE_STATUSES).count()
+        calls = scoped(Call, workspace).filter(campaign_id=str(campaign.pk))
+        active = calls.filter(status__in=ACTIVE_STATUSES).count()
         if active >= campaign.max_concurrency:
             return Result(Dialed.FULL)
         if campaign.calls_per_minute and campaign.next_dial_at and campaign.next_dial_at > now:
             return Result(Dialed.PACED, wait=(campaign.next_dial_at - now).total_seconds())
-        open_zones = zones.open_now(campaign, now)
-        contact = _claim(campaign, now, open_zones)
+        contact = _claim(campaign, now, zones.open_now(campaign, now))
         if contact is None:
             if active == 0:
                 campaign_complete_if_done(campaign)
             return Result(Dialed.IDLE)
-        result = _dial_contact(campaign, contact, now)
-        if result.dialed in (Dialed.PLACED, Dialed.SKIPPED):
-            campaign.progress_due = True
-            fields = ["progress_due"]
-            if result.dialed is Dialed.PLACED:
-                # From this call, not from the last due time: a campaign idle for an
-                # hour does not make up the hour in a burst, and calls are at least the
-                # interval apart by their creation. Unpaced, it still records the
-                # dial: the beat wakes the least recently dialed first.
-                interval = 60 / campaign.calls_per_minute if campaign.calls_per_minute else 0
-                campaign.next_dial_at = datetime.now(UTC) + timedelta(seconds=interval)
-                fields.append("next_dial_at")
-            campaign.save(update_fields=fields)
+        result = _dial_contact(campaign, contact)
+        _record(campaign, result)
         return result
+
+
+def _locked_running(workspace: Workspace, campaign_id) -> Campaign | None:
+    """The campaign, locked (`campaign_locked`: the event cursor, then its row), if it
+    still exists and is running."""
+    try:
+        campaign = campaign_locked(workspace, campaign_id)
+    except NotFound:
+        return None
+    return campaign if campaign.status == CampaignStatus.RUNNING else None
+
+
+def _record(campaign: Campaign, result: Result) -> None:
+    """What a dial changed on the locked campaign: its progress is due, and a placed
+    call moves the pacing clock."""
+    if result.dialed not in (Dialed.PLACED, Dialed.SKIPPED):
+        return
+    campaign.progress_due = True
+    fields = ["progress_due"]
+    if result.dialed is Dialed.PLACED:
+        # From this call, not from the last due time: a campaign idle for an hour
+        # does not make up the hour in a burst, and calls are at least the interval
+        # apart by their creation. Unpaced, it still records the dial: the beat
+        # wakes the least recently dialed first.
+        interval = 60 / campaign.calls_per_minute if campaign.calls_per_minute else 0
+        campaign.next_dial_at = datetime.now(UTC) + timedelta(seconds=interval)
+        fields.append("next_dial_at")
+    campaign.save(update_fields=fields)
 
 
 # --- which contact --------------------------------------------------------------------------
@@ -165,9 +177,8 @@ class _ContactZones:
     run (a contact uploaded meanwhile in a new zone waits for the next run: the
     open zones are an allow-list, so nobody is called out of hours for it)."""
 
-    def __init__(self, workspace: Workspace, campaign_id):
+    def __init__(self, workspace: Workspace):
         self.workspace = workspace
-        self.campaign_id = campaign_id
         self._zones: set[str] | None = None
 
     def open_now(self, campaign: Campaign, now: datetime) -> set[str] | None:
@@ -220,7 +231,7 @@ def _claim(campaign: Campaign, now: datetime, open_zones: set[str] | None) -> Co
 # --- one contact -------------------------------------------------------------------------
 
 
-def _dial_contact(campaign: Campaign, contact: Contact, now: datetime) -> Result:
+def _dial_contact(campaign: Campaign, contact: Contact) -> Result:
     """The claimed contact called, skipped or failed. Anything unforeseen fails this
     contact alone (counted in callboard_background_failures_total), so a row the
     dialer cannot handle does not stop the campaign."""
