@@ -34,6 +34,13 @@ def outcome_of(status: str, end_reason: str | None) -> str:
     return status  # busy, no-answer, failed, canceled
 
 
+def calls_awaited(workspace: Workspace, call_ids: list[str]) -> set[str]:
+    """Which of the calls (ids) a contact in progress waits for: one query for a
+    batch of endings, most of which are usually no campaign's."""
+    waiting = scoped(Contact, workspace).filter(last_call_id__in=call_ids, status=ContactStatus.IN_PROGRESS)
+    return {str(call_id) for call_id in waiting.values_list("last_call_id", flat=True)}
+
+
 def contact_call_ended(
     workspace: Workspace, *, call_id, status: str, end_reason: str | None, ended_at: datetime
 ) -> Contact | None:

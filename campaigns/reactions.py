@@ -10,9 +10,9 @@ campaigns/apps.py; docs/campaigns.md "How the dialer works").
   account is no longer blocked.
 
 The handler runs in the transaction that advances the reaction's cursor, so its
-writes commit exactly once with it; runs are enqueued on commit. Every campaign
-row it locks is locked before anything it does emits (the lock order: campaigns,
-then the workspace's event cursor).
+writes commit exactly once with it; runs are enqueued on commit. It locks a
+campaign only after the workspace's event cursor (`campaign_locked`), the lock
+order of campaigns; endings of calls no contact waits for cost one query a batch.
 """
 
 from datetime import datetime
@@ -21,7 +21,7 @@ from django.db import transaction
 
 from campaigns.dialer import resume_paused_for_credit
 from campaigns.models import Campaign, CampaignStatus, PauseReason
-from campaigns.outcomes import contact_call_ended
+from campaigns.outcomes import calls_awaited, contact_call_ended
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -31,9 +31,11 @@ TYPES = {"call-ended", "campaign-status-changed", "balance-updated"}
 def react(workspace: Workspace, events: list[dict]) -> None:
     to_dial: set[str] = set()
     balance_moved = False
+    awaited = calls_awaited(workspace, [event["data"]["call_id"] for event in events
+                                        if event["type"] == "call-ended"])
     for event in events:
         data = event["data"]
-        if event["type"] == "call-ended":
+        if event["type"] == "call-ended" and data["call_id"] in awaited:
             contact = contact_call_ended(
                 workspace,
                 call_id=data["call_id"],
@@ -48,7 +50,7 @@ def react(workspace: Workspace, events: list[dict]) -> None:
         elif event["type"] == "balance-updated":
             balance_moved = True
     if balance_moved:
-        # Last: resuming emits, and every campaign row above is locked by now.
+        # Locks the paused campaigns (after the event cursor) and emits their resumption.
         resume_paused_for_credit(
             scoped(Campaign, workspace).filter(
                 status=CampaignStatus.PAUSED, pause_reason=PauseReason.INSUFFICIENT_BALANCE
