@@ -334,6 +334,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 10},
     },
+    # Starts due scheduled campaigns and wakes running ones with work due
+    # (campaigns/dialer.py); call endings and status changes dial at once.
+    "campaigns-dial-running": {
+        "task": "campaigns.tasks.dial_running_campaigns",
+        "schedule": 2.0,
+        "options": {"expires": 4},
+    },
     "realtime-sweep-reactions": {
         "task": "realtime.tasks.sweep_reactions",
         "schedule": 1.0,
