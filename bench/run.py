@@ -1483,6 +1483,10 @@ def scenario_campaign(variant: Variant, args, tag: str) -> dict:
     simulated runtime at --campaign-speed. bench/campaigngen.py drives it over REST and
     samples the campaign's active calls from the database all along."""
     setup = variant.setup
+    if setup.db.kind != "postgresql":
+        # SQLite has no row locks: what the scenario proves (a limit held across workers
+        # by the campaign's lock and SKIP LOCKED claims) would not be measured.
+        raise RuntimeError("the campaign scenario needs PostgreSQL: set BENCH_DATABASE_URL or DATABASE_URL")
     made = soak_workspace(setup)
     env_extra = {"VOICE_RUNTIME": "simulated", "SIMULATOR_SPEED": str(args.campaign_speed),
                  "CALLS_MAX_ACTIVE_PER_WORKSPACE": str(max(1000, 2 * args.campaign_concurrency))}
