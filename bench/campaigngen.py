@@ -82,8 +82,10 @@ class ActiveSampler:
         try:
             while not self._stop.is_set():
                 with connection.cursor() as cursor:
-                    cursor.execute("SELECT count(*) FROM calls_call WHERE campaign_id = %s AND status = ANY(%s)",
-                                   [self.campaign_id, list(ACTIVE)])
+                    cursor.execute(
+                        "SELECT count(*) FROM calls_call WHERE campaign_id = %s AND status = ANY(%s)",
+                        [self.campaign_id, list(ACTIVE)],
+                    )
                     self.samples.append(cursor.fetchone()[0])
                 self._stop.wait(self.interval)
         finally:

@@ -1297,10 +1297,11 @@ def least_squares_slope(points: list[tuple[float, float]]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
-def celery_process(setup: Setup, tag: str, role: str, env: dict) -> tuple[subprocess.Popen, object]:
-    """A Celery worker (prefork, 2 children, as the Procfile runs it) or the beat."""
+def celery_process(setup: Setup, tag: str, role: str, env: dict,
+                   concurrency: int = 2) -> tuple[subprocess.Popen, object]:
+    """A Celery worker (prefork, 2 children as the Procfile runs it, unless told) or the beat."""
     if role == "worker":
-        argv = [PY, "-m", "celery", "-A", "project", "worker", "--concurrency", "2",
+        argv = [PY, "-m", "celery", "-A", "project", "worker", "--concurrency", str(concurrency),
                 "--loglevel", "WARNING", "--hostname", f"soak-{tag}@%h"]
     else:
         argv = [PY, "-m", "celery", "-A", "project", "beat", "--loglevel", "WARNING",
@@ -1479,7 +1480,8 @@ def scenario_soak(variant: Variant, args, tag: str) -> dict:
 
 def scenario_campaign(variant: Variant, args, tag: str) -> dict:
     """A --campaign-contacts campaign at --campaign-concurrency through the whole system:
-    web, two Celery workers (the limit must hold across workers) and beat, the
+    web, two Celery workers of --campaign-worker-concurrency children (the limit must
+    hold across workers) and beat, the
     simulated runtime at --campaign-speed. bench/campaigngen.py drives it over REST and
     samples the campaign's active calls from the database all along."""
     setup = variant.setup
@@ -1497,7 +1499,8 @@ def scenario_campaign(variant: Variant, args, tag: str) -> dict:
         web = Server(variant, tag)
         started.append(web)
         for n in range(2):
-            started.append(celery_process(setup, f"{tag}-{n}", "worker", variant.env()))
+            started.append(celery_process(setup, f"{tag}-{n}", "worker", variant.env(),
+                                          concurrency=args.campaign_worker_concurrency))
         started.append(celery_process(setup, tag, "beat", variant.env()))
         time.sleep(3)
         for thing in started[1:]:
@@ -1694,7 +1697,11 @@ def main(argv=None) -> int:
                         help="environment of the soak's web, worker and beat (repeatable), e.g. DEBUG=true")
     parser.add_argument("--campaign-contacts", type=int, default=10_000, help="contacts of the campaign")
     parser.add_argument("--campaign-concurrency", type=int, default=100, help="its max_concurrency")
-    parser.add_argument("--campaign-speed", type=float, default=20, help="SIMULATOR_SPEED of its calls")
+    parser.add_argument("--campaign-speed", type=float, default=200, help="SIMULATOR_SPEED of its calls")
+    # The simulator's steps are small transactions whose time is mostly the commit's
+    # WAL flush: more pool children overlap those waits (docs/PERFORMANCE.md "Campaigns").
+    parser.add_argument("--campaign-worker-concurrency", type=int, default=8,
+                        help="pool children of each of the two workers")
     parser.add_argument("--campaign-timeout", type=float, default=1500, help="seconds to wait for completion")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
