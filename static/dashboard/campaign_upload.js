@@ -1,8 +1,9 @@
 // Uploading the opened campaign's contacts: the chosen CSV file's text, sent as
 // `POST /campaigns/{id}/contacts` with `Content-Type: text/csv`. The answer counts
 // what was added, what was a duplicate and what is on the suppression list, and
-// names each row that was not added (its row number, 1 = the first data row, its
-// number and why): the page shows them all, up to a limit, in a table.
+// names the rows that were not added (its row number, 1 = the first data row, its
+// number and why; the first of them when there are many, `error_count` counting
+// them all): the page shows them, up to a limit, in a table.
 
 import { api, problem } from "./api.js";
 
@@ -47,13 +48,14 @@ export function resetUpload() {
   result.querySelector("tbody").replaceChildren();
 }
 
-function show({ accepted, duplicates, suppressed, errors }) {
+function show({ accepted, duplicates, suppressed, errors, error_count: refused = errors.length }) {
   const parts = [`${accepted} added`, `${duplicates} ${duplicates === 1 ? "duplicate" : "duplicates"}`,
     `${suppressed} suppressed`];
-  if (errors.length) parts.push(`${errors.length} ${errors.length === 1 ? "row" : "rows"} not added`);
-  summary.dataset.kind = errors.length ? "error" : "ok";
+  if (refused) parts.push(`${refused} ${refused === 1 ? "row" : "rows"} not added`);
+  summary.dataset.kind = refused ? "error" : "ok";
   summary.textContent = `${parts.join(", ")}.`;
-  const rows = errors.slice(0, MAX_SHOWN).map((error) => {
+  const shown = errors.slice(0, MAX_SHOWN);
+  const rows = shown.map((error) => {
     const row = document.createElement("tr");
     row.dataset.code = error.code;
     for (const text of [String(error.row), error.phone_number ?? "", error.message]) {
@@ -61,12 +63,12 @@ function show({ accepted, duplicates, suppressed, errors }) {
     }
     return row;
   });
-  if (errors.length > MAX_SHOWN) {
+  if (refused > shown.length) {
     const cell = document.createElement("tr").insertCell();
     cell.colSpan = 3;
-    cell.textContent = `and ${errors.length - MAX_SHOWN} more`;
+    cell.textContent = `and ${refused - shown.length} more`;
     rows.push(cell.parentElement);
   }
   result.querySelector("tbody").replaceChildren(...rows);
-  result.hidden = errors.length === 0;
+  result.hidden = refused === 0;
 }

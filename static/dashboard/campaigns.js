@@ -17,7 +17,7 @@ export const CAMPAIGN_TYPES = ["campaign-status-changed", "campaign-progress"];
 const PAGE_SIZE = 50;
 // What a member may do in each status (docs/campaigns.md#lifecycle); the server decides.
 const ACTIONS = {
-  draft: ["start"], scheduled: ["cancel"], running: ["pause", "cancel"], paused: ["resume", "cancel"],
+  draft: ["start"], scheduled: ["pause", "cancel"], running: ["pause", "cancel"], paused: ["resume", "cancel"],
   completed: [], canceled: [],
 };
 const FINISHED = new Set(["completed", "canceled"]);
