@@ -75,10 +75,13 @@ def run_a_campaign(page, base_url: str, username: str, write_key: str) -> dict:
     page.click("#campaign [data-action=start]")
     wait_until(page, STATUS_IS, "running", timeout=WAIT_MS)
     wait_until(page, DONE, timeout=DIAL_MS)
-    seen["running"] = {"counters": page.evaluate(COUNTERS), "actions": page.evaluate(ACTIONS)}
+    seen["running"] = {"counters": page.evaluate(COUNTERS), "actions": page.evaluate(ACTIONS),
+                       "listed": page.evaluate("document.querySelector('#campaigns li progress').value")}
 
     page.click("#campaign [data-action=pause]")
     wait_until(page, STATUS_IS, "paused", timeout=WAIT_MS)
+    # the answer, whose pause reason the event does not carry, and focus moved on
+    page.wait_for_selector("#campaign-action-status[data-kind=ok]", timeout=WAIT_MS)
     seen["paused"] = {"state": page.inner_text("#campaign-state"), "actions": page.evaluate(ACTIONS),
                       "focus": page.evaluate("document.activeElement.textContent")}
     page.keyboard.press("Enter")  # focus went to Resume
@@ -137,7 +140,7 @@ def test_a_campaign_created_uploaded_started_paused_resumed_and_canceled_from_th
     assert (row, number) == ("3", "555-not-a-number") and message
     assert sorted(seen["uploaded"]["contacts"]) == [[number, "pending"] for number in GOOD_NUMBERS]
     assert seen["running"]["actions"] == ["Pause", "Cancel campaign"]
-    assert seen["running"]["counters"]["total"] == "8"
+    assert seen["running"]["counters"]["total"] == "8" and seen["running"]["listed"] > 0
     assert seen["paused"] == {"state": "paused (manual)", "actions": ["Resume", "Cancel campaign"],
                               "focus": "Resume"}
     called = seen["called"]

@@ -35,6 +35,7 @@ const state = {
   held: [], // [type, data] that arrived before the list was read
   fetching: new Map(), // id -> events held while that campaign is read
   nextToken: "",
+  changes: new Map(), // id -> how many events (or answers) changed it: a read older than one is dropped
   openId: null,
   opener: null,
   reading: false, // the opened campaign is being read again
@@ -129,10 +130,17 @@ function apply(type, data) {
     return;
   }
   const changed = type === "campaign-status-changed"
-    ? { ...known, status: data.status }
+    // the reason comes with the next read; until then a paused campaign keeps the one it had
+    ? { ...known, status: data.status, pause_reason: data.status === "paused" ? known.pause_reason : null }
     : { ...known, stats: { ...known.stats, ...progressOf(data) } };
-  remember(changed, { atTop: false });
-  if (id === state.openId) readOpened();
+  changedNow(changed);
+}
+
+// A change newer than any read under way: drawn now, and the opened campaign read again.
+function changedNow(campaign) {
+  state.changes.set(campaign.id, (state.changes.get(campaign.id) ?? 0) + 1);
+  remember(campaign, { atTop: false });
+  if (campaign.id === state.openId) readOpened();
 }
 
 function progressOf({ total, pending, in_progress, completed, failed, percent }) {
@@ -155,6 +163,7 @@ async function readUnknown(id, held) {
 // --- the opened campaign ----------------------------------------------------------------------
 
 function openCampaign(id, opener) {
+  if (!state.campaigns.has(id)) return;
   state.openId = id;
   state.opener = opener;
   detail.hidden = false;
@@ -187,8 +196,10 @@ async function readOpened() {
       state.readAgain = false;
       const id = state.openId;
       if (!id) break;
+      const before = state.changes.get(id);
       const [campaign] = await Promise.all([api(`/campaigns/${id}`), refreshContacts(id)]);
-      remember(campaign, { atTop: false });
+      // a change came while reading: this answer may be older than it, and a read follows
+      if (state.changes.get(id) === before) remember(campaign, { atTop: false });
     } while (state.readAgain);
   } catch {
     // the next event or reconnect reads it again
@@ -231,7 +242,7 @@ async function act(button) {
   actionStatus.textContent = "…";
   try {
     const campaign = await api(`/campaigns/${id}/${action}`, { method: "POST" });
-    if (campaign?.id === id) remember(campaign, { atTop: false });
+    if (campaign?.id === id) changedNow(campaign);
     actionStatus.dataset.kind = "ok";
     actionStatus.textContent = DONE[action];
   } catch (error) {

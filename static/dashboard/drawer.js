@@ -92,6 +92,7 @@ export async function follow() {
   transcript.replaceChildren();
   activity.replaceChildren();
   panel.dataset.ready = "false";
+  drawFacts(callOf(id));
   if (!callOf(id)) {
     outside.set(id, await api(`/calls/${id}`));
     if (generation !== drawer.generation) return;
