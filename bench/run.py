@@ -44,7 +44,7 @@ PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode", "ingest",
-                 "ingest-mixed", "rest", "curves", "soak"]
+                 "ingest-mixed", "rest", "upload", "curves", "soak", "campaign"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
 # ours-daphne: the same engine under daphne (project.serve).
@@ -63,15 +63,18 @@ DEFAULT_VARIANTS = {
     "ingest": ["ours", "ours-daphne"],
     "ingest-mixed": ["ours"],
     "rest": ["ours"],
+    "upload": ["ours"],
     "curves": ["ours", "stock"],
     "soak": ["ours"],
+    "campaign": ["ours"],
 }
 VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 # Scenarios that draw a shape (cost as work grows), not a contract number: one run of
 # every variant (run F, with three of ours, took 22 minutes against a bound of 20).
 SHAPES = {"curves"}
-# Scenarios measured once per run: one soak is --soak-minutes long.
-ONCE = {"curves", "soak"}
+# Scenarios measured once per run: one soak is --soak-minutes long; one upload run is
+# four uploads of up to 100,000 rows and one refused, each on a fresh server.
+ONCE = {"curves", "soak", "campaign", "upload"}
 
 
 def log(message: str) -> None:
@@ -1164,6 +1167,101 @@ def scenario_rest(variant: Variant, args, tag: str) -> dict:
     return result
 
 
+# --- contacts upload -----------------------------------------------------------------------
+
+
+# campaigns.uploads.MAX_ROWS (importing it here would need Django set up).
+UPLOAD_MAX_ROWS = 100_000
+
+
+def _upload_workspace(setup: Setup) -> dict:
+    """A workspace of its own with a write key (the others' keys read and report)."""
+    if getattr(setup, "upload", None) is None:
+        output = subprocess.run([PY, "manage.py", "createworkspace", "Bench Upload", "--api-key", "--json",  # noqa: S603
+                                 "--scopes", "read,write"], cwd=ROOT, env=setup.ours_env(), check=True,
+                                capture_output=True, text=True).stdout
+        setup.upload = json.loads(output)
+    return setup.upload
+
+
+def _seed_campaigns(setup: Setup, workspace_id: str, count: int) -> list[str]:
+    output = subprocess.run([PY, "bench/seed_campaigns.py", "--workspace", workspace_id,  # noqa: S603
+                             "--count", str(count)], cwd=ROOT, env=setup.ours_env(), check=True,
+                            capture_output=True, text=True).stdout
+    return json.loads(output)["campaigns"]
+
+
+def _forget_peak_rss(pid: int) -> None:
+    """Resets the process's VmHWM (peak RSS) to its current RSS (proc(5), clear_refs)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def _one_upload(variant: Variant, tag: str, key: str, campaigns: list[str], path: Path,
+                content_type: str) -> dict:
+    """A fresh server; a 3-row warm-up upload (code, phonenumbers' metadata); then the file,
+    with the server's RSS before, its peak (VmHWM, reset after the warm-up) and sampled."""
+    from bench.uploadgen import upload, write_csv
+
+    server = Server(variant, tag)
+    try:
+        warm = write_csv(variant.setup.logs / f"{tag}-warm.csv", 3)
+        upload(server.port, key, campaigns.pop(), warm, "text/csv")
+        time.sleep(0.5)
+        before = server.sample()["rss_kb"]
+        _forget_peak_rss(server.pid)
+        with Sampler(server, interval=0.05, db_every=10**9) as sampler:
+            done = upload(server.port, key, campaigns.pop(), path, content_type)
+        peak = max(proc_status(server.pid)["hwm_kb"] or 0, sampler.result()["server_rss_peak_kb"])
+        return {"status": done["status"], "answer": done["answer"], "seconds": done["seconds"],
+                "bytes": done["bytes"], "rss_before_mb": round(before / 1024, 1),
+                "rss_peak_mb": round(peak / 1024, 1), "rss_growth_mb": round((peak - before) / 1024, 1),
+                "server_cpu_s": sampler.result()["server_cpu_s"]}
+    finally:
+        server.stop()
+
+
+def scenario_upload(variant: Variant, args, tag: str) -> dict:
+    """POST /campaigns/{id}/contacts with generated files of --upload-sizes rows (CSV body
+    and JSON), each to a fresh server: rows/s, and the web process's RSS before and at
+    its peak, which must not grow with the file. Then a file one row over the limit:
+    how soon it is refused (413), having written nothing."""
+    from bench.uploadgen import write_csv, write_json
+
+    setup = variant.setup
+    made = _upload_workspace(setup)
+    sizes = [int(size) for size in args.upload_sizes.split(",")]
+    campaigns = _seed_campaigns(setup, made["workspace_id"], 4 * len(sizes) + 2)
+    result: dict = {"sizes": sizes}
+    forms = (("csv", write_csv, "text/csv"), ("json", write_json, "application/json"))
+    for kind, write, content_type in forms:
+        for size in sizes:
+            path = write(setup.logs / f"{tag}-{size}.{kind}", size)
+            measured = _one_upload(variant, f"{tag}-{kind}-{size}", made["api_key"], campaigns, path,
+                                   content_type)
+            accepted = measured["answer"].get("accepted")
+            if measured["status"] != 200 or accepted != size:
+                raise RuntimeError(f"{kind} {size}: {measured['status']} {str(measured['answer'])[:300]}")
+            prefix = f"{kind}_{size}"
+            result[f"{prefix}_rows_per_s"] = round(size / measured["seconds"])
+            result[f"{prefix}_seconds"] = round(measured["seconds"], 2)
+            result[f"{prefix}_mb"] = round(measured["bytes"] / 2**20, 2)
+            for key in ("rss_before_mb", "rss_peak_mb", "rss_growth_mb", "server_cpu_s"):
+                result[f"{prefix}_{key}"] = measured[key]
+            path.unlink()
+        small, large = sizes[0], sizes[-1]
+        # What the larger file cost beyond the smaller one, in the web process's peak.
+        result[f"{kind}_growth_difference_mb"] = round(
+            result[f"{kind}_{large}_rss_growth_mb"] - result[f"{kind}_{small}_rss_growth_mb"], 1)
+    over = write_csv(setup.logs / f"{tag}-over.csv", UPLOAD_MAX_ROWS + 1)
+    refused = _one_upload(variant, f"{tag}-over", made["api_key"], campaigns, over, "text/csv")
+    over.unlink()
+    result["over_limit_status"] = refused["status"]
+    result["over_limit_code"] = refused["answer"].get("error", {}).get("code")
+    result["over_limit_seconds"] = round(refused["seconds"], 2)
+    return result
+
+
 # --- the soak ------------------------------------------------------------------------------
 
 
@@ -1376,11 +1474,69 @@ def scenario_soak(variant: Variant, args, tag: str) -> dict:
     return result
 
 
+# --- the campaign ---------------------------------------------------------------------------
+
+
+def scenario_campaign(variant: Variant, args, tag: str) -> dict:
+    """A --campaign-contacts campaign at --campaign-concurrency through the whole system:
+    web, two Celery workers (the limit must hold across workers) and beat, the
+    simulated runtime at --campaign-speed. bench/campaigngen.py drives it over REST and
+    samples the campaign's active calls from the database all along."""
+    setup = variant.setup
+    if setup.db.kind != "postgresql":
+        # SQLite has no row locks: what the scenario proves (a limit held across workers
+        # by the campaign's lock and SKIP LOCKED claims) would not be measured.
+        raise RuntimeError("the campaign scenario needs PostgreSQL: set BENCH_DATABASE_URL or DATABASE_URL")
+    made = soak_workspace(setup)
+    env_extra = {"VOICE_RUNTIME": "simulated", "SIMULATOR_SPEED": str(args.campaign_speed),
+                 "CALLS_MAX_ACTIVE_PER_WORKSPACE": str(max(1000, 2 * args.campaign_concurrency))}
+    original_env = variant.env
+    variant.env = lambda: {**original_env(), **env_extra}
+    started = []
+    try:
+        web = Server(variant, tag)
+        started.append(web)
+        for n in range(2):
+            started.append(celery_process(setup, f"{tag}-{n}", "worker", variant.env()))
+        started.append(celery_process(setup, tag, "beat", variant.env()))
+        time.sleep(3)
+        for thing in started[1:]:
+            if thing[0].poll() is not None:
+                raise RuntimeError(f"a Celery process exited: {Path(thing[1].name).read_text()[-2000:]}")
+        argv = [PY, "-m", "bench.campaigngen", "--port", str(web.port), "--key", made["api_key"],
+                "--contacts", str(args.campaign_contacts), "--concurrency", str(args.campaign_concurrency),
+                "--timeout", str(args.campaign_timeout)]
+        log_file = (setup.logs / f"{tag}-campaigngen.log").open("wb")
+        with Sampler(web) as sampler:
+            generator = subprocess.run(argv, cwd=ROOT, env=variant.env(), stdout=subprocess.PIPE,  # noqa: S603
+                                       stderr=log_file, timeout=args.campaign_timeout + 300)
+        log_file.close()
+        if not generator.stdout:
+            raise RuntimeError("campaigngen failed: " + Path(log_file.name).read_text()[-2000:])
+        result = json.loads(generator.stdout)
+        result["speed"] = args.campaign_speed
+        result["web_cpu_pct"] = sampler.result()["server_cpu_pct"]
+    finally:
+        variant.env = original_env
+        for thing in reversed(started):
+            if isinstance(thing, Server):
+                thing.stop()
+            else:
+                stop_process(thing[0], timeout=30)
+                thing[1].close()
+        with contextlib.suppress(Exception):
+            import redis
+
+            redis.Redis.from_url(setup.redis.url).flushall()
+    return result
+
+
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
              "connects": scenario_connects, "decode": scenario_decode,
              "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed,
-             "rest": scenario_rest, "curves": scenario_curves, "soak": scenario_soak}
+             "rest": scenario_rest, "upload": scenario_upload, "curves": scenario_curves,
+             "soak": scenario_soak, "campaign": scenario_campaign}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1416,10 +1572,21 @@ CONTRACT = [
     ("ingest-mixed", "accepted_events_per_s", ">=", 2_000, "end to end ≥ 2,000 events/s, half ephemeral"),
     ("rest", "pages_by_index", "==", True,
      "every calls list page and the detail read through an index (plans, {rest_calls:,} calls)"),
+    # A 10-fold file must not cost the web process more memory (2 MB: this machine's noise).
+    ("upload", "csv_growth_difference_mb", "<=", 2,
+     "contacts upload: web RSS does not grow with the file (CSV, {upload_sizes} rows; MB more)"),
+    ("upload", "json_growth_difference_mb", "<=", 2,
+     "contacts upload: web RSS does not grow with the file (JSON, {upload_sizes} rows; MB more)"),
     # The slope's noise on this shared machine is about ±0.05 MB/min over 30 minutes.
     ("soak", "rss_slope_max_mb_per_min", "<=", 0.1,
      "every process flat after warm-up: RSS slope ≤ 0.1 MB/min "
      "(run: {soak_minutes:g} min, {soak_streams} streams, {soak_rate:g} calls/s)"),
+    ("campaign", "concurrency_held", "==", True,
+     "active campaign calls never above max_concurrency, sampled from the database "
+     "(run: {campaign_contacts:,} contacts at {campaign_concurrency})"),
+    ("campaign", "all_terminal", "==", True, "every contact terminal when the campaign completes"),
+    ("campaign", "overlapping_dials", "==", 0, "no contact dialed twice at once"),
+    ("campaign", "attempts_within_policy", "==", True, "attempts within the retry policy, one call each"),
 ]
 
 
@@ -1511,6 +1678,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rest-calls", type=int, default=100_000, help="calls in the workspace (rest)")
     parser.add_argument("--rest-clients", type=int, default=20, help="concurrent REST clients")
     parser.add_argument("--rest-duration", type=float, default=10, help="seconds per REST request kind")
+    parser.add_argument("--upload-sizes", default="10000,100000",
+                        help="rows of the contacts files uploaded (smallest and largest compared)")
     parser.add_argument("--curve-sizes", default="100,1000,5000,10000", help="subscribers at each point")
     parser.add_argument("--curve-rate", type=float, default=4, help="events/s at every curve point")
     parser.add_argument("--curve-duration", type=float, default=5, help="seconds of publishing per point")
@@ -1523,6 +1692,10 @@ def main(argv=None) -> int:
     parser.add_argument("--soak-interval", type=float, default=5, help="seconds between RSS samples")
     parser.add_argument("--soak-env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment of the soak's web, worker and beat (repeatable), e.g. DEBUG=true")
+    parser.add_argument("--campaign-contacts", type=int, default=10_000, help="contacts of the campaign")
+    parser.add_argument("--campaign-concurrency", type=int, default=100, help="its max_concurrency")
+    parser.add_argument("--campaign-speed", type=float, default=20, help="SIMULATOR_SPEED of its calls")
+    parser.add_argument("--campaign-timeout", type=float, default=1500, help="seconds to wait for completion")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -1552,6 +1725,7 @@ def main(argv=None) -> int:
                  "ingest_duration": 4, "rest_calls": 10_000, "rest_duration": 3, "idle_hold": 3,
                  "curve_sizes": "100,1000", "curve_duration": 2,
                  "soak_minutes": 2.5, "soak_warmup_minutes": 1, "soak_interval": 2,
+                 "campaign_contacts": 1_000, "campaign_concurrency": 50,
                  # Ours under uvicorn beside stock without storage: under 3 minutes. Stock
                  # with storage alone took 90 s of a storm (a thread per stream).
                  "engines": "ours,stock,floor"}
@@ -1723,10 +1897,15 @@ BRIEF_KEYS = {
                      "server_cpu_pct", "server_db_connections_peak"],
     "rest": ["list_requests_per_s", "list_p99_ms", "detail_requests_per_s", "detail_p99_ms",
              "pages_by_index"],
+    "upload": ["csv_100000_rows_per_s", "csv_10000_rss_growth_mb", "csv_100000_rss_growth_mb",
+               "json_100000_rows_per_s", "json_10000_rss_growth_mb", "json_100000_rss_growth_mb",
+               "over_limit_status", "over_limit_seconds"],
     "curves": ["points"],
     "soak": ["placed", "refused", "events", "reconnects", "broker_backlog_end", "rss_slope_max_mb_per_min",
              "rss_slope_max_process", "worker_slope_mb_per_min", "beat_slope_mb_per_min",
              "web_slope_mb_per_min"],
+    "campaign": ["status", "run_s", "calls", "max_active_sampled", "concurrency_held", "all_terminal",
+                 "overlapping_dials", "calls_per_s", "end_to_next_dial_p50_ms"],
 }
 
 
@@ -1808,6 +1987,15 @@ ROWS = [
     ("rest", "detail_requests_per_s", "REST: call detail requests/s"),
     ("rest", "detail_p99_ms", "REST: call detail p99 (ms)"),
     ("rest", "list_db_connections_peak", "REST: DB connections, peak"),
+    ("upload", "csv_10000_rows_per_s", "upload: CSV, 10,000 rows: rows/s"),
+    ("upload", "csv_100000_rows_per_s", "upload: CSV, 100,000 rows: rows/s"),
+    ("upload", "csv_10000_rss_growth_mb", "upload: CSV, 10,000 rows: web RSS peak over before (MB)"),
+    ("upload", "csv_100000_rss_growth_mb", "upload: CSV, 100,000 rows: web RSS peak over before (MB)"),
+    ("upload", "json_10000_rows_per_s", "upload: JSON, 10,000 rows: rows/s"),
+    ("upload", "json_100000_rows_per_s", "upload: JSON, 100,000 rows: rows/s"),
+    ("upload", "json_10000_rss_growth_mb", "upload: JSON, 10,000 rows: web RSS peak over before (MB)"),
+    ("upload", "json_100000_rss_growth_mb", "upload: JSON, 100,000 rows: web RSS peak over before (MB)"),
+    ("upload", "over_limit_seconds", "upload: 100,001 rows refused after (s)"),
     ("soak", "placed", "soak: calls placed"),
     ("soak", "calls_per_s", "soak: calls placed per second"),
     ("soak", "events", "soak: events received (all streams)"),
@@ -1821,6 +2009,13 @@ ROWS = [
     ("soak", "beat_rss_after_warmup_mb", "soak: beat RSS after warm-up (MB)"),
     ("soak", "beat_rss_end_mb", "soak: beat RSS at the end (MB)"),
     ("soak", "beat_slope_mb_per_min", "soak: beat RSS slope after warm-up (MB/min)"),
+    ("campaign", "calls", "campaign: calls placed"),
+    ("campaign", "max_active_sampled", "campaign: most active calls sampled (limit: max_concurrency)"),
+    ("campaign", "mean_active_sampled", "campaign: mean active calls sampled"),
+    ("campaign", "calls_per_s", "campaign: calls placed per second"),
+    ("campaign", "end_to_next_dial_p50_ms", "campaign: a call's end to the next dial, p50 (ms)"),
+    ("campaign", "end_to_next_dial_p90_ms", "campaign: a call's end to the next dial, p90 (ms)"),
+    ("campaign", "run_s", "campaign: start to completed (s)"),
 ]
 
 

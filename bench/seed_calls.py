@@ -31,7 +31,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from calls import services  # noqa: E402
+from calls import agents, selectors, services  # noqa: E402
 from calls.models import Call  # noqa: E402
 from project.pagination import paginate  # noqa: E402
 from workspaces.models import Workspace  # noqa: E402
@@ -62,7 +62,7 @@ def seed_active(workspace: Workspace, count: int) -> list[str]:
 
 def seed_history(workspace: Workspace, count: int, seed: int = 7) -> None:
     rng = random.Random(seed)  # noqa: S311 (repeatable benchmark data, not secrets)
-    agents = {name: services.agent_create(workspace=workspace, name=name) for name in AGENTS}
+    agents = {name: agents.agent_create(workspace=workspace, name=name) for name in AGENTS}
     now = datetime.now(UTC)
     statuses, weights = [(s, r) for s, r, _ in ENDINGS], [w for _, _, w in ENDINGS]
     batch = []
@@ -111,12 +111,12 @@ def list_plans(workspace: Workspace) -> dict:
         days = filters.pop("created_after_days", None)
         if days:
             filters["created_after"] = datetime.now(UTC) - timedelta(days=days)
-        calls = services.call_list(workspace, **filters)
+        calls = selectors.call_list(workspace, **filters)
         page = calls.order_by("-created_at", "-pk")[:51]
         plans[name] = {"page": _plan(page), "count": _plan(calls, count=True)}
     detail = Call.objects.filter(workspace=workspace).values_list("pk", flat=True).first()
     plans["detail"] = {"page": _plan(Call.objects.filter(workspace=workspace, pk=detail))}
-    paginate(services.call_list(workspace), page_size=50)  # the real code path runs as planned
+    paginate(selectors.call_list(workspace), page_size=50)  # the real code path runs as planned
     return plans
 
 

@@ -7,7 +7,7 @@ class CallsConfig(AppConfig):
 
     def ready(self) -> None:
         from calls.events import register_events
-        from calls.services import active_call_ids
+        from calls.selectors import active_call_ids
         from calls.streams import open_call_stream_for_request
         from realtime.asgi import serve_app_stream
         from realtime.history import provide_active_calls
@@ -21,6 +21,6 @@ class CallsConfig(AppConfig):
 
 
 def _create_default_agent(sender, workspace, **kwargs) -> None:
-    from calls.services import ensure_default_agent
+    from calls.agents import ensure_default_agent
 
     ensure_default_agent(workspace)

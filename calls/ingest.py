@@ -1,6 +1,6 @@
 """What a voice runtime reports, in batches (docs/reference/rest.md#runtime-ingest).
 
-Each item stands alone: it is checked and planned on its own (calls.services
+Each item stands alone: it is checked and planned on its own (calls/changes.py
 `plan_*`: nothing is written yet), so one bad item costs only itself and the
 answer lists it with its index. Then the batch's changes are written at once:
 one transaction, the calls locked once, one cursor draw, one insert of events
@@ -27,7 +27,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from calls import services
+from calls import selectors, services
+from calls.changes import (
+    CALL_REPORT_TYPES,
+    Change,
+    apply_changes,
+    plan_report,
+    plan_transition,
+    validated_report,
+)
+from calls.inputs import first_problem
 from calls.models import Call, RuntimeReceipt
 from project.errors import ApiError
 from project.inputs import UtcDatetime
@@ -92,8 +101,8 @@ def ingest_batch(workspace: Workspace, items: list[Any], *, reporter: str) -> In
         taken = _take_receipts(workspace, parsed)
         fresh = [(index, item, call) for index, item, call in parsed if item.event_id in taken]
         calls = services.locked_calls(workspace, {call.pk for _, _, call in fresh})
-        active = services.active_calls(workspace) if any(i.type == STATUS_TYPE for _, i, _ in fresh) else 0
-        changes: list[tuple[Call, services.Change]] = []
+        active = selectors.active_calls(workspace) if any(i.type == STATUS_TYPE for _, i, _ in fresh) else 0
+        changes: list[tuple[Call, Change]] = []
         planned: set[str] = set()
         for index, item, call in parsed:
             if item.event_id not in taken or item.event_id in planned:
@@ -110,7 +119,7 @@ def ingest_batch(workspace: Workspace, items: list[Any], *, reporter: str) -> In
             active += change.active_delta
             changes.append((locked, change))
             result.accepted += 1
-        services.apply_changes(workspace, changes)
+        apply_changes(workspace, changes)
     result.errors.sort(key=lambda error: error["index"])
     return result
 
@@ -198,11 +207,11 @@ def _parse(raw: Any) -> RuntimeItem:
     try:
         item = RuntimeItem.model_validate(raw)
     except ValidationError as error:
-        raise ItemError("invalid_item", services.first_problem(error)) from None
+        raise ItemError("invalid_item", first_problem(error)) from None
     if item.timestamp is not None and item.timestamp.tzinfo is None:
         raise ItemError("invalid_item", "timestamp: must carry a time zone (e.g. end with Z).")
-    if item.type != STATUS_TYPE and item.type not in services.CALL_REPORT_TYPES:
-        valid = ", ".join(sorted({STATUS_TYPE, *services.CALL_REPORT_TYPES}))
+    if item.type != STATUS_TYPE and item.type not in CALL_REPORT_TYPES:
+        valid = ", ".join(sorted({STATUS_TYPE, *CALL_REPORT_TYPES}))
         raise ItemError("unknown_event_type", f"{item.type!r} is not a runtime event type. Valid: {valid}.")
     return item
 
@@ -229,13 +238,13 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _plan(call: Call, item: RuntimeItem, active: int, moment: datetime | None) -> services.Change:
+def _plan(call: Call, item: RuntimeItem, active: int, moment: datetime | None) -> Change:
     if item.type == STATUS_TYPE:
         try:
             report = StatusReport.model_validate(item.data)
         except ValidationError as error:
-            raise ItemError("invalid_data", services.first_problem(error)) from None
-        return services.plan_transition(
+            raise ItemError("invalid_data", first_problem(error)) from None
+        return plan_transition(
             call,
             status=report.status,
             end_reason=report.end_reason,
@@ -244,8 +253,8 @@ def _plan(call: Call, item: RuntimeItem, active: int, moment: datetime | None) -
             occurred_at=moment,
             active_before=active,
         )
-    payload = services.validated_report(item.type, item.data)
-    return services.plan_report(call, type=item.type, payload=payload, occurred_at=moment)
+    payload = validated_report(item.type, item.data)
+    return plan_report(call, type=item.type, payload=payload, occurred_at=moment)
 
 
 def _uuid_or_none(text: str) -> uuid.UUID | None:

@@ -99,6 +99,15 @@ class Call(TenantModel):
             # total_count, read from the index (bench/run.py --scenarios rest prints the plans).
             models.Index(fields=["workspace", "status", "-created_at", "-id"], name="call_status"),
             models.Index(fields=["workspace", "agent_name", "-created_at", "-id"], name="call_agent"),
+            # The active calls of every workspace, newest first: what the sweepers end and
+            # what staff look for to hang up (calls/admin.py). A few rows; a call leaves it
+            # when it ends, so only an active call's writes touch it.
+            models.Index(fields=["status", "-created_at"], name="call_active",
+                         condition=Q(status__in=["queued", "ringing", "in-progress"])),
+            # A campaign's calls, newest first (the admin's and the list's campaign filter);
+            # a call placed by no campaign is not in it.
+            models.Index(fields=["campaign_id", "-created_at", "-id"], name="call_campaign",
+                         condition=Q(campaign_id__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from calls import services
+from calls import selectors
 from calls.models import Call
 from project.errors import BadRequest, documented_errors
 from project.request_context import bind_workspace
@@ -46,7 +46,7 @@ def _principal(request: HttpRequest, ticket: str | None):
 
 
 def _active_call(workspace, call_id: str) -> Call:
-    call = services.call_get(workspace, call_id)
+    call = selectors.call_get(workspace, call_id)
     if not call.is_active:
         raise BadRequest(
             f"The call has ended ({call.status}); its events are at /calls/{call.pk}/events.",
@@ -57,7 +57,7 @@ def _active_call(workspace, call_id: str) -> Call:
 
 
 def _has_ended(workspace, call_id) -> bool:
-    return not services.call_get(workspace, call_id).is_active
+    return not selectors.call_get(workspace, call_id).is_active
 
 
 def include_history_in(query: dict[str, str]) -> bool:

@@ -1,12 +1,12 @@
 """REST endpoints of calls, agents and the runtime ingest (docs/reference/rest.md#calls). Thin: the
-work and the events are in calls.services and calls.ingest."""
+work and the events are in calls.services, calls.agents and calls.ingest; reads in calls.selectors."""
 
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.responses import Status
 
-from calls import ingest, services
+from calls import agents, ingest, selectors, services
 from calls.events import CallObject
 from calls.models import Agent, CallEvent
 from calls.schemas import (
@@ -53,15 +53,15 @@ def call_create(request: HttpRequest, payload: CallIn):
         variables=payload.variables,
         source="api",
     )
-    return Status(201, services.call_object(call))
+    return Status(201, selectors.call_object(call))
 
 
 @router.get("/calls", response={200: CallPage, **AUTH_ERRORS}, auth=WorkspaceAuth(READ))
 def call_list(request: HttpRequest, filters: Query[CallListParams], params: Query[PageParams]):
-    calls = services.call_list(request.auth.workspace, **filters.dict())
+    calls = selectors.call_list(request.auth.workspace, **filters.dict())
     page = paginate(calls, page_size=params.page_size, page_token=params.page_token)
     return {
-        "results": [services.call_object(call) for call in page.results],
+        "results": [selectors.call_object(call) for call in page.results],
         "next_page_token": page.next_page_token,
         "total_count": page.total_count,
     }
@@ -69,7 +69,7 @@ def call_list(request: HttpRequest, filters: Query[CallListParams], params: Quer
 
 @router.get("/calls/{call_id}", response={200: CallObject, **ONE}, auth=WorkspaceAuth(READ))
 def call_detail(request: HttpRequest, call_id: str):
-    return services.call_object(services.call_get(request.auth.workspace, call_id))
+    return selectors.call_object(selectors.call_get(request.auth.workspace, call_id))
 
 
 @router.post(
@@ -78,7 +78,7 @@ def call_detail(request: HttpRequest, call_id: str):
     auth=WorkspaceAuth(WRITE),
 )
 def call_hangup(request: HttpRequest, call_id: str):
-    return services.call_object(services.call_hangup(workspace=request.auth.workspace, call_id=call_id))
+    return selectors.call_object(services.call_hangup(workspace=request.auth.workspace, call_id=call_id))
 
 
 @router.post(
@@ -90,13 +90,13 @@ def call_escalate(request: HttpRequest, call_id: str, payload: EscalateIn | None
     call, envelope = services.call_escalate(
         workspace=request.auth.workspace, call_id=call_id, reason=payload.reason if payload else None
     )
-    return {"call": services.call_object(call), "escalation_id": envelope["data"]["escalation_id"]}
+    return {"call": selectors.call_object(call), "escalation_id": envelope["data"]["escalation_id"]}
 
 
 @router.get("/calls/{call_id}/events", response={200: CallEventPage, **ONE}, auth=WorkspaceAuth(READ))
 def call_events(request: HttpRequest, call_id: str, params: Query[PageParams]):
     """The call's persisted events, newest first; each an event envelope."""
-    call = services.call_get(request.auth.workspace, call_id)
+    call = selectors.call_get(request.auth.workspace, call_id)
     events = scoped(CallEvent, request.auth.workspace).filter(call=call)
     page = paginate(events, page_size=params.page_size, page_token=params.page_token)
     return {
@@ -117,7 +117,7 @@ def call_events(request: HttpRequest, call_id: str, params: Query[PageParams]):
 
 
 def _subscription(request: HttpRequest, call_id: str, client_id: str, subscribe: bool) -> dict:
-    call = services.call_get(request.auth.workspace, call_id)
+    call = selectors.call_get(request.auth.workspace, call_id)
     change = subscriptions.subscribe_call if subscribe else subscriptions.unsubscribe_call
     change(
         workspace_id=str(call.workspace_id),
@@ -158,7 +158,7 @@ def agent_list(request: HttpRequest, params: Query[PageParams]):
     tags=["agents"],
 )
 def agent_create(request: HttpRequest, payload: AgentIn):
-    return Status(201, services.agent_create(workspace=request.auth.workspace, **payload.dict()))
+    return Status(201, agents.agent_create(workspace=request.auth.workspace, **payload.dict()))
 
 
 @router.get("/agents/{agent_id}", response={200: AgentOut, **ONE}, auth=WorkspaceAuth(READ), tags=["agents"])
@@ -173,7 +173,7 @@ def agent_detail(request: HttpRequest, agent_id: str):
     tags=["agents"],
 )
 def agent_update(request: HttpRequest, agent_id: str, payload: AgentPatch):
-    return services.agent_update(
+    return agents.agent_update(
         workspace=request.auth.workspace, agent_id=agent_id, **payload.dict(exclude_unset=True)
     )
 

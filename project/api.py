@@ -2,10 +2,11 @@
 
 import logging
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -133,6 +134,14 @@ def _permission_denied(request: HttpRequest, exc: PermissionDenied):
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig):
     return error_response(413, "payload_too_large", "The request body is too large.")
+
+
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def _bad_multipart(request: HttpRequest, exc: Exception):
+    # Django answers these 400 itself, but below ninja they would reach the catch-all.
+    return error_response(400, "invalid_multipart", f"The multipart body cannot be read: {str(exc)[:200]}")
 
 
 @api.exception_handler(DatabaseOperationalError)

@@ -69,6 +69,11 @@ class PayloadTooLarge(ApiError):
     status, code, message = 413, "payload_too_large", "The request body is too large."
 
 
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+    message = "The body's Content-Type is not one this endpoint takes."
+
+
 class TooManyRequests(ApiError):
     status, code, message = 429, "too_many_requests", "Too many requests."
 

@@ -334,12 +334,32 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 10},
     },
+    # Starts due scheduled campaigns and wakes running ones with work due
+    # (campaigns/dialer.py); call endings and status changes dial at once.
+    "campaigns-dial-running": {
+        "task": "campaigns.tasks.dial_running_campaigns",
+        "schedule": 2.0,
+        "options": {"expires": 4},
+    },
+    "realtime-sweep-reactions": {
+        "task": "realtime.tasks.sweep_reactions",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    },
     "realtime-trim-history": {
         "task": "realtime.tasks.trim_event_history",
         "schedule": 300.0,
         "options": {"expires": 600},
     },
+    # At most one `campaign-progress` a second per campaign, and one after the last change.
+    "campaigns-flush-progress": {
+        "task": "campaigns.progress_tasks.flush_campaign_progress",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    },
 }
+# Task modules autodiscovery (each app's tasks.py) does not find.
+CELERY_IMPORTS = ["campaigns.progress_tasks"]
 CELERY_TIMEZONE = "UTC"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -405,6 +425,9 @@ REALTIME_MAX_STREAM_SECONDS = env.float("REALTIME_MAX_STREAM_SECONDS", default=3
 REALTIME_ACCESS_CHECK_SECONDS = env.float("REALTIME_ACCESS_CHECK_SECONDS", default=10)
 # A committed event not yet published after this long is published by the sweeper.
 REALTIME_SWEEP_GRACE_SECONDS = env.float("REALTIME_SWEEP_GRACE_SECONDS", default=1.5)
+# A reaction (realtime/reactions.py) whose cursor is behind an event it wants and
+# was not run for this long is run by the sweep: its trigger after commit was lost.
+REALTIME_REACTION_GRACE_SECONDS = env.float("REALTIME_REACTION_GRACE_SECONDS", default=2.0)
 REALTIME_REPLAY_BATCH = env.int("REALTIME_REPLAY_BATCH", default=500)
 # A replay of at most this many events comes from pages shared by every stream of
 # the process (realtime/pages.py), kept in a cache of this size; a longer one is

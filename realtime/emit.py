@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from project.bulk import insert_rows
-from realtime import catalogue, metrics, relay
+from realtime import catalogue, metrics, reactions, relay
 from realtime.catalogue import Audience
 from realtime.models import Event, PendingPublish, StreamCounter
 from realtime.wire import dumps, encode_event, envelope
@@ -31,16 +31,21 @@ def _call_facts(call) -> tuple[str | None, str | None]:
     return str(call.pk), getattr(call, "agent_name", None)
 
 
-def _draw_seqs(workspace_id, count: int) -> int:
+def _draw_seqs(workspace_id, count: int, *, reacted: bool = False) -> int:
     """Draws the workspace's next `count` cursors and returns the last. The UPDATE's
     row lock lasts until the caller's transaction ends: that is what keeps cursors
-    in commit order."""
+    in commit order. `reacted`: the batch holds an event some reaction wants; the
+    counter's `reacted_seq` moves to the batch's last cursor in the same UPDATE."""
     table = StreamCounter._meta.db_table
     # Raw SQL for UPDATE ... RETURNING; the id must be in the backend's own form.
     workspace_id = StreamCounter._meta.pk.target_field.get_db_prep_value(workspace_id, connection)
-    draw = f"UPDATE {table} SET last_seq = last_seq + %s WHERE workspace_id = %s RETURNING last_seq"  # noqa: S608
+    # Every SET expression reads the row as it was, so "last_seq + n" is the new last_seq in both.
+    reacted_too = ", reacted_seq = last_seq + %s" if reacted else ""
+    draw = (f"UPDATE {table} SET last_seq = last_seq + %s{reacted_too} "  # noqa: S608
+            "WHERE workspace_id = %s RETURNING last_seq")
+    params = [count, count, workspace_id] if reacted else [count, workspace_id]
     with connection.cursor() as cursor:
-        cursor.execute(draw, [count, workspace_id])
+        cursor.execute(draw, params)
         row = cursor.fetchone()
         if row is None:
             cursor.execute(
@@ -48,7 +53,7 @@ def _draw_seqs(workspace_id, count: int) -> int:
                 "ON CONFLICT (workspace_id) DO NOTHING",
                 [workspace_id],
             )
-            cursor.execute(draw, [count, workspace_id])
+            cursor.execute(draw, params)
             row = cursor.fetchone()
     return row[0]
 
@@ -146,15 +151,21 @@ def prepare(workspace, emissions: list[Emission]) -> Prepared:
 
 def record(prepared: Prepared) -> list[dict]:
     """Records prepared events in the caller's transaction: the persisted ones get
-    their cursors, their rows and one outbox row; all are published after commit.
+    their cursors, their rows and one outbox row; all are published after commit,
+    and the workspace's reactions run after commit if one wants any of them.
     Their envelopes."""
     workspace_pk, now = prepared.workspace.pk, prepared.created_at
     workspace_id = str(workspace_pk)
-    persisted = sum(1 for event in prepared.events if event.type.persisted)
+    wanted = reactions.reacted_types()
+    persisted, reacted = 0, False
+    for event in prepared.events:
+        if event.type.persisted:
+            persisted += 1
+            reacted = reacted or event.type.name in wanted
     pending_id = None
     messages, rows = [], []
     with transaction.atomic(savepoint=False) if persisted else nullcontext():
-        seq = _draw_seqs(workspace_pk, persisted) - persisted if persisted else None
+        seq = _draw_seqs(workspace_pk, persisted, reacted=reacted) - persisted if persisted else None
         for event in prepared.events:
             event_type = event.type
             cursor = None
@@ -179,4 +190,6 @@ def record(prepared: Prepared) -> list[dict]:
                 workspace_id=workspace_pk, first_seq=rows[0]["seq"], last_seq=seq, created_at=now
             ).pk
     transaction.on_commit(partial(relay.publish, messages, pending_id), robust=True)
+    if reacted:
+        reactions.trigger_after_commit(workspace_pk)
     return prepared.envelopes

@@ -10,6 +10,16 @@ events_emitted = Counter(
 events_published = Counter("callboard_events_published_total", "Events handed to Redis.")
 publish_failures = Counter("callboard_event_publish_failures_total", "Publishes that failed.")
 events_swept = Counter("callboard_events_swept_total", "Events the sweeper had to publish.")
+reaction_triggers_lost = Counter(
+    "callboard_reaction_triggers_lost_total",
+    "Runs of a workspace's reactions that could not be enqueued after a commit (the sweep runs them).",
+)
+reaction_retention_overruns = Counter(
+    "callboard_reaction_retention_overruns_total",
+    "Workspaces whose events past REALTIME_HISTORY_HOURS a trim kept because the reaction has not "
+    "handled them, counted at each trim.",
+    ["reaction"],
+)
 events_delivered = Counter(
     "callboard_events_delivered_total", "Event frames queued for stream clients (one per client)."
 )

@@ -21,6 +21,11 @@ class StreamCounter(TenantModel):
     workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True,
                                      related_name="+")
     last_seq = models.BigIntegerField(default=0)
+    # The last cursor of a batch holding an event some reaction wanted when it was
+    # emitted (`realtime.reactions`): a reaction's cursor behind it has work, and the
+    # sweep finds those without reading events. Set by the same UPDATE as last_seq; a
+    # database default, so an INSERT of a new counter need not name it.
+    reacted_seq = models.BigIntegerField(db_default=0)
 
 
 class Event(TenantModel):
@@ -68,3 +73,28 @@ class PendingPublish(TenantModel):
 
     def __str__(self) -> str:
         return f"cursors {self.first_seq} to {self.last_seq} in {self.workspace_id}, unpublished"
+
+
+class ReactionCursor(TenantModel):
+    """How far one reaction (`realtime.reactions`) has handled a workspace's events.
+
+    Every cursor at or below `last_seq` has been handed to the reaction's handler
+    in a transaction that committed together with this row's update, so the
+    handler's own writes and the advance commit once, together. A reaction's run
+    locks the row (`SKIP LOCKED`): two workers never handle the same events."""
+
+    id = models.BigAutoField(primary_key=True)
+    # Indexed by one_cursor_per_reaction, which leads with it.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    reaction = models.CharField(max_length=64)
+    last_seq = models.BigIntegerField(default=0)
+    # The last run that advanced it or failed: the sweep leaves alone a cursor run this recently.
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "reaction"], name="one_cursor_per_reaction"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reaction} at #{self.last_seq} in {self.workspace_id}"

@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from project.redis_client import get_redis
-from realtime import metrics
+from realtime import metrics, reactions
 from realtime.channels import workspace_channel
 from realtime.models import Event, PendingPublish
 from realtime.wire import encode_event, envelope
@@ -95,17 +95,22 @@ def waiting_for_publish() -> QuerySet:
 
 def trim_history(*, hours: float) -> int:
     """Deletes events older than the retention, in bounded batches; an event still
-    waiting for its publish stays until it is published."""
+    waiting for its publish stays until it is published, and one that a reaction
+    wants and has not handled stays until it has (logged and counted by
+    `reactions.note_overruns`: a reaction that keeps failing makes the log grow)."""
     cutoff = timezone.now() - timedelta(hours=hours)
-    waiting = waiting_for_publish().values("pk")
-    deleted = 0
+    old = Event.objects.filter(created_at__lt=cutoff).exclude(pk__in=waiting_for_publish().values("pk"))
+    unhandled = reactions.unhandled()
+    if unhandled is not None:
+        old = old.exclude(unhandled)
+    deleted, after = 0, 0
     for _ in range(TRIM_MAX_BATCHES):
-        ids = list(
-            Event.objects.filter(created_at__lt=cutoff)
-            .exclude(pk__in=waiting)
-            .order_by("id").values_list("id", flat=True)[:TRIM_BATCH]
-        )
+        # Past the last batch: what was kept is not read again by every batch.
+        ids = list(old.filter(id__gt=after).order_by("id").values_list("id", flat=True)[:TRIM_BATCH])
         if not ids:
             break
         deleted += Event.objects.filter(id__in=ids).delete()[0]
+        after = ids[-1]
+    if unhandled is not None:
+        reactions.note_overruns(cutoff)
     return deleted

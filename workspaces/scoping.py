@@ -8,9 +8,14 @@ Outside it, on purpose: authentication, which must find a presented key
 before it knows the workspace; realtime's event log, read on the stream hot
 path by the workspace id of an authenticated connection (realtime/history.py,
 every query filtered by that id); the relay's system-wide sweeping and
-trimming; and the calls sweeper (calls/sweepers.py), which finds overdue
+trimming; the calls sweeper (calls/sweepers.py), which finds overdue
 calls across workspaces and then ends each through the call services in its
-own workspace's name.
+own workspace's name; the campaigns' progress beat
+(`campaigns.progress.campaigns_flush_due_progress`), which finds the campaigns
+with progress due and flushes each in its own workspace's name; and the
+campaign dialer's beat and task (campaigns/dialer.py), which find campaigns
+with work due, or a campaign by the id a task carries, and then dial each in
+its own workspace's name.
 """
 
 from django.core.exceptions import ValidationError

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from billing import services
 from billing.models import AgentRate, EntryKind, LedgerEntry
 from billing.tests.helpers import ANSWERED, answered_call, balance, charges_of, ledger_sum
-from calls import services as calls
+from calls import agents
 from calls.models import Call
 from calls.tests.helpers import place
 
@@ -63,7 +63,7 @@ def test_a_call_whose_charge_fails_is_logged_and_every_other_call_is_charged(
     # given, in one workspace, a call whose agent's rate overflows the ledger (two minutes
     # of it are more than a balance can hold) beside an ordinary call, and an ordinary
     # call in another workspace
-    calls.agent_create(workspace=workspace, name="costly")
+    agents.agent_create(workspace=workspace, name="costly")
     AgentRate.objects.create(workspace=workspace, agent_name="costly", rate_per_minute=Decimal("9999999999"))
     costly = answered_call(workspace, agent="costly")
     ordinary = answered_call(workspace)

@@ -19,6 +19,7 @@ from billing.tests.helpers import (
     end_call,
     ledger_sum,
 )
+from calls import agents
 from calls import services as calls
 from calls.models import Call
 from project.errors import BadRequest, Conflict, PaymentRequired
@@ -99,7 +100,7 @@ def test_a_minute_charged_past_the_runtimes_end_time_is_given_back_by_the_settle
 
 @pytest.mark.django_db
 def test_an_agent_with_its_own_rate_is_charged_at_it(workspace):
-    calls.agent_create(workspace=workspace, name="premium")
+    agents.agent_create(workspace=workspace, name="premium")
     AgentRate.objects.create(workspace=workspace, agent_name="premium", rate_per_minute=Decimal("0.4500"))
     call = answered_call(workspace, agent="premium")
 

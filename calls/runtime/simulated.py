@@ -2,7 +2,9 @@
 
 A call's whole performance is a script drawn from a seeded random generator
 (`script_for`): ringing, answered or not (busy, no-answer, a failure with a
-carrier code), then turns of interim and final transcripts with word timings
+carrier code), answered by a machine (outbound only: the agent waits out the
+greeting and leaves a short message, and the call ends `voicemail`), or by a
+person: turns of interim and final transcripts with word timings
 and confidence, agent speech with latency and word marks, node transitions, a
 tool call, sometimes DTMF, an ending with a realistic reason, and the
 recording a little after. Each step is a batch of runtime events handed to
@@ -48,6 +50,12 @@ FOLLOW_UPS = [
     ("No, that's all for today.", "Great. Thanks for calling, and have a good day!"),
     ("Could you send me that by email?", "Done. You'll have it in your inbox in a minute."),
     ("That works for me.", "Perfect. I've made the change for you."),
+]
+# What the agent leaves on an answering machine.
+VOICEMAIL_MESSAGES = [
+    "Hi, this is a message from our help desk. Please call us back when you have a moment. Thank you.",
+    "Hello, we're calling about your account. There's nothing urgent; we'll try you again later. Goodbye.",
+    "Hi, sorry we missed you. We'll call back another time, or you can reach us at this number. Thanks.",
 ]
 FAILURES = [
     ("sip-503", "The carrier is temporarily unavailable."),
@@ -109,6 +117,10 @@ def script_for(call_id: str, agent: dict[str, Any], seed: int, *, inbound: bool 
             )
         )
         return _finish(call_id, steps)
+    # Drawn last, from what was left to answered calls, so every other outcome
+    # (and every conversation) keeps the seed it had; inbound calls have a caller.
+    if not inbound and outcome < 0.27:
+        return _voicemail(call_id, agent, rng, steps)
 
     nodes = list(agent.get("nodes") or ["greeting", "resolve", "wrap-up"])
     tools = list(agent.get("tools") or [])
@@ -218,18 +230,34 @@ def script_for(call_id: str, agent: dict[str, Any], seed: int, *, inbound: bool 
             )
         )
     ending = rng.random()
-    end_reason = (
-        "customer-hangup"
-        if ending < 0.6
-        else "agent-hangup"
-        if ending < 0.9
-        else "silence-timeout"
-        if ending < 0.96
-        else "voicemail"
-    )
+    end_reason = "customer-hangup" if ending < 0.6 else "agent-hangup" if ending < 0.9 else "silence-timeout"
     steps.append(
         Step(rng.uniform(1, 3), [("call-status", {"status": "completed", "end_reason": end_reason})])
     )
+    return _recorded(call_id, steps, rng)
+
+
+def _voicemail(call_id: str, agent: dict[str, Any], rng: random.Random, steps: list[Step]) -> list[Step]:
+    """An answering machine: answered, a pause while the runtime hears the
+    greeting out and waits for the tone, the agent's message (its TTS and its
+    transcript, nobody else speaks), then the agent hangs up: `voicemail`."""
+    steps.append(Step(rng.uniform(2, 6), [("call-status", {"status": "in-progress"})]))
+    language = agent.get("language") or "en-US"
+    message = _agent_says(rng.choice(VOICEMAIL_MESSAGES), language, rng, rng.randint(300, 700) / 1000)
+    message.delay += rng.uniform(3, 8)  # the machine's greeting, heard out to its tone
+    steps.append(message)
+    spoken_ms = next(data["duration_ms"] for type, data in message.events if type == "call-transcript")
+    steps.append(
+        Step(
+            spoken_ms / 1000 + rng.uniform(0.4, 1.2),
+            [("call-status", {"status": "completed", "end_reason": "voicemail"})],
+        )
+    )
+    return _recorded(call_id, steps, rng)
+
+
+def _recorded(call_id: str, steps: list[Step], rng: random.Random) -> list[Step]:
+    """The ended call's recording: processing at once, available a few seconds later."""
     steps.append(Step(0.1, [("call-recording", {"recording_status": "processing", "recording_url": None})]))
     steps.append(
         Step(

@@ -7,6 +7,7 @@ import pytest
 
 from calls import services
 from calls.models import Call, CallEvent
+from project.errors import Conflict
 from realtime.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +92,7 @@ def test_an_illegal_transition_is_refused_with_409_and_changes_nothing(workspace
         services.call_transition(workspace=workspace, call_id=call.pk, status=step)
     before = Event.objects.count()
 
-    with pytest.raises(services.Conflict) as refused:
+    with pytest.raises(Conflict) as refused:
         services.call_transition(workspace=workspace, call_id=call.pk, status=status)
 
     assert refused.value.code == "illegal_transition"

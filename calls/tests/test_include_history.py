@@ -5,7 +5,7 @@ ended calls, other workspaces and ephemeral events are not in it."""
 
 import pytest
 
-from calls import services
+from calls import agents, services
 from calls.tests.helpers import TRANSCRIPT
 from project.testing import running_server
 from realtime.tests.streaming import (
@@ -70,7 +70,7 @@ def test_the_active_calls_history_comes_first_in_cursor_order_then_live_events(
 
 
 def test_history_honours_the_streams_filters_and_the_ticket_door(tmp_path, workspace, read_key):
-    support = services.agent_create(workspace=workspace, name="support")
+    support = agents.agent_create(workspace=workspace, name="support")
     first, second = answered_call(workspace), answered_call(workspace, agent="support")
     first_id, second_id = str(first.pk), str(second.pk)
 

@@ -27,6 +27,17 @@ def types_of(steps) -> list[str]:
     return [event["type"] for step in steps for event in step.events]
 
 
+def ending_of(steps) -> str:
+    """The end reason of a script's last status."""
+    last = [event["data"] for step in steps for event in step.events if event["type"] == "call-status"][-1]
+    return last.get("end_reason") or last["status"]
+
+
+def voicemail_seed(call_id: str = "c") -> int:
+    """The first seed whose outbound script reaches an answering machine (the outcome is drawn)."""
+    return next(seed for seed in range(1000) if ending_of(script_for(call_id, AGENT, seed)) == "voicemail")
+
+
 def test_the_same_seed_plays_the_same_call():
     assert [step.events for step in script_for("c1", AGENT, 7)] == [
         step.events for step in script_for("c1", AGENT, 7)
@@ -50,6 +61,42 @@ def test_scripts_cover_the_outcomes_of_real_calls():
         assert all(step.delay >= 0 for step in steps)
     assert endings["completed"] > 200
     assert all(endings[status] > 0 for status in ("busy", "no-answer", "failed"))
+
+
+def test_about_one_outbound_call_in_ten_reaches_voicemail_and_no_inbound_call_does():
+    # given 1,000 seeds, when each plays an outbound and an inbound call
+    outbound = Counter(ending_of(script_for("c", AGENT, seed)) for seed in range(1000))
+    inbound = Counter(ending_of(script_for("c", AGENT, seed, inbound=True)) for seed in range(1000))
+
+    # then a campaign sees voicemail about as often as busy and no-answer; a caller is never a machine
+    assert 70 <= outbound["voicemail"] <= 130
+    assert inbound["voicemail"] == 0
+
+
+def test_a_machine_answers_hears_the_agent_leave_a_message_and_the_call_ends_voicemail():
+    # given a seed whose outbound call reaches an answering machine
+    steps = script_for("c", AGENT, voicemail_seed())
+    types = types_of(steps)
+    events = [event for step in steps for event in step.events]
+
+    # then it rings, is answered, the agent speaks once (TTS, words, transcript), it ends, it is recorded
+    spoken = [kind for kind in types if kind not in ("call-status", "call-recording")]
+    assert types[:2] == ["call-status", "call-status"]
+    assert [event["data"]["status"] for event in events[:2]] == ["ringing", "in-progress"]
+    assert spoken[0] == "call-tts" and spoken[-1] == "call-transcript"
+    assert set(spoken[1:-1]) == {"call-tts-word"}
+    ending = types.index("call-status", 2)
+    assert types.index("call-transcript") < ending
+    assert events[ending]["data"] == {"status": "completed", "end_reason": "voicemail"}
+    assert types[ending + 1 :] == ["call-recording", "call-recording"]
+    # and nobody else speaks: no user speech, transcript or turn, no tool, no node change
+    transcript = next(event["data"] for event in events if event["type"] == "call-transcript")
+    assert transcript["role"] == "agent"
+    assert not {"call-speech", "call-interim", "call-turn", "call-tool", "call-dtmf"} & set(types)
+    # and the message waits out the greeting, then the call lasts as long as the message
+    answered_to_message = steps[2].delay
+    message_to_end = steps[3].delay
+    assert answered_to_message >= 3 and message_to_end * 1000 >= transcript["duration_ms"]
 
 
 def test_an_answered_call_has_turns_speech_tools_and_a_recording():
@@ -119,16 +166,18 @@ def test_a_simulated_call_plays_end_to_end_through_a_celery_worker_to_a_stream(t
     assert not call.is_active
     timeline = set(CallEvent.objects.filter(call=call).values_list("type", flat=True))
     assert {"call-created", "call-status", "call-ended"} <= timeline
-    if call.status == "completed":
+    if call.end_reason == "voicemail":  # the agent left a message; nobody answered it
+        assert {"call-transcript", "call-tts"} <= timeline and "call-turn" not in timeline
+    elif call.status == "completed":
         assert {"call-transcript", "call-tts", "call-turn"} <= timeline
     assert Event.objects.filter(call_id=str(call.pk), type="call-interim").count() == 0
 
 
 def answered_seed(call) -> int:
-    """The first seed whose script answers the call and talks (the outcome is drawn)."""
+    """The first seed whose script answers the call and talks with the caller (the outcome is drawn)."""
     for seed in range(1000):
         kinds = types_of(script_for(str(call.pk), agent_facts(call.agent), seed))
-        if "call-tts" in kinds and "call-transcript" in kinds:
+        if "call-turn" in kinds:
             return seed
     raise AssertionError("no answered script in 1,000 seeds")
 
@@ -158,6 +207,27 @@ def test_an_answered_call_plays_through_a_celery_worker_onto_its_own_stream_unti
     assert [event.event for event in events[-2:]] == ["call-ended", "stream-closed"]
     assert {event.data["call_id"] for event in events} == {str(call.pk)}
     assert Call.objects.get(pk=call.pk).status == "completed"
+
+
+@pytest.mark.django_db
+def test_a_voicemail_script_played_through_the_ingest_ends_the_call_voicemail_after_the_message(workspace):
+    # given an outbound call and a seed that reaches an answering machine
+    call = services.call_create(workspace=workspace, to_number="+14155550123", place=False)
+
+    # when the simulator's script is reported through the ingest
+    for step in script_for(str(call.pk), AGENT, voicemail_seed(str(call.pk))):
+        assert ingest_batch(workspace, step.events, reporter="simulated").errors == []
+
+    # then the call was answered and completed, `voicemail`, and `call-ended` says so
+    call.refresh_from_db()
+    assert (call.status, call.end_reason) == ("completed", "voicemail")
+    assert call.answered_at is not None and call.duration is not None
+    ended = Event.objects.get(workspace=workspace, type="call-ended", call_id=str(call.pk))
+    assert ended.data["end_reason"] == "voicemail"
+    # and its timeline holds the agent's message and no word from the other side
+    transcripts = CallEvent.objects.filter(call=call, type="call-transcript")
+    assert [event.data["role"] for event in transcripts] == ["agent"]
+    assert not CallEvent.objects.filter(call=call, type__in=["call-turn", "call-speech"]).exists()
 
 
 @pytest.mark.django_db
