@@ -6,7 +6,7 @@ shows in the calls table through its own `call-created` event."""
 import pytest
 
 from calls.models import Call
-from calls.services import agent_create
+from calls.agents import agent_create
 from dashboard.tests.browser import INGEST_ENV, WAIT_MS, in_browser, needs_chromium, sign_in, wait_until
 from project.testing import running_server
 
