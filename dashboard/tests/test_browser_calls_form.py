@@ -5,8 +5,8 @@ shows in the calls table through its own `call-created` event."""
 
 import pytest
 
-from calls.models import Call
 from calls.agents import agent_create
+from calls.models import Call
 from dashboard.tests.browser import INGEST_ENV, WAIT_MS, in_browser, needs_chromium, sign_in, wait_until
 from project.testing import running_server
 

@@ -125,6 +125,11 @@ def run_a_campaign(page, base_url: str, username: str, write_key: str) -> dict:
         "statuses": sorted({status for _, status in page.evaluate(CONTACTS)}),
     }
 
+    page.select_option("#contact-status", "skipped")
+    wait_until(page, "[...document.querySelectorAll('#contacts tr')]"
+                     ".every(tr => tr.dataset.status === 'skipped')", timeout=WAIT_MS)
+    seen["canceled"]["skipped_only"] = page.evaluate(CONTACTS)
+
     # a campaign made elsewhere shows from its first event
     other = create_over_the_api(base_url, write_key, "From the API")
     page.locator(f"#campaign-{other['id']}").wait_for(timeout=WAIT_MS)
@@ -162,5 +167,7 @@ def test_a_campaign_created_uploaded_started_paused_resumed_and_canceled_from_th
     assert seen["canceled"]["actions"] == [] and seen["canceled"]["upload_hidden"]
     assert seen["canceled"]["listed"] == "canceled"
     assert "pending" not in seen["canceled"]["statuses"] and "skipped" in seen["canceled"]["statuses"]
+    skipped = seen["canceled"]["skipped_only"]
+    assert skipped and {status for _, status in skipped} == {"skipped"}  # the status filter
     assert seen["listed_now"] == ["From the API", "Spring renewals", "Earlier one"]  # newest first, once each
     assert seen["closed_focus"] == "Spring renewals"
