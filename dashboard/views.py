@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from workspaces.models import Membership
+from workspaces.models import Membership, Role
 
 
 @login_required
@@ -30,5 +30,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "memberships": memberships,
             "workspace": current.workspace,
             "role": current.role,
+            # Viewers read; the forms that place calls and run campaigns are for the others.
+            "can_act": current.role != Role.VIEWER,
         },
     )

@@ -1,9 +1,10 @@
-"""The notifications, campaigns and exports panels in a real browser: empty
-states first, then each fills from its workspace events as they arrive.
+"""The notifications and exports panels in a real browser: empty states first,
+then each fills from its workspace events as they arrive (the campaigns, which
+read their state first, have test_browser_campaigns.py).
 
-Notifications, campaigns and exports have no services yet (their events are
-registered, their REST endpoints are not built), so the test emits their
-events through `realtime.emit`, the one path every service will use."""
+Notifications and exports have no services yet (their events are registered,
+their REST endpoints are not built), so the test emits their events through
+`realtime.emit`, the one path every service will use."""
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,7 @@ def emit_off_the_browser_loop(workspace, events: list[tuple[str, dict]]) -> None
 
 
 def watch_the_panels(page, base_url: str, username: str, workspace) -> dict:
-    campaign_id, export_id = str(uuid.uuid4()), str(uuid.uuid4())
+    export_id = str(uuid.uuid4())
     sign_in(page, base_url, username)
     seen = {"empty": page.evaluate(EMPTY), "badge_hidden": page.locator("#unread-count").is_hidden()}
     emit_off_the_browser_loop(
@@ -53,22 +54,6 @@ def watch_the_panels(page, base_url: str, username: str, workspace) -> dict:
                     "body": "4.20 USD left.",
                     "read": False,
                     "created_at": datetime.now(UTC),
-                },
-            ),
-            (
-                "campaign-status-changed",
-                {"campaign_id": campaign_id, "status": "running", "previous_status": "draft"},
-            ),
-            (
-                "campaign-progress",
-                {
-                    "campaign_id": campaign_id,
-                    "total": 50,
-                    "pending": 28,
-                    "in_progress": 2,
-                    "completed": 18,
-                    "failed": 2,
-                    "percent": 40.0,
                 },
             ),
             (
@@ -91,18 +76,12 @@ def watch_the_panels(page, base_url: str, username: str, workspace) -> dict:
     hostile = export_links_of(page, workspace, ["//evil.example/x", "/\\evil.example/x",
                                                 "javascript:alert(1)", "http://evil.example/x",
                                                 "https://files.example.com/export.csv"])
-    campaign = page.locator(f"#campaign-{campaign_id}")
     export = page.locator(f"#export-{export_id}")
     return {
         **seen,
         "empty_after": page.evaluate(EMPTY),
         "notification": page.inner_text("#notifications li strong"),
         "badge": page.inner_text("#unread-count"),
-        "campaign": [
-            campaign.get_attribute("data-status"),
-            campaign.locator("progress").evaluate("bar => bar.value"),
-            campaign.locator(".detail").inner_text(),
-        ],
         "export": [
             export.locator(".state").inner_text(),
             export.locator("progress").evaluate("bar => bar.value"),
@@ -136,13 +115,11 @@ def test_the_panels_start_empty_and_fill_from_their_events(tmp_path, owner, work
 
     assert seen["empty"] == [
         "No notifications.",
-        "No campaign has run while this page was open.",
         "No export has run while this page was open.",
     ]
     assert seen["badge_hidden"]
     assert seen["empty_after"] == []
     assert seen["notification"] == "Credit is low" and seen["badge"] == "1"
-    assert seen["campaign"] == ["running", 40, "20 of 50 contacts done, 2 failed"]
     assert seen["export"] == ["completed", 100, "1000 rows", f"/api/v1/exports/{seen['export_id']}/download"]
     assert seen["export_rows"] == 1  # updated in place
     # a download link is a path of this site or an https address, nothing else

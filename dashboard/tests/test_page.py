@@ -58,6 +58,18 @@ def test_a_user_in_several_workspaces_switches_between_only_theirs(
     assert foreign.status_code == unknown.status_code == 404
 
 
+def test_members_get_the_forms_that_act_and_viewers_do_not(signed_in, owner, teammate, viewer):
+    forms = ('id="call-form"', 'id="campaign-form"', 'id="upload-form"', 'data-action="start"')
+
+    member_page = signed_in(teammate).get("/dashboard/").content.decode()
+    viewer_page = signed_in(viewer).get("/dashboard/").content.decode()
+
+    assert all(form in member_page for form in forms)
+    assert not any(form in viewer_page for form in forms)
+    # both see the campaigns and their contacts
+    assert 'id="campaigns"' in viewer_page and 'id="contacts"' in viewer_page
+
+
 def test_a_user_without_a_workspace_is_told_so(signed_in, django_user_model):
     loner = django_user_model.objects.create_user(username="lonely", password=PASSWORD)
 
@@ -76,5 +88,7 @@ def test_the_page_carries_no_secret(signed_in, owner, workspace, admin_key):
 
 
 def test_the_module_and_its_styles_are_static_files():
-    for name in ("dashboard/dashboard.js", "dashboard/dashboard.css"):
+    for name in ("dashboard/dashboard.js", "dashboard/dashboard.css", "dashboard/campaigns.js",
+                 "dashboard/campaign_contacts.js", "dashboard/campaign_upload.js", "dashboard/calls_form.js",
+                 "dashboard/agents.js"):
         assert finders.find(name) is not None, name

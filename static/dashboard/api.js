@@ -8,19 +8,40 @@ function cookie(name) {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
-export async function api(path, { method = "GET", json } = {}) {
+// A refused request: the status and the API's error body (docs/reference/errors.md).
+export class ApiError extends Error {
+  constructor(method, path, status, error) {
+    super(error?.message ?? `${method} ${path}: ${status}`);
+    this.status = status;
+    this.code = error?.code ?? "http_error";
+    this.details = error?.details ?? {};
+  }
+}
+
+// `json` is sent as JSON; `body` as it is, with its `type` (a CSV file's text).
+export async function api(path, { method = "GET", json, body, type } = {}) {
   const headers = { "X-Workspace": workspace, "X-CSRFToken": cookie("csrftoken"), Accept: "application/json" };
   if (json !== undefined) headers["Content-Type"] = "application/json";
+  else if (body !== undefined) headers["Content-Type"] = type;
   const response = await fetch(`/api/v1${path}`, {
     method,
     credentials: "same-origin",
     headers,
-    body: json === undefined ? undefined : JSON.stringify(json),
+    body: json === undefined ? body : JSON.stringify(json),
   });
   if (!response.ok) {
-    throw new Error(`${method} ${path}: ${response.status}`);
+    const answer = await response.json().catch(() => ({}));
+    throw new ApiError(method, path, response.status, answer.error);
   }
-  return response.json();
+  return response.status === 204 ? null : response.json();
+}
+
+// What to tell a person about a refused request: the API's sentence, and the first
+// field it names when the input did not validate.
+export function problem(error) {
+  const field = error.details?.fields?.[0];
+  if (field) return `${error.message} ${field.field ? `${field.field}: ` : ""}${field.message}`;
+  return error.message || "Something went wrong; try again.";
 }
 
 export const TERMINAL = new Set(["completed", "failed", "busy", "no-answer", "canceled"]);

@@ -11,6 +11,8 @@
 //    wait `retry_ms` and reconnect.
 
 import { api, money, seconds, TERMINAL } from "./api.js";
+import { initCallForm } from "./calls_form.js";
+import { CAMPAIGN_TYPES, initCampaigns, loadCampaigns, onCampaignEvent } from "./campaigns.js";
 import { CALL_STREAM_TYPES, follow, initDrawer, onCallEvent, openCall } from "./drawer.js";
 import { applyPanelEvent, PANEL_TYPES } from "./panels.js";
 
@@ -196,6 +198,10 @@ function onPanelEvent(message) {
   applyPanelEvent(message.type, received(message).data);
 }
 
+function onCampaignStreamEvent(message) {
+  onCampaignEvent(message.type, received(message).data);
+}
+
 function received(message) {
   if (message.lastEventId) state.cursor = message.lastEventId;
   return JSON.parse(message.data);
@@ -227,15 +233,20 @@ async function connect() {
     state.clientId = JSON.parse(message.data).data.client_id;
     state.failures = 0;
     setConnection("live", "Live");
-    if (!state.ready) loadState().catch(() => reconnectLater(RETRY_MS[1]));
+    if (!state.ready) {
+      loadState().catch(() => reconnectLater(RETRY_MS[1]));
+      loadCampaigns(); // on its own: a failure there leaves the calls alone, and says so
+    }
     // a new connection has no subscriptions: the open drawer follows its call again
     follow().catch(() => {});
   });
   for (const type of STATE_TYPES) source.addEventListener(type, onStateEvent);
   for (const type of CALL_STREAM_TYPES) source.addEventListener(type, onCallStreamEvent);
   for (const type of PANEL_TYPES) source.addEventListener(type, onPanelEvent);
+  for (const type of CAMPAIGN_TYPES) source.addEventListener(type, onCampaignStreamEvent);
   source.addEventListener("stream-reset", () => {
     state.cursor = null;
+    loadCampaigns();
     loadState()
       .then(follow)
       .catch(() => reconnectLater(RETRY_MS[1]));
@@ -256,4 +267,6 @@ document.getElementById("workspace-switcher")?.addEventListener("change", (event
   event.target.form.requestSubmit();
 });
 initDrawer({ call: (id) => state.calls.get(id), clientId: () => state.clientId });
+initCallForm();
+initCampaigns({ openCall });
 connect();

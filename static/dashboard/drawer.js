@@ -37,6 +37,10 @@ const drawer = {
   node: null, // the call's node, as its transitions say
 };
 let page; // { call(id), clientId() } from the dashboard
+// A call the calls table does not hold (an older one, opened from a campaign's
+// contacts): read when the drawer opens it, kept while it is open.
+const outside = new Map();
+const callOf = (id) => page.call(id) ?? outside.get(id);
 
 export function initDrawer(hooks) {
   page = hooks;
@@ -68,6 +72,7 @@ function leave() {
   const { callId, subscribedWith } = drawer;
   drawer.callId = null;
   drawer.generation += 1;
+  outside.delete(callId);
   drawer.subscribedWith = null;
   if (subscribedWith && subscribedWith === page.clientId()) {
     // best effort: the connection forgets its subscriptions when it closes anyway
@@ -87,9 +92,14 @@ export async function follow() {
   transcript.replaceChildren();
   activity.replaceChildren();
   panel.dataset.ready = "false";
-  drawFacts(page.call(id));
+  drawFacts(callOf(id));
+  if (!callOf(id)) {
+    outside.set(id, await api(`/calls/${id}`));
+    if (generation !== drawer.generation) return;
+  }
+  drawFacts(callOf(id));
 
-  const call = page.call(id);
+  const call = callOf(id);
   const clientId = page.clientId();
   if (call && !TERMINAL.has(call.status) && clientId) {
     try {
@@ -128,9 +138,17 @@ export async function follow() {
 // Every event about a call passes here; the drawer keeps those of its call.
 export function onCallEvent(envelope) {
   if (envelope.call_id !== drawer.callId) return;
-  if (envelope.type === "call-status" || envelope.type === "call-ended") drawFacts(page.call(drawer.callId));
+  if (envelope.type === "call-status" || envelope.type === "call-ended") {
+    const known = outside.get(drawer.callId);
+    if (known) outside.set(drawer.callId, { ...known, ...endingOf(envelope.data) });
+    drawFacts(callOf(drawer.callId));
+  }
   if (drawer.ready) show(envelope);
   else drawer.held.push(envelope);
+}
+
+function endingOf({ status, end_reason, duration, cost }) {
+  return end_reason === undefined ? { status } : { status, end_reason, duration, cost };
 }
 
 function drawFacts(call) {

@@ -1,32 +1,25 @@
-// Notifications, campaigns and exports, drawn from their workspace events.
+// Notifications and exports, drawn from their workspace events (campaigns have a
+// view of their own: campaigns.js).
 //
 // Their REST endpoints are not built yet (docs/reference/rest.md#to-come names them), so these panels
-// start empty on every page load and fill from the stream: a notification,
-// campaign or export that changes while the page is open shows up, and a
-// reconnect replays what was missed, like every persisted event. When those
-// endpoints land, each panel reads its state first, as the calls table does.
+// start empty on every page load and fill from the stream: a notification or
+// export that changes while the page is open shows up, and a reconnect replays
+// what was missed, like every persisted event. When those endpoints land, each
+// panel reads its state first, as the calls table and the campaigns do.
 
 import { clearEmpty, clock, safeLink } from "./api.js";
 
-export const PANEL_TYPES = ["notification", "campaign-status-changed", "campaign-progress", "data-export-status"];
+export const PANEL_TYPES = ["notification", "data-export-status"];
 const MAX_ITEMS = 50;
 
 const notifications = document.getElementById("notifications");
 const unread = document.getElementById("unread-count");
-const campaigns = document.getElementById("campaigns");
 const exports = document.getElementById("exports");
 
 export function applyPanelEvent(type, data) {
   switch (type) {
     case "notification":
       return addNotification(data);
-    case "campaign-status-changed":
-      return drawProgress(campaigns, "campaign", data.campaign_id, { status: data.status });
-    case "campaign-progress":
-      return drawProgress(campaigns, "campaign", data.campaign_id, {
-        percent: data.percent,
-        detail: `${data.completed + data.failed} of ${data.total} contacts done, ${data.failed} failed`,
-      });
     case "data-export-status":
       return drawProgress(exports, "export", data.export_id, {
         status: data.status,
@@ -59,7 +52,7 @@ function addNotification(notification) {
   unread.hidden = count === 0;
 }
 
-// One line per campaign or export, updated in place as its events arrive.
+// One line per export, updated in place as its events arrive.
 function drawProgress(list, kind, id, { status, percent, detail, link }) {
   clearEmpty(list);
   let item = document.getElementById(`${kind}-${id}`);
@@ -68,7 +61,7 @@ function drawProgress(list, kind, id, { status, percent, detail, link }) {
     item.id = `${kind}-${id}`;
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = `${kind === "campaign" ? "Campaign" : "Export"} ${id.slice(0, 8)}`;
+    name.textContent = `Export ${id.slice(0, 8)}`;
     const state = document.createElement("span");
     state.className = "state";
     const bar = document.createElement("progress");
