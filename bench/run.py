@@ -1698,9 +1698,9 @@ def main(argv=None) -> int:
     parser.add_argument("--campaign-contacts", type=int, default=10_000, help="contacts of the campaign")
     parser.add_argument("--campaign-concurrency", type=int, default=100, help="its max_concurrency")
     parser.add_argument("--campaign-speed", type=float, default=200, help="SIMULATOR_SPEED of its calls")
-    # The simulator's steps are small transactions whose time is mostly the commit's
-    # WAL flush: more pool children overlap those waits (docs/PERFORMANCE.md "Campaigns").
-    parser.add_argument("--campaign-worker-concurrency", type=int, default=8,
+    # Every emitting transaction of the workspace waits for its event cursor, so more
+    # children than cores only queue on it (docs/PERFORMANCE.md "Campaigns").
+    parser.add_argument("--campaign-worker-concurrency", type=int, default=2,
                         help="pool children of each of the two workers")
     parser.add_argument("--campaign-timeout", type=float, default=1500, help="seconds to wait for completion")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")

@@ -250,6 +250,12 @@ if VOICE_RUNTIME not in ("simulated", "ingest"):
 SIMULATOR_SPEED = env.float("SIMULATOR_SPEED", default=1.0)
 if SIMULATOR_SPEED <= 0:
     raise ImproperlyConfigured("SIMULATOR_SPEED must be above 0.")
+# Steps of a simulated call due within this many seconds (after SIMULATOR_SPEED) of the
+# one being played go in its batch: one task and one transaction, as a real runtime
+# batches what it hears at once (docs/runtime.md). 0 plays every step on its own.
+SIMULATOR_BATCH_SECONDS = env.float("SIMULATOR_BATCH_SECONDS", default=0.05)
+if not 0 <= SIMULATOR_BATCH_SECONDS <= 1:
+    raise ImproperlyConfigured("SIMULATOR_BATCH_SECONDS must be 0 to 1.")
 # The caller id of a call placed without `from_number`.
 CALLS_DEFAULT_FROM_NUMBER = env.str("CALLS_DEFAULT_FROM_NUMBER", default="+14155550100")
 # A call still queued or ringing after this long ends (failed / no-answer).

@@ -383,16 +383,30 @@ def play_step(workspace_id: str, call_id: str, seed: int, index: int, speed: flo
     steps = script_for(call_id, agent_facts(call.agent), seed, inbound=call.direction == "inbound")
     if index >= len(steps):
         return
+    speed = speed or settings.SIMULATOR_SPEED
+    after = steps_due_with(steps, index, speed=speed, within=settings.SIMULATOR_BATCH_SECONDS)
     now = datetime.now(UTC).isoformat()
-    items = [{**event, "timestamp": now} for event in steps[index].events]
+    items = [{**event, "timestamp": now} for step in steps[index:after] for event in step.events]
     result = ingest_batch(workspace, items, reporter="simulated") if items else None
     if result is not None and any(error["code"] in CALL_ENDED_CODES for error in result.errors):
         return  # ended from our side: the performance stops here
-    if index + 1 < len(steps):
+    if after < len(steps):
         play_step.apply_async(
-            args=[workspace_id, call_id, seed, index + 1, speed],
-            countdown=steps[index + 1].delay / (speed or settings.SIMULATOR_SPEED),
+            args=[workspace_id, call_id, seed, after, speed],
+            countdown=steps[after].delay / speed,
         )
+
+
+def steps_due_with(steps: list[Step], index: int, *, speed: float, within: float) -> int:
+    """The end (exclusive) of the run of steps played with step `index`: the ones
+    that follow it by at most `within` seconds in all, at `speed`. At high speed a
+    call's steps are milliseconds apart, and a task and a transaction each would
+    cost more than the call; at speed 1 every step is played on its own."""
+    after, waited = index + 1, 0.0
+    while after < len(steps) and waited + steps[after].delay / speed <= within:
+        waited += steps[after].delay / speed
+        after += 1
+    return after
 
 
 def agent_facts(agent) -> dict[str, Any]:

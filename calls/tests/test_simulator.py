@@ -10,8 +10,8 @@ import pytest
 from calls import services
 from calls.ingest import ingest_batch
 from calls.models import Call, CallEvent
-from calls.runtime.simulated import agent_facts, runtime, script_for
-from project.testing import running_server, running_worker
+from calls.runtime.simulated import Step, agent_facts, runtime, script_for, steps_due_with
+from project.testing import running_server, running_worker, wait_for
 from realtime.models import Event
 from realtime.tests.streaming import open_stream, without_control
 
@@ -139,6 +139,51 @@ def test_every_step_of_every_kind_of_script_passes_the_ingest_validation(workspa
             assert result.errors == [], (seed, result.errors)
         call.refresh_from_db()
         assert not call.is_active and call.end_reason
+
+
+def test_at_speed_one_every_step_plays_on_its_own():
+    steps = script_for("c", AGENT, 7)
+    assert all(steps_due_with(steps, index, speed=1, within=0.05) == index + 1 for index in range(len(steps)))
+
+
+def test_steps_due_within_the_batch_span_play_together_and_the_span_is_never_exceeded():
+    # given steps 0.5 s, 1 s, 2 s and 4 s apart, at speed 100 (5, 10, 20 and 40 ms)
+    steps = [Step(0.0), Step(0.5), Step(1.0), Step(2.0), Step(4.0)]
+
+    # then a 50 ms span takes the next three steps (35 ms in all), not the fourth (75 ms)
+    assert steps_due_with(steps, 0, speed=100, within=0.05) == 4
+    # and a span of 0 plays each step on its own
+    assert steps_due_with(steps, 0, speed=100, within=0) == 1
+    # and a run stops at the script's end
+    assert steps_due_with(steps, 4, speed=1000, within=1) == 5
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_call_played_in_batches_at_high_speed_reports_every_event_of_its_script_in_order(
+    tmp_path, workspace
+):
+    # given a call and a conversation's script, played at a speed where steps are ms apart
+    call = services.call_create(workspace=workspace, to_number="+14155550123", place=False)
+    seed = answered_seed(call)
+    steps = script_for(str(call.pk), agent_facts(call.agent), seed)
+    script = [event for step in steps for event in step.events]
+    env = {"SIMULATOR_SPEED": "400", "SIMULATOR_BATCH_SECONDS": "0.05", "VOICE_RUNTIME": "simulated"}
+
+    # when a worker plays it
+    with running_worker(tmp_path, env=env):
+        runtime.place(call, speed=400, seed=seed)
+        wait_for(lambda: CallEvent.objects.filter(call=call, type="call-recording").count() == 2,
+                 timeout=60, message="the recording's two events")
+
+    # then the timeline holds every persisted event of the script, in the script's order
+    persisted = [event["type"] for event in script if event["type"] not in ("call-interim", "call-tts-word")]
+    # (call-created, call-ended and call-recording-status are Callboard's own, not the runtime's)
+    timeline = list(CallEvent.objects.filter(call=call)
+                    .exclude(type__in=["call-created", "call-ended", "call-recording-status"])
+                    .order_by("created_at", "id").values_list("type", flat=True))
+    assert timeline == persisted
+    assert Call.objects.get(pk=call.pk).status == "completed"
 
 
 @pytest.mark.e2e
