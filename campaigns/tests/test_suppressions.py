@@ -218,3 +218,12 @@ def test_a_page_token_of_another_list_is_400_not_500(write_key, workspace, sourc
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_page_token"
+
+
+def test_an_unknown_field_is_400_and_adds_nothing(write_key):
+    """A misspelt `reason` is refused, not silently dropped (as for campaigns)."""
+    response = write_key.post(PATH, {"phone_number": ADA, "reasn": "asked not to be called"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["fields"][0]["field"] == "reasn"
+    assert Suppression.objects.count() == 0
