@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 from campaigns.contacts import MAX_REASON_CHARS, MAX_REPORTED_ERRORS
 from campaigns.uploads import MAX_ROWS
@@ -62,6 +63,8 @@ class ContactListParams(Schema):
 
 
 class SuppressionIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt reason is refused, not dropped
+
     phone_number: str = Field(max_length=64, description="E.164, like +14155550123.")
     reason: str = Field("", max_length=MAX_REASON_CHARS)
 

@@ -84,7 +84,6 @@ def campaigns_flush_due_progress(*, now: datetime | None = None) -> int:
     runs at once send nothing twice (the lock, then `progress_due` and the interval
     decide). A campaign that fails is logged, counted
     (`callboard_background_failures_total`) and skipped."""
-    now = now or datetime.now(UTC)
     # System-wide by design (a sweep acts for no workspace); each campaign is then
     # flushed in its own workspace's name.
     due = list(Campaign.objects.filter(progress_due=True).values_list("pk", "workspace_id"))
@@ -103,7 +102,10 @@ def campaigns_flush_due_progress(*, now: datetime | None = None) -> int:
     return emitted
 
 
-def _flush_due(workspace: Workspace, campaign_id, now: datetime) -> int:
+def _flush_due(workspace: Workspace, campaign_id, now: datetime | None) -> int:
+    """`now` None: the clock once the campaign is locked, not when the run began (a
+    run that waited for locks or spent seconds on other campaigns would stamp its
+    event early, and the next could follow in less than PROGRESS_INTERVAL)."""
     hold_cursor(workspace)
     # After the cursor, as everywhere. A row still locked then was locked out of that
     # order (by a writer that emits nothing): the next run sees it.

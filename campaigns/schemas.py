@@ -33,9 +33,12 @@ class CampaignIn(Schema):
                               description="An agent's name; the default agent if omitted.")
     from_number: str | None = Field(None, max_length=32,
                                     description="E.164; the deployment's default caller id if omitted.")
-    max_concurrency: int = Field(5, ge=1, le=MAX_CONCURRENCY, description="Calls at once, at most.")
+    # strict: a JSON true is not 1 (campaigns/validation.py refuses it too).
+    max_concurrency: int = Field(5, ge=1, le=MAX_CONCURRENCY, strict=True,
+                                 description="Calls at once, at most.")
     calls_per_minute: int | None = Field(
-        None, ge=1, le=MAX_CALLS_PER_MINUTE, description="Pacing: calls placed a minute, at most; null: none."
+        None, ge=1, le=MAX_CALLS_PER_MINUTE, strict=True,
+        description="Pacing: calls placed a minute, at most; null: none.",
     )
     calling_window: dict[str, Any] | None = Field(None, description=WINDOW)
     retry: dict[str, Any] | None = Field(None, description=RETRY)
@@ -51,8 +54,8 @@ class CampaignPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=MAX_NAME_LENGTH)
     agent: str | None = Field(None, max_length=64)
     from_number: str | None = Field(None, max_length=32)
-    max_concurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
-    calls_per_minute: int | None = Field(None, ge=1, le=MAX_CALLS_PER_MINUTE)
+    max_concurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY, strict=True)
+    calls_per_minute: int | None = Field(None, ge=1, le=MAX_CALLS_PER_MINUTE, strict=True)
     calling_window: dict[str, Any] | None = Field(None, description=WINDOW)
     retry: dict[str, Any] | None = Field(None, description=RETRY)
     start_at: UtcDatetime | None = Field(None, description=START_AT)

@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from billing.services import account_of
 from calls.agents import agent_named
@@ -190,7 +190,25 @@ def campaign_update(*, workspace: Workspace, campaign_id, **changes) -> Campaign
         for field, value in values.items():
             setattr(campaign, field, value)
         campaign.save(update_fields=[*values, "updated_at"])
+        if "retry" in values:
+            _end_retries_no_longer_allowed(campaign)
     return campaign
+
+
+def _end_retries_no_longer_allowed(campaign: Campaign) -> None:
+    """A changed retry policy applies to the contacts already waiting for a retry: one
+    whose outcome it no longer names, or who has had `max_attempts` calls, fails now
+    with its last outcome (the dialer would otherwise call it again)."""
+    retry = campaign.retry
+    ended = (
+        _contacts(campaign)
+        .filter(status=ContactStatus.RETRY_WAIT)
+        .filter(Q(attempts__gte=retry["max_attempts"]) | ~Q(outcome__in=retry["retry_on"]))
+        .update(status=ContactStatus.FAILED, next_attempt_at=None, updated_at=datetime.now(UTC))
+    )
+    if ended:
+        campaign.progress_due = True
+        campaign.save(update_fields=["progress_due"])
 
 
 def campaign_delete(*, workspace: Workspace, campaign_id) -> None:

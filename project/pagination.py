@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from ninja import Field, Schema
@@ -48,7 +49,11 @@ def paginate(queryset: QuerySet, *, page_size: int, page_token: str = "") -> Pag
     ordered = queryset.order_by("-created_at", "-pk")
     if page_token:
         created_at, pk = _decode(page_token)
-        ordered = ordered.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+        try:
+            ordered = ordered.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+        except (ValidationError, ValueError, TypeError):
+            # Signed, but by another list whose ids are of another kind (uuid, integer).
+            raise BadRequest("The page token is not valid.", code="invalid_page_token") from None
     rows = list(ordered[: page_size + 1])
     next_token = ""
     if len(rows) > page_size:

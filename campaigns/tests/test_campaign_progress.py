@@ -2,16 +2,19 @@
 `campaign-progress` at most once a second per campaign and always once after the
 last change. Time is given to the flush, so no test depends on the clock."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, connections, transaction
 
 from campaigns import progress, services
 from campaigns.models import Campaign, Contact
 from campaigns.tests.lifecycle_helpers import add_contacts, emitted, mark_progress_due
 from project.celery import app
+from project.testing import wait_for
+from realtime.emit import hold_cursor
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -148,3 +151,55 @@ def test_the_beat_runs_the_flush_every_second_and_drops_a_late_run():
     assert entry["schedule"] == 1.0 and entry["options"]["expires"] > 0
     app.loader.import_default_modules()
     assert "campaigns.progress_tasks.flush_campaign_progress" in app.tasks
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_beat_stamps_a_progress_with_when_it_went_out_not_when_its_run_began(workspace):
+    """Given a due campaign whose workspace's event cursor another transaction holds,
+    when a beat run begun meanwhile flushes it once the holder has committed, then the
+    progress is stamped with when it went out: the next one waits a second from
+    then, not from the start of a run that may have spent seconds on other campaigns."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: row locks, and a second connection that sees commits")
+    campaign = new_campaign(workspace)
+    add_contacts(campaign)
+    mark_progress_due(campaign)
+    held, release, released_at = threading.Event(), threading.Event(), []
+
+    def holder():
+        try:
+            with transaction.atomic():
+                hold_cursor(workspace)
+                held.set()
+                release.wait(30)
+                released_at.append(datetime.now(UTC))
+        finally:
+            connections.close_all()
+
+    def flusher():
+        try:
+            progress.campaigns_flush_due_progress()
+        finally:
+            connections.close_all()
+
+    holding = threading.Thread(target=holder, daemon=True)
+    holding.start()
+    assert held.wait(30)
+    flushing = threading.Thread(target=flusher, daemon=True)
+    flushing.start()
+    wait_for(_waiting_on_a_lock, timeout=30, message="the beat's run never waited for the cursor")
+
+    release.set()
+    holding.join(30)
+    flushing.join(30)
+
+    campaign.refresh_from_db()
+    assert len(progress_events(workspace)) == 1
+    assert campaign.progress_emitted_at >= released_at[0]

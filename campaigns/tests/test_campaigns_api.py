@@ -64,6 +64,8 @@ def test_creating_a_campaign_answers_201_with_the_draft(write_key, workspace, se
         ({"name": "x", "max_concurrency": 0}, "validation_error"),
         ({"name": "x", "max_concurrency": 101}, "validation_error"),
         ({"name": "x", "calls_per_minute": 601}, "validation_error"),
+        ({"name": "x", "max_concurrency": True}, "validation_error"),
+        ({"name": "x", "calls_per_minute": True}, "validation_error"),
         ({"name": "x", "colour": "blue"}, "validation_error"),
         ({"name": "x", "agent": "nobody"}, "unknown_agent"),
         ({"name": "x", "from_number": "0800 123"}, "invalid_phone_number"),
@@ -271,3 +273,14 @@ def test_another_workspaces_campaigns_are_not_found(outsider_key, workspace):
 
 def test_a_malformed_id_is_404(read_key):
     assert read_key.get(f"{URL}/not-a-uuid").status_code == 404
+
+
+@pytest.mark.parametrize("field", ["max_concurrency", "calls_per_minute"])
+def test_a_patch_with_true_for_a_number_is_400_and_changes_nothing(write_key, workspace, field):
+    campaign = draft(workspace)
+
+    response = write_key.patch(f"{URL}/{campaign.pk}", {field: True})
+
+    assert response.status_code == 400
+    campaign.refresh_from_db()
+    assert (campaign.max_concurrency, campaign.calls_per_minute) == (5, None)

@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from billing import services as billing
 from billing.tests.helpers import balance
 from campaigns import dialer
+from campaigns import services as campaigns
 from campaigns.dialer import dial, dial_due_campaigns
 from campaigns.models import Campaign, Contact
 from campaigns.tests.dialing import (
@@ -255,6 +256,52 @@ def test_a_due_retry_goes_before_contacts_never_called(workspace):
     dial(campaign.pk)
 
     assert campaign_calls(campaign).get().to_number == retried.phone_number
+
+
+@pytest.mark.parametrize("change", [
+    {"max_attempts": 2},
+    {"retry_on": ["busy"]},
+    {"retry_on": []},
+])
+def test_a_retry_the_policy_changed_while_paused_no_longer_allows_is_not_dialed(workspace, change):
+    """Given a paused campaign whose contact waits for a retry (its 2nd no-answer of 3
+    allowed), when the policy is changed so that it allows no more (2 attempts, or no
+    retry of no-answer) and the campaign resumes, then the contact is not called again:
+    it fails with its last outcome, and the campaign, with nothing left, completes."""
+    campaign = make_campaign(workspace, retry={"max_attempts": 3, "retry_on": ["no-answer", "busy"],
+                                               "delay_seconds": 60})
+    [contact] = add_contacts(campaign, numbers(1))
+    Contact.objects.filter(pk=contact.pk).update(
+        status="retry-wait", attempts=2, outcome="no-answer",
+        next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+    campaigns.campaign_pause(workspace=workspace, campaign_id=campaign.pk)
+
+    campaigns.campaign_update(workspace=workspace, campaign_id=campaign.pk,
+                              retry={"max_attempts": 3, "retry_on": ["no-answer", "busy"], **change})
+    campaigns.campaign_resume(workspace=workspace, campaign_id=campaign.pk)
+    dial(campaign.pk)
+
+    contact.refresh_from_db()
+    assert (contact.status, contact.outcome, contact.attempts) == ("failed", "no-answer", 2)
+    assert campaign_calls(campaign).count() == 0
+    assert Campaign.objects.get(pk=campaign.pk).status == "completed"
+
+
+def test_a_retry_the_changed_policy_still_allows_keeps_waiting(workspace):
+    campaign = make_campaign(workspace, retry={"max_attempts": 3, "retry_on": ["no-answer"],
+                                               "delay_seconds": 60})
+    [contact] = add_contacts(campaign, numbers(1))
+    Contact.objects.filter(pk=contact.pk).update(
+        status="retry-wait", attempts=2, outcome="no-answer",
+        next_attempt_at=datetime.now(UTC) + timedelta(minutes=1))
+    campaigns.campaign_pause(workspace=workspace, campaign_id=campaign.pk)
+
+    campaigns.campaign_update(workspace=workspace, campaign_id=campaign.pk,
+                              retry={"max_attempts": 3, "retry_on": ["no-answer", "busy"],
+                                     "delay_seconds": 5})
+
+    contact.refresh_from_db()
+    assert (contact.status, contact.outcome, contact.attempts) == ("retry-wait", "no-answer", 2)
 
 
 # --- pacing -----------------------------------------------------------------------------------

@@ -198,3 +198,32 @@ def test_a_paused_campaign_left_with_nothing_to_dial_stays_paused(write_key, wor
 
     campaign.refresh_from_db()
     assert campaign.status == "paused" and campaign.progress_due is True
+
+
+@pytest.mark.parametrize("source, target", [
+    ("/api/v1/campaigns", PATH),
+    (PATH, "/api/v1/campaigns"),
+])
+def test_a_page_token_of_another_list_is_400_not_500(write_key, workspace, source, target):
+    """Given a genuine page token of one list (campaigns: uuid ids; suppressions:
+    integer ids), when it is sent to the other list, then it is refused as a bad
+    token: it signs a position in another table."""
+    for index in range(2):
+        write_key.post(PATH, {"phone_number": f"+1415555012{index}"})
+        write_key.post("/api/v1/campaigns", {"name": f"Campaign {index}"})
+    token = write_key.get(source, {"page_size": 1}).json()["next_page_token"]
+    assert token
+
+    response = write_key.get(target, {"page_size": 1, "page_token": token})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_page_token"
+
+
+def test_an_unknown_field_is_400_and_adds_nothing(write_key):
+    """A misspelt `reason` is refused, not silently dropped (as for campaigns)."""
+    response = write_key.post(PATH, {"phone_number": ADA, "reasn": "asked not to be called"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["fields"][0]["field"] == "reasn"
+    assert Suppression.objects.count() == 0
