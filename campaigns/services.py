@@ -187,6 +187,10 @@ def campaign_update(*, workspace: Workspace, campaign_id, **changes) -> Campaign
         campaign = campaign_locked(workspace, campaign_id)
         _allow(campaign, "update")
         values = _checked(workspace, changes, now=datetime.now(UTC))
+        if "calls_per_minute" in values and values["calls_per_minute"] != campaign.calls_per_minute:
+            # The next dial's time was set by the old pace: a faster pace (or none)
+            # must not wait out the slower one's interval.
+            values["next_dial_at"] = None
         for field, value in values.items():
             setattr(campaign, field, value)
         campaign.save(update_fields=[*values, "updated_at"])

@@ -327,6 +327,21 @@ def test_calls_per_minute_spaces_the_calls_without_bursts(workspace):
     assert dial(campaign.pk) == 1
 
 
+
+def test_a_pace_changed_while_paused_does_not_wait_out_the_old_interval(workspace):
+    # given a campaign paced at one call a minute that has just placed a call
+    campaign = make_campaign(workspace, calls_per_minute=1, max_concurrency=5)
+    add_contacts(campaign, numbers(3))
+    assert dial(campaign.pk) == 1
+    campaigns.campaign_pause(workspace=workspace, campaign_id=campaign.pk)
+
+    # when the pace is lifted and the campaign resumes
+    campaigns.campaign_update(workspace=workspace, campaign_id=campaign.pk, calls_per_minute=None)
+    campaigns.campaign_resume(workspace=workspace, campaign_id=campaign.pk)
+
+    # then it dials its other contacts now, not a minute after the last call
+    assert dial(campaign.pk) == 2
+
 # --- credit -----------------------------------------------------------------------------------
 
 
