@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 
 from campaigns.models import TERMINAL_CONTACT_STATUSES, Campaign, Contact, ContactStatus, empty_stats
 from project.metrics import background_failures
@@ -36,6 +36,8 @@ STAT_KEYS = {
 # What `campaign-progress` carries of the stats (campaigns/events.py).
 PROGRESS_KEYS = ("total", "pending", "in_progress", "completed", "failed", "percent")
 PROGRESS_INTERVAL = timedelta(seconds=1)
+# The most campaigns one beat run flushes.
+PROGRESS_BATCH = 500
 
 
 def campaign_stats(campaign: Campaign) -> dict:
@@ -86,7 +88,13 @@ def campaigns_flush_due_progress(*, now: datetime | None = None) -> int:
     (`callboard_background_failures_total`) and skipped."""
     # System-wide by design (a sweep acts for no workspace); each campaign is then
     # flushed in its own workspace's name.
-    due = list(Campaign.objects.filter(progress_due=True).values_list("pk", "workspace_id"))
+    # The longest waiting first, at most PROGRESS_BATCH a run: a run stays short
+    # however many campaigns are due, and the rest go first in the next second's run.
+    due = list(
+        Campaign.objects.filter(progress_due=True)
+        .order_by(F("progress_emitted_at").asc(nulls_first=True))
+        .values_list("pk", "workspace_id")[:PROGRESS_BATCH]
+    )
     workspaces = Workspace.objects.in_bulk({workspace_id for _, workspace_id in due})
     emitted = 0
     for campaign_id, workspace_id in due:

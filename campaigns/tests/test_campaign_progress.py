@@ -142,6 +142,25 @@ def test_the_beat_flushes_every_due_campaign_of_every_workspace(workspace, other
     assert [event["campaign_id"] for event in progress_events(other_workspace)] == [str(theirs.pk)]
 
 
+def test_a_beat_run_flushes_at_most_its_batch_the_longest_waiting_first(workspace, monkeypatch):
+    # given three due campaigns, one never reported and two reported at different times
+    monkeypatch.setattr(progress, "PROGRESS_BATCH", 2)
+    recent, never, older = new_campaign(workspace), new_campaign(workspace), new_campaign(workspace)
+    for campaign in (recent, never, older):
+        add_contacts(campaign)
+        mark_progress_due(campaign)
+    Campaign.objects.filter(pk=recent.pk).update(progress_emitted_at=T0 - timedelta(seconds=5))
+    Campaign.objects.filter(pk=older.pk).update(progress_emitted_at=T0 - timedelta(seconds=50))
+
+    # when one run of the beat goes
+    sent = beat(T0)
+
+    # then it flushed two: the one never reported and the one waiting longest
+    assert sent == 2
+    assert {event["campaign_id"] for event in progress_events(workspace)} == {str(never.pk), str(older.pk)}
+    # and the third goes in the next run
+    assert beat(T0 + timedelta(seconds=1)) == 1
+
 def test_the_beat_runs_the_flush_every_second_and_drops_a_late_run():
     # given the deployment's beat schedule
     entry = next(entry for entry in settings.CELERY_BEAT_SCHEDULE.values()
