@@ -4,6 +4,8 @@ change only through the campaigns services, which emit what changed. Staff
 pause, resume and cancel campaigns, and add and remove suppressed numbers,
 through those services. docs/operations.md "Admin" says what staff see and why."""
 
+import contextlib
+
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
@@ -19,7 +21,7 @@ from project.admin_lists import (
     as_uuid,
     phone_prefix,
 )
-from project.errors import ApiError
+from project.errors import ApiError, NotFound
 
 ACTION_LIMIT = 100
 
@@ -206,7 +208,9 @@ class SuppressionAdmin(BigTableAdmin):
         pass  # SuppressionForm added it through the service when it was validated
 
     def delete_model(self, request, obj):
-        _remove(obj)
+        # Someone may have removed it a moment ago: what was asked for is then done.
+        with contextlib.suppress(NotFound):
+            _remove(obj)
 
     @admin.action(description="Remove selected numbers from their suppression lists", permissions=["delete"])
     def remove(self, request, queryset):

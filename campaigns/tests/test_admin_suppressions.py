@@ -76,3 +76,17 @@ def test_a_suppressed_number_is_never_edited(admin_client, workspace):
     assert response.status_code == 403
     entry.refresh_from_db()
     assert entry.reason == "asked"
+
+
+def test_a_number_removed_by_someone_else_a_moment_before_is_no_error(workspace):
+    # given staff opened a number's delete page, and it was removed over the API meanwhile
+    from django.contrib import admin
+
+    from campaigns.contacts import suppression_remove
+
+    entry = Suppression.objects.create(workspace=workspace, phone_number="+14155550123")
+    suppression_remove(workspace=workspace, phone_number=entry.phone_number)
+
+    # when the admin deletes the entry it had loaded, then nothing fails and nothing is left
+    admin.site._registry[Suppression].delete_model(None, entry)
+    assert not Suppression.objects.exists()
