@@ -1312,6 +1312,21 @@ def celery_process(setup: Setup, tag: str, role: str, env: dict,
     return process, log_file
 
 
+def stop_system(started: list, setup: Setup) -> None:
+    """Stops what a whole-system scenario started (last first: the web server, or a
+    Celery process with its log) and empties the run's Redis for the next scenario."""
+    for thing in reversed(started):
+        if isinstance(thing, Server):
+            thing.stop()
+        else:
+            stop_process(thing[0], timeout=30)
+            thing[1].close()
+    with contextlib.suppress(Exception):
+        import redis
+
+        redis.Redis.from_url(setup.redis.url).flushall()
+
+
 class RssSampler:
     """RSS of every process of the system under test, every `interval` seconds, from
     /proc: the web process(es), the worker's parent and each pool child, the beat;
@@ -1462,16 +1477,7 @@ def scenario_soak(variant: Variant, args, tag: str) -> dict:
             result[f"{role}_slope_mb_per_min"] = picked.get("slope_mb_per_min")
     finally:
         variant.env = original_env
-        for thing in reversed(started):
-            if isinstance(thing, Server):
-                thing.stop()
-            else:
-                stop_process(thing[0], timeout=30)
-                thing[1].close()
-        with contextlib.suppress(Exception):
-            import redis
-
-            redis.Redis.from_url(setup.redis.url).flushall()
+        stop_system(started, setup)
     return result
 
 
@@ -1521,16 +1527,7 @@ def scenario_campaign(variant: Variant, args, tag: str) -> dict:
         result["web_cpu_pct"] = sampler.result()["server_cpu_pct"]
     finally:
         variant.env = original_env
-        for thing in reversed(started):
-            if isinstance(thing, Server):
-                thing.stop()
-            else:
-                stop_process(thing[0], timeout=30)
-                thing[1].close()
-        with contextlib.suppress(Exception):
-            import redis
-
-            redis.Redis.from_url(setup.redis.url).flushall()
+        stop_system(started, setup)
     return result
 
 

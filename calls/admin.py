@@ -13,6 +13,7 @@ from calls import agents, services
 from calls.models import Agent, Call, CallEvent
 from project.admin_lists import (
     BigTableAdmin,
+    ReadOnly,
     TextFilter,
     WorkspaceFilter,
     act_on_selected,
@@ -63,7 +64,7 @@ class NewestEventsFormSet(BaseInlineFormSet):
         return self._newest
 
 
-class TimelineInline(admin.TabularInline):
+class TimelineInline(ReadOnly, admin.TabularInline):
     model = CallEvent
     formset = NewestEventsFormSet
     fields = ["created_at", "type", "timestamp", "data"]
@@ -71,15 +72,6 @@ class TimelineInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = f"timeline (the newest {TIMELINE_LIMIT} events, oldest first)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 CALL_FIELDSETS = [
@@ -94,7 +86,7 @@ CALL_FIELDSETS = [
 
 
 @admin.register(Call)
-class CallAdmin(BigTableAdmin):
+class CallAdmin(ReadOnly, BigTableAdmin):  # calls are placed through the API, the dashboard or a campaign
     """Read-only: a call changes only through the call services, which emit its
     events; the one change staff make, hanging up, is the service's too."""
 
@@ -146,15 +138,6 @@ class CallAdmin(BigTableAdmin):
         since = next(iter(oldest), None)  # None: fewer calls than the window, all of them
         return (matching if since is None else matching.filter(created_at__gte=since)), False
 
-    def has_add_permission(self, request):
-        return False  # calls are placed through the API, the dashboard or a campaign
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_hangup_permission(self, request) -> bool:
         return request.user.has_perm("calls.change_call")
 
@@ -180,7 +163,7 @@ class CallFilter(TextFilter):
 
 
 @admin.register(CallEvent)
-class CallEventAdmin(BigTableAdmin):
+class CallEventAdmin(ReadOnly, BigTableAdmin):
     """One call's whole timeline, a page at a time (the call's page shows the newest)."""
 
     list_display = ["created_at", "type", "timestamp", "summary"]
@@ -194,15 +177,6 @@ class CallEventAdmin(BigTableAdmin):
     def summary(self, event: CallEvent) -> str:
         text = str(event.data)
         return text if len(text) <= 120 else text[:119] + "…"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # What staff may set on an agent: what the API may (is_default stays as the workspace has it).

@@ -15,6 +15,7 @@ from campaigns import contacts, services
 from campaigns.models import Campaign, Contact, Suppression
 from project.admin_lists import (
     BigTableAdmin,
+    ReadOnly,
     TextFilter,
     WorkspaceFilter,
     act_on_selected,
@@ -24,19 +25,6 @@ from project.admin_lists import (
 from project.errors import ApiError, NotFound
 
 ACTION_LIMIT = 100
-
-
-class ReadOnly:
-    """Nothing is added, changed or deleted here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 CAMPAIGN_FIELDSETS = [

@@ -25,6 +25,20 @@ COUNT_CAP = 10_000
 PHONE_TERM = re.compile(r"\+?\d{1,15}")
 
 
+class ReadOnly:
+    """Nothing is added, changed or deleted here: the rows change only through their
+    services (an action may call one)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class CappedPaginator(Paginator):
     """Counts at most `COUNT_CAP` rows (`SELECT count(*) FROM (... LIMIT n)`), so a
     list of millions costs a bounded read; pages past the cap are not offered, a
