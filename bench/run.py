@@ -1699,7 +1699,7 @@ def main(argv=None) -> int:
     # children than cores only queue on it (docs/PERFORMANCE.md "Campaigns").
     parser.add_argument("--campaign-worker-concurrency", type=int, default=2,
                         help="pool children of each of the two workers")
-    parser.add_argument("--campaign-timeout", type=float, default=1500, help="seconds to wait for completion")
+    parser.add_argument("--campaign-timeout", type=float, default=3000, help="seconds to wait for completion")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
