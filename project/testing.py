@@ -349,3 +349,12 @@ def forget_rate_limits() -> None:
         if keys:
             client.delete(*keys)
     ratelimit._skip_until = 0.0
+
+
+def emitted(workspace, type: str) -> list[dict]:
+    """The payloads of the events of `type` the workspace recorded, in cursor order:
+    how every test reads what a service emitted (committed or not, the rows are
+    written in the service's transaction)."""
+    from realtime.models import Event
+
+    return [row.data for row in Event.objects.filter(workspace=workspace, type=type).order_by("seq")]

@@ -9,7 +9,6 @@ from billing.models import CreditAccount, LedgerEntry
 from billing.services import money
 from calls import services as calls
 from calls.models import Call
-from realtime.models import Event
 
 ANSWERED = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -47,7 +46,3 @@ def ledger_sum(workspace) -> Decimal:
 
 def charges_of(call: Call) -> Decimal:
     return _summed(LedgerEntry.objects.filter(call_id=str(call.pk)))
-
-
-def emitted(workspace, type: str) -> list[dict]:
-    return [row.data for row in Event.objects.filter(workspace=workspace, type=type).order_by("seq")]

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 
 from billing.models import CreditAccount, LedgerEntry
-from billing.tests.helpers import balance, emitted, ledger_sum
+from billing.tests.helpers import balance, ledger_sum
+from project.testing import emitted
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,9 @@ import pytest
 
 from billing import services
 from billing.models import LedgerEntry
-from billing.tests.helpers import ANSWERED, answered_call, balance, emitted
+from billing.tests.helpers import ANSWERED, answered_call, balance
 from calls.models import Call
+from project.testing import emitted
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,6 @@ from billing.tests.helpers import (
     answered_call,
     balance,
     charges_of,
-    emitted,
     end_call,
     ledger_sum,
 )
@@ -23,6 +22,7 @@ from calls import agents
 from calls import services as calls
 from calls.models import Call
 from project.errors import BadRequest, Conflict, PaymentRequired
+from project.testing import emitted
 from workspaces import services as workspaces
 
 RATE = Decimal("0.1000")  # the default per-minute rate (settings)

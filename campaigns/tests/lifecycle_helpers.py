@@ -2,6 +2,7 @@
 them, and the events that went out."""
 
 from campaigns.models import Campaign, Contact
+from project.testing import emitted
 from realtime.models import Event
 
 
@@ -24,10 +25,6 @@ def add_contacts(campaign: Campaign, *statuses: str) -> list[Contact]:
 def mark_progress_due(campaign: Campaign) -> None:
     """What the upload and the dialer do when contact counts change."""
     Campaign.objects.filter(pk=campaign.pk).update(progress_due=True)
-
-
-def emitted(workspace, type: str) -> list[dict]:
-    return [row.data for row in Event.objects.filter(workspace=workspace, type=type).order_by("seq")]
 
 
 def event_count(workspace) -> int:

@@ -12,8 +12,9 @@ from billing import services as billing
 from calls import agents
 from campaigns import services
 from campaigns.models import Campaign, Contact
-from campaigns.tests.lifecycle_helpers import add_contacts, emitted, event_count, status_changes
+from campaigns.tests.lifecycle_helpers import add_contacts, event_count, status_changes
 from project.errors import ApiError
+from project.testing import emitted
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ from django.db import connection, connections, transaction
 
 from campaigns import progress, services
 from campaigns.models import Campaign, Contact
-from campaigns.tests.lifecycle_helpers import add_contacts, emitted, mark_progress_due
+from campaigns.tests.lifecycle_helpers import add_contacts, mark_progress_due
 from project.celery import app
-from project.testing import wait_for
+from project.testing import emitted, wait_for
 from realtime.emit import hold_cursor
 
 pytestmark = pytest.mark.django_db

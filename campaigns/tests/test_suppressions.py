@@ -7,7 +7,7 @@ import pytest
 
 from campaigns.models import Contact, Suppression
 from campaigns.tests.upload_helpers import make_campaign, post_csv
-from realtime.models import Event
+from project.testing import emitted
 
 pytestmark = pytest.mark.django_db
 
@@ -185,9 +185,8 @@ def test_a_running_campaign_left_with_nothing_to_dial_completes(write_key, works
     # then
     campaign.refresh_from_db()
     assert campaign.status == "completed" and campaign.completed_at is not None
-    changes = Event.objects.filter(workspace=workspace, type="campaign-status-changed").order_by("seq")
-    assert [(event.data["previous_status"], event.data["status"]) for event in changes] == [
-        ("running", "completed")]
+    changes = emitted(workspace, "campaign-status-changed")
+    assert [(data["previous_status"], data["status"]) for data in changes] == [("running", "completed")]
 
 
 def test_a_paused_campaign_left_with_nothing_to_dial_stays_paused(write_key, workspace):
