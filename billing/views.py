@@ -8,7 +8,7 @@ from billing import services
 from billing.models import LedgerEntry
 from billing.schemas import BalanceOut, LedgerEntryOut, LedgerPage, LedgerParams, TopUpIn
 from project.errors import BadRequest, documented_errors
-from project.pagination import PageParams, paginate
+from project.pagination import PageParams, paginated
 from workspaces.auth import ADMIN, READ, WorkspaceAuth
 
 router = Router(tags=["billing"])
@@ -39,12 +39,7 @@ def balance(request: HttpRequest):
 def ledger(request: HttpRequest, filters: Query[LedgerParams], params: Query[PageParams]):
     """The ledger, newest first: every change of the balance with the balance it left."""
     entries = services.ledger(request.auth.workspace, kind=filters.kind, call_id=filters.call_id)
-    page = paginate(entries, page_size=params.page_size, page_token=params.page_token)
-    return {
-        "results": [entry_out(entry) for entry in page.results],
-        "next_page_token": page.next_page_token,
-        "total_count": page.total_count,
-    }
+    return paginated(entries, params, entry_out)
 
 
 @router.post(

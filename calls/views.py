@@ -26,7 +26,7 @@ from calls.schemas import (
     SubscriptionOut,
 )
 from project.errors import PayloadTooLarge, documented_errors
-from project.pagination import PageParams, paginate
+from project.pagination import PageParams, paginate, paginated
 from realtime import subscriptions
 from workspaces.auth import ADMIN, READ, RUNTIME, WRITE, WorkspaceAuth
 from workspaces.scoping import get_scoped_or_404, scoped
@@ -59,12 +59,7 @@ def call_create(request: HttpRequest, payload: CallIn):
 @router.get("/calls", response={200: CallPage, **AUTH_ERRORS}, auth=WorkspaceAuth(READ))
 def call_list(request: HttpRequest, filters: Query[CallListParams], params: Query[PageParams]):
     calls = selectors.call_list(request.auth.workspace, **filters.dict())
-    page = paginate(calls, page_size=params.page_size, page_token=params.page_token)
-    return {
-        "results": [selectors.call_object(call) for call in page.results],
-        "next_page_token": page.next_page_token,
-        "total_count": page.total_count,
-    }
+    return paginated(calls, params, selectors.call_object)
 
 
 @router.get("/calls/{call_id}", response={200: CallObject, **ONE}, auth=WorkspaceAuth(READ))
@@ -98,22 +93,12 @@ def call_events(request: HttpRequest, call_id: str, params: Query[PageParams]):
     """The call's persisted events, newest first; each an event envelope."""
     call = selectors.call_get(request.auth.workspace, call_id)
     events = scoped(CallEvent, request.auth.workspace).filter(call=call)
-    page = paginate(events, page_size=params.page_size, page_token=params.page_token)
-    return {
-        "results": [
-            {
-                "event_id": event.event_id,
-                "type": event.type,
-                "workspace_id": str(call.workspace_id),
-                "call_id": str(call.pk),
-                "timestamp": event.timestamp,
-                "data": event.data,
-            }
-            for event in page.results
-        ],
-        "next_page_token": page.next_page_token,
-        "total_count": page.total_count,
-    }
+
+    def envelope(event: CallEvent) -> dict:
+        return {"event_id": event.event_id, "type": event.type, "workspace_id": str(call.workspace_id),
+                "call_id": str(call.pk), "timestamp": event.timestamp, "data": event.data}
+
+    return paginated(events, params, envelope)
 
 
 def _subscription(request: HttpRequest, call_id: str, client_id: str, subscribe: bool) -> dict:

@@ -21,7 +21,7 @@ from campaigns.contact_schemas import (
 )
 from campaigns.uploads import MAX_ROWS, copy_body
 from project.errors import BadRequest, UnsupportedMediaType, documented_errors
-from project.pagination import PageParams, paginate
+from project.pagination import PageParams, paginated
 from workspaces.auth import READ, WRITE, WorkspaceAuth
 
 router = Router(tags=["contacts"])
@@ -98,18 +98,13 @@ def contacts_upload(request: HttpRequest, campaign_id: str):
 def contact_list(request: HttpRequest, campaign_id: str, filters: Query[ContactListParams],
                  params: Query[PageParams]):
     found = contacts.contact_list(request.auth.workspace, campaign_id, status=filters.status)
-    page = paginate(found, page_size=params.page_size, page_token=params.page_token)
-    return {"results": [contacts.contact_object(contact) for contact in page.results],
-            "next_page_token": page.next_page_token, "total_count": page.total_count}
+    return paginated(found, params, contacts.contact_object)
 
 
 @router.get("/suppressions", response={200: SuppressionPage, **AUTH_ERRORS}, auth=WorkspaceAuth(READ),
             tags=["suppressions"])
 def suppression_list(request: HttpRequest, params: Query[PageParams]):
-    page = paginate(contacts.suppression_list(request.auth.workspace), page_size=params.page_size,
-                    page_token=params.page_token)
-    return {"results": [contacts.suppression_object(entry) for entry in page.results],
-            "next_page_token": page.next_page_token, "total_count": page.total_count}
+    return paginated(contacts.suppression_list(request.auth.workspace), params, contacts.suppression_object)
 
 
 @router.post("/suppressions", response={200: SuppressionOut, 201: SuppressionOut, **AUTH_ERRORS},

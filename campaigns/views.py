@@ -8,7 +8,7 @@ from ninja.responses import Status
 from campaigns import selectors, services
 from campaigns.schemas import CampaignIn, CampaignListParams, CampaignOut, CampaignPage, CampaignPatch
 from project.errors import documented_errors
-from project.pagination import PageParams, paginate
+from project.pagination import PageParams, paginated
 from workspaces.auth import READ, WRITE, WorkspaceAuth
 
 router = Router(tags=["campaigns"])
@@ -28,12 +28,7 @@ def campaign_create(request: HttpRequest, payload: CampaignIn):
 @router.get("/campaigns", response={200: CampaignPage, **AUTH_ERRORS}, auth=WorkspaceAuth(READ))
 def campaign_list(request: HttpRequest, filters: Query[CampaignListParams], params: Query[PageParams]):
     campaigns = selectors.campaign_list(request.auth.workspace, status=filters.status)
-    page = paginate(campaigns, page_size=params.page_size, page_token=params.page_token)
-    return {
-        "results": [services.campaign_object(campaign) for campaign in page.results],
-        "next_page_token": page.next_page_token,
-        "total_count": page.total_count,
-    }
+    return paginated(campaigns, params, services.campaign_object)
 
 
 @router.get("/campaigns/{campaign_id}", response={200: CampaignOut, **ONE}, auth=WorkspaceAuth(READ))

@@ -5,7 +5,9 @@ arrive, with no duplicates or gaps between pages. The token is signed, so a
 client cannot forge a position; a bad one is a 400.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -61,3 +63,11 @@ def paginate(queryset: QuerySet, *, page_size: int, page_token: str = "") -> Pag
         last = rows[-1]
         next_token = signing.dumps([last.created_at.isoformat(), str(last.pk)], salt=_SALT)
     return Page(results=rows, next_page_token=next_token, total_count=total)
+
+
+def paginated(queryset: QuerySet, params: PageParams, item: Callable[[Any], Any]) -> Page:
+    """The page `params` ask for, each row turned into what the list answers by `item`:
+    a list endpoint's whole answer."""
+    page = paginate(queryset, page_size=params.page_size, page_token=params.page_token)
+    return Page(results=[item(row) for row in page.results], next_page_token=page.next_page_token,
+                total_count=page.total_count)
