@@ -102,7 +102,7 @@ def dial(campaign_id) -> int:
         if result.dialed not in (Dialed.PLACED, Dialed.SKIPPED):
             break
     else:
-        transaction.on_commit(lambda: _dial_again(campaign_id))
+        dial_after_commit(campaign_id)
     if result.dialed is Dialed.PACED:
         transaction.on_commit(lambda: _wake_at(campaign_id, result.wait))
     return placed
@@ -288,10 +288,12 @@ def _settle(contact: Contact, status: str, *, outcome: str) -> None:
 # --- what runs next ------------------------------------------------------------------------
 
 
-def _dial_again(campaign_id) -> None:
+def dial_after_commit(campaign_id) -> None:
+    """A run of the campaign's dialer, enqueued once the caller's transaction commits
+    (at once outside one): the run then sees what the transaction changed."""
     from campaigns.tasks import dial_campaign
 
-    dial_campaign.delay(str(campaign_id))
+    transaction.on_commit(lambda: dial_campaign.delay(str(campaign_id)))
 
 
 def _wake_key(campaign_id) -> str:
@@ -322,8 +324,6 @@ def dial_due_campaigns(now: datetime | None = None) -> int:
 
     System-wide by design, like the calls sweeper: it picks campaigns across
     workspaces, then acts on each in its own workspace's name."""
-    from campaigns.tasks import dial_campaign
-
     now = now or datetime.now(UTC)
     scheduled = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, start_at__lte=now)
     for campaign in scheduled.select_related("workspace")[:BEAT_BATCH]:
@@ -333,7 +333,7 @@ def dial_due_campaigns(now: datetime | None = None) -> int:
     )
     due = [str(campaign.pk) for campaign in _with_due_work(now) if _window_may_be_open(campaign, now)]
     for campaign_id in due:
-        transaction.on_commit(lambda campaign_id=campaign_id: dial_campaign.delay(campaign_id))
+        dial_after_commit(campaign_id)
     return len(due)
 
 

@@ -17,9 +17,7 @@ order of campaigns; endings of calls no contact waits for cost one query a batch
 
 from datetime import datetime
 
-from django.db import transaction
-
-from campaigns.dialer import resume_paused_for_credit
+from campaigns.dialer import dial_after_commit, resume_paused_for_credit
 from campaigns.models import Campaign, CampaignStatus, PauseReason
 from campaigns.outcomes import calls_awaited, contact_call_ended
 from workspaces.models import Workspace
@@ -57,10 +55,4 @@ def react(workspace: Workspace, events: list[dict]) -> None:
             )
         )
     for campaign_id in sorted(to_dial):
-        transaction.on_commit(lambda campaign_id=campaign_id: _dial(campaign_id))
-
-
-def _dial(campaign_id: str) -> None:
-    from campaigns.tasks import dial_campaign
-
-    dial_campaign.delay(campaign_id)
+        dial_after_commit(campaign_id)
