@@ -368,15 +368,20 @@ def due(*, grace_seconds: float, limit: int) -> list:
 # --- what trimming must keep -----------------------------------------------------------------
 
 
+def _handled_by(reaction: Reaction):
+    """For an `Event` queryset: the reaction's cursor in the event's workspace is at or
+    past the event."""
+    return ReactionCursor.objects.filter(
+        workspace_id=OuterRef("workspace_id"), reaction=reaction.name, last_seq__gte=OuterRef("seq")
+    )
+
+
 def unhandled() -> Q | None:
     """Events some registered reaction wants and has not handled yet (None: no
     reaction). For `Event` querysets; `relay.trim_history` keeps these."""
     wanted = None
     for reaction in registered():
-        handled = ReactionCursor.objects.filter(
-            workspace_id=OuterRef("workspace_id"), reaction=reaction.name, last_seq__gte=OuterRef("seq")
-        )
-        condition = Q(type__in=sorted(reaction.types)) & ~Exists(handled)
+        condition = Q(type__in=sorted(reaction.types)) & ~Exists(_handled_by(reaction))
         wanted = condition if wanted is None else wanted | condition
     return wanted
 
@@ -388,12 +393,9 @@ def note_overruns(cutoff) -> int:
     SWEEP_LIMIT per reaction)."""
     found = 0
     for reaction in registered():
-        handled = ReactionCursor.objects.filter(
-            workspace_id=OuterRef("workspace_id"), reaction=reaction.name, last_seq__gte=OuterRef("seq")
-        )
         workspace_ids = set(
             Event.objects.filter(created_at__lt=cutoff, type__in=sorted(reaction.types))
-            .exclude(Exists(handled)).values_list("workspace_id", flat=True)[:SWEEP_LIMIT]
+            .exclude(Exists(_handled_by(reaction))).values_list("workspace_id", flat=True)[:SWEEP_LIMIT]
         )
         for workspace_id in workspace_ids:
             logger.warning("reaction %s has not handled events of workspace %s older than the retention; "
