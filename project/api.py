@@ -25,6 +25,7 @@ from project.errors import (
 from project.parser import CallboardParser
 from realtime.docs import add_event_components
 from realtime.views import router as realtime_router
+from schedules.views import router as schedules_router
 from workspaces.views import router as workspace_router
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ api.add_router("/", call_stream_router)
 api.add_router("/", billing_router)
 api.add_router("/", campaigns_router)
 api.add_router("/", contacts_router)
+api.add_router("/", schedules_router)
 
 
 @api.exception_handler(ApiError)

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "calls",
     "billing",
     "campaigns",
+    "schedules",
     "exports",
     "notifications",
     "dashboard",
@@ -319,6 +320,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Schedules (docs/schedules.md; docs/operations.md "Settings").
+SCHEDULES_TICK_SECONDS = env.float("SCHEDULES_TICK_SECONDS", default=1.0)
+# One tick's bounds: runs recorded, and seconds spent (below the task time limits).
+SCHEDULES_RUNS_PER_TICK = env.int("SCHEDULES_RUNS_PER_TICK", default=2000)
+SCHEDULES_TICK_BUDGET_SECONDS = env.float("SCHEDULES_TICK_BUDGET_SECONDS", default=30.0)
+# A tick's pass takes this many due schedules of each of at most this many workspaces.
+SCHEDULES_DUE_PER_WORKSPACE = env.int("SCHEDULES_DUE_PER_WORKSPACE", default=20)
+SCHEDULES_DUE_WORKSPACES = env.int("SCHEDULES_DUE_WORKSPACES", default=200)
+# Missed runs recorded one by one after an outage; past this, the rest are skipped unrecorded.
+SCHEDULES_MISSED_RECORDED = env.int("SCHEDULES_MISSED_RECORDED", default=100)
+SCHEDULES_MAX_PER_WORKSPACE = env.int("SCHEDULES_MAX_PER_WORKSPACE", default=2000)
+SCHEDULE_RUN_RETENTION_DAYS = env.int("SCHEDULE_RUN_RETENTION_DAYS", default=90)
 CELERY_BEAT_SCHEDULE = {
     "billing-charge-live-calls": {
         "task": "billing.tasks.charge_live_calls",
@@ -355,6 +368,18 @@ CELERY_BEAT_SCHEDULE = {
     "realtime-trim-history": {
         "task": "realtime.tasks.trim_event_history",
         "schedule": 300.0,
+        "options": {"expires": 600},
+    },
+    # Due schedule runs, exactly once whatever the number of beats and workers
+    # (schedules/runner.py). The tick is cheap when nothing is due: one indexed query.
+    "schedules-run-due": {
+        "task": "schedules.tasks.run_due_schedules",
+        "schedule": SCHEDULES_TICK_SECONDS,
+        "options": {"expires": SCHEDULES_TICK_SECONDS * 5},
+    },
+    "schedules-trim-runs": {
+        "task": "schedules.tasks.trim_schedule_runs",
+        "schedule": 3600.0,
         "options": {"expires": 600},
     },
     # At most one `campaign-progress` a second per campaign, and one after the last change.
