@@ -44,7 +44,7 @@ PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode", "ingest",
-                 "ingest-mixed", "rest", "upload", "curves", "soak", "campaign"]
+                 "ingest-mixed", "rest", "upload", "curves", "soak", "campaign", "schedules"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
 # ours-daphne: the same engine under daphne (project.serve).
@@ -67,14 +67,16 @@ DEFAULT_VARIANTS = {
     "curves": ["ours", "stock"],
     "soak": ["ours"],
     "campaign": ["ours"],
+    "schedules": ["ours"],
 }
 VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 # Scenarios that draw a shape (cost as work grows), not a contract number: one run of
 # every variant (run F, with three of ours, took 22 minutes against a bound of 20).
 SHAPES = {"curves"}
 # Scenarios measured once per run: one soak is --soak-minutes long; one upload run is
-# four uploads of up to 100,000 rows and one refused, each on a fresh server.
-ONCE = {"curves", "soak", "campaign", "upload"}
+# four uploads of up to 100,000 rows and one refused, each on a fresh server; one
+# schedules run waits a minute for its runs' instant.
+ONCE = {"curves", "soak", "campaign", "upload", "schedules"}
 
 
 def log(message: str) -> None:
@@ -1531,12 +1533,86 @@ def scenario_campaign(variant: Variant, args, tag: str) -> dict:
     return result
 
 
+# --- the schedules ---------------------------------------------------------------------------
+
+
+def _beat_process(setup: Setup, tag: str, env: dict) -> tuple[subprocess.Popen, object]:
+    """A beat of its own: its schedule file and pid file under the run's logs."""
+    argv = [PY, "-m", "celery", "-A", "project", "beat", "--loglevel", "WARNING",
+            "--schedule", str(setup.logs / f"{tag}-celerybeat-schedule"),
+            "--pidfile", str(setup.logs / f"{tag}-beat.pid")]
+    log_file = (setup.logs / f"{tag}-beat.log").open("wb")
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log_file,  # noqa: S603
+                               stderr=subprocess.STDOUT)
+    return process, log_file
+
+
+def _seed_schedules(env: dict, args, tag: str) -> dict:
+    argv = [PY, "bench/seed_schedules.py", "--schedules", str(args.schedules),
+            "--workspaces", str(args.schedules_workspaces), "--lead", str(args.schedules_lead),
+            "--label", tag]
+    done = subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True, text=True)  # noqa: S603
+    return json.loads(done.stdout)
+
+
+def _schedule_runs(env: dict, workspaces: list[str], wait: float) -> dict:
+    argv = [PY, "bench/schedule_runs.py", "--workspaces", ",".join(workspaces), "--timeout", str(wait)]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,  # noqa: S603
+                          timeout=wait + 120)
+    if done.returncode != 0:
+        raise RuntimeError("schedule_runs failed: " + done.stderr[-2000:])
+    return json.loads(done.stdout)
+
+
+def scenario_schedules(variant: Variant, args, tag: str) -> dict:
+    """--schedules one-off call schedules, all due at one instant --schedules-lead s after
+    seeding, over --schedules-workspaces workspaces (bench/seed_schedules.py); two beats
+    and three Celery workers of --schedules-worker-concurrency children run them
+    (schedules/runner.py). bench/schedule_runs.py waits until every schedule has a run
+    (at most --schedules-timeout s past the instant) and reports the runs from the
+    database: exactly once, outcomes, calls, lateness."""
+    setup = variant.setup
+    if setup.db.kind != "postgresql":
+        # SQLite has no row locks: the exactly-once under parallel runners would not be measured.
+        raise RuntimeError("the schedules scenario needs PostgreSQL: set BENCH_DATABASE_URL or DATABASE_URL")
+    env = {**variant.env(), "VOICE_RUNTIME": args.schedules_runtime, "SIMULATOR_SPEED": "1",
+           # every schedule of one workspace may be a live call at once
+           "CALLS_MAX_ACTIVE_PER_WORKSPACE": str(max(1000, 2 * args.schedules))}
+    seeded = _seed_schedules(env, args, tag)
+    due_at = datetime.fromisoformat(seeded["due_at"])
+    started = []
+    try:
+        started += [celery_process(setup, f"{tag}-{n}", "worker", env,
+                                   concurrency=args.schedules_worker_concurrency) for n in range(3)]
+        started += [_beat_process(setup, f"{tag}-{n}", env) for n in range(2)]
+        time.sleep(3)
+        for process, log_file in started:
+            if process.poll() is not None:
+                raise RuntimeError(f"a Celery process exited: {Path(log_file.name).read_text()[-2000:]}")
+        ahead = (due_at - datetime.now(UTC)).total_seconds()
+        if ahead < 5:
+            raise RuntimeError(f"the processes were up {-ahead:.1f} s after the runs' instant: "
+                               "raise --schedules-lead")
+        time.sleep(ahead)
+        busy_before, total_before = machine_cpu()
+        result = _schedule_runs(env, seeded["workspaces"], args.schedules_timeout)
+        busy, total = machine_cpu()
+    finally:
+        stop_system(started, setup)
+    result.update({"workspaces": args.schedules_workspaces, "seeded_s": seeded["seeded_s"],
+                   "up_before_due_s": round(ahead, 1), "runtime": args.schedules_runtime,
+                   "tick_s": float(env.get("SCHEDULES_TICK_SECONDS", 1.0)),
+                   "machine_cpu_busy_pct": round(100 * (busy - busy_before) / (total - total_before), 1)})
+    result["exactly_once"] = (result["all_run"] and result["runs_per_scheduled_time_max"] == 1
+                              and result["runs_recorded"] == result["schedules"])
+    return result
+
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
              "connects": scenario_connects, "decode": scenario_decode,
              "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed,
              "rest": scenario_rest, "upload": scenario_upload, "curves": scenario_curves,
-             "soak": scenario_soak, "campaign": scenario_campaign}
+             "soak": scenario_soak, "campaign": scenario_campaign, "schedules": scenario_schedules}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1587,6 +1663,10 @@ CONTRACT = [
     ("campaign", "all_terminal", "==", True, "every contact terminal when the campaign completes"),
     ("campaign", "overlapping_dials", "==", 0, "no contact dialed twice at once"),
     ("campaign", "attempts_within_policy", "==", True, "attempts within the retry policy, one call each"),
+    ("schedules", "exactly_once", "==", True,
+     "every due run recorded once, by two beats and three workers "
+     "(run: {schedules:,} schedules in {schedules_workspaces} workspaces)"),
+    ("schedules", "calls_with_schedule_id", "==", "schedules", "one call per executed run"),
 ]
 
 
@@ -1700,6 +1780,17 @@ def main(argv=None) -> int:
     parser.add_argument("--campaign-worker-concurrency", type=int, default=2,
                         help="pool children of each of the two workers")
     parser.add_argument("--campaign-timeout", type=float, default=3000, help="seconds to wait for completion")
+    parser.add_argument("--schedules", type=int, default=1000, help="one-off schedules due at one instant")
+    parser.add_argument("--schedules-workspaces", type=int, default=10,
+                        help="workspaces the schedules are spread over")
+    parser.add_argument("--schedules-lead", type=float, default=45,
+                        help="seconds from seeding to the runs' instant (the processes start between)")
+    parser.add_argument("--schedules-worker-concurrency", type=int, default=2,
+                        help="pool children of each of the three workers")
+    parser.add_argument("--schedules-runtime", default="simulated", choices=["simulated", "ingest"],
+                        help="VOICE_RUNTIME of the workers (ingest: calls stay queued, nothing plays them)")
+    parser.add_argument("--schedules-timeout", type=float, default=300,
+                        help="seconds past the runs' instant to wait for every run")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -1910,6 +2001,8 @@ BRIEF_KEYS = {
              "web_slope_mb_per_min"],
     "campaign": ["status", "run_s", "calls", "max_active_sampled", "concurrency_held", "all_terminal",
                  "overlapping_dials", "calls_per_s", "end_to_next_dial_p50_ms"],
+    "schedules": ["all_run", "runs_recorded", "runs_per_scheduled_time_max", "executed", "failed", "missed",
+                  "calls_with_schedule_id", "lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms"],
 }
 
 
@@ -2020,6 +2113,18 @@ ROWS = [
     ("campaign", "end_to_next_dial_p50_ms", "campaign: a call's end to the next dial, p50 (ms)"),
     ("campaign", "end_to_next_dial_p90_ms", "campaign: a call's end to the next dial, p90 (ms)"),
     ("campaign", "run_s", "campaign: start to completed (s)"),
+    ("schedules", "runs_recorded", "schedules: runs recorded"),
+    ("schedules", "runs_per_scheduled_time_max", "schedules: most runs of one (schedule, time) (must be 1)"),
+    ("schedules", "executed", "schedules: runs executed"),
+    ("schedules", "failed", "schedules: runs failed"),
+    ("schedules", "missed", "schedules: runs missed"),
+    ("schedules", "calls_with_schedule_id", "schedules: calls placed for a schedule"),
+    ("schedules", "lateness_p50_ms", "schedules: lateness (executed_at - scheduled_for), p50 (ms)"),
+    ("schedules", "lateness_p90_ms", "schedules: lateness, p90 (ms)"),
+    ("schedules", "lateness_p99_ms", "schedules: lateness, p99 (ms)"),
+    ("schedules", "lateness_max_ms", "schedules: lateness, max (ms)"),
+    ("schedules", "runs_per_s", "schedules: runs executed per second (first to last)"),
+    ("schedules", "machine_cpu_busy_pct", "schedules: machine CPU busy from due to the last run (%)"),
 ]
 
 
