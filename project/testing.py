@@ -209,14 +209,45 @@ def worker_process(tmp_path: Path, *, env: dict, name: str = "worker", pool: str
         )
     worker = WorkerProcess(process=process, log_path=log_path)
     try:
-        deadline = time.monotonic() + startup_timeout
-        while b"ready." not in log_path.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start:\n{worker.log()}")
-            time.sleep(0.1)
+        _wait_for_log_line(worker, b"ready.", startup_timeout, "the worker did not start")
         yield worker
     finally:
         stop_process(process)
+
+
+@contextmanager
+def beat_process(tmp_path: Path, *, env: dict, name: str = "beat", startup_timeout: float = 30):
+    """A real `celery beat` of its own (its schedule and pid files under `tmp_path`,
+    so that several can run at once, as a deployment with more than one beat does)
+    on this test run's database and Redis broker; yields its process."""
+    log_path = tmp_path / f"celery-{name}.log"
+    process_env = {
+        **os.environ, "DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret"),
+        "DATABASE_URL": test_database_url(), "LOG_LEVEL": "INFO", **env,
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "project", "beat", "-l", "INFO",
+             "--schedule", str(tmp_path / f"celerybeat-schedule-{name}"),
+             "--pidfile", str(tmp_path / f"celerybeat-{name}.pid")],
+            cwd=settings.BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    beat = WorkerProcess(process=process, log_path=log_path)
+    try:
+        # The banner's last line, printed as the scheduler starts (celery.beat's own
+        # "Starting..." is below the level project.settings logs it at).
+        _wait_for_log_line(beat, b"maxinterval ->", startup_timeout, "the beat did not start")
+        yield beat
+    finally:
+        stop_process(process)
+
+
+def _wait_for_log_line(started: WorkerProcess, line: bytes, timeout: float, failure: str) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in started.log_path.read_bytes():
+        if started.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{failure}:\n{started.log()}")
+        time.sleep(0.1)
 
 
 def _postgres_bin() -> Path:
