@@ -1787,7 +1787,7 @@ def main(argv=None) -> int:
                         help="seconds from seeding to the runs' instant (the processes start between)")
     parser.add_argument("--schedules-worker-concurrency", type=int, default=2,
                         help="pool children of each of the three workers")
-    parser.add_argument("--schedules-runtime", default="simulated", choices=["simulated", "ingest"],
+    parser.add_argument("--schedules-runtime", default="ingest", choices=["simulated", "ingest"],
                         help="VOICE_RUNTIME of the workers (ingest: calls stay queued, nothing plays them)")
     parser.add_argument("--schedules-timeout", type=float, default=300,
                         help="seconds past the runs' instant to wait for every run")
