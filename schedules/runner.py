@@ -31,6 +31,8 @@ from time import monotonic
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from project.errors import ApiError
 from realtime.emit import emit, hold_cursor
@@ -78,15 +80,18 @@ def _due_in_turns(now: datetime) -> list[tuple[Workspace, str]]:
     """Due schedules, a few per workspace, interleaved workspace by workspace; the
     workspaces start at a random one so that parallel runners begin apart."""
     per_workspace = settings.SCHEDULES_DUE_PER_WORKSPACE
+    # Each workspace's first few, numbered within it: a workspace with thousands due
+    # cannot crowd the others out of the batch.
     rows = (
         Schedule.objects.filter(status=ACTIVE, next_run_at__lte=now)
-        .order_by("next_run_at")
+        .annotate(turn=Window(RowNumber(), partition_by=[F("workspace_id")], order_by=F("next_run_at").asc()))
+        .filter(turn__lte=per_workspace)
+        .order_by("turn", "next_run_at")
         .values_list("workspace_id", "pk")[: per_workspace * settings.SCHEDULES_DUE_WORKSPACES]
     )
     by_workspace: dict = defaultdict(list)
     for workspace_id, schedule_id in rows:
-        if len(by_workspace[workspace_id]) < per_workspace:
-            by_workspace[workspace_id].append(schedule_id)
+        by_workspace[workspace_id].append(schedule_id)
     if not by_workspace:
         return []
     workspaces = Workspace.objects.in_bulk(list(by_workspace))

@@ -145,8 +145,10 @@ def test_runners_at_the_same_moment_execute_a_due_run_once(workspace):
 
 
 def test_a_busy_workspace_does_not_hold_up_another(workspace, other_workspace, settings):
-    # given thirty due schedules in one workspace, due first, and one in another
+    # given thirty due schedules in one workspace, due first, and one in another; a pass takes
+    # five of each of at most two workspaces: ten rows, fewer than the busy one has due
     settings.SCHEDULES_DUE_PER_WORKSPACE = 5
+    settings.SCHEDULES_DUE_WORKSPACES = 2
     due = now() - timedelta(seconds=30)
     for n in range(30):
         recurring(workspace, due=due, action=call_action(f"+1415555{n:04d}"))
