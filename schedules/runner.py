@@ -35,10 +35,11 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
 from project.errors import ApiError
+from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
 from schedules import actions, timing
 from schedules.models import RunOutcome, Schedule, ScheduleRun, ScheduleStatus
-from schedules.services import emit_status, timestamp
+from schedules.services import emit_status
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -167,13 +168,13 @@ def _execute(schedule: Schedule, now: datetime) -> int:
     emit(schedule.workspace, "schedule-executed", {
         "schedule_id": str(schedule.pk),
         "run_id": str(run.pk),
-        "scheduled_for": timestamp(scheduled_for),
-        "executed_at": timestamp(now),
+        "scheduled_for": iso_utc(scheduled_for),
+        "executed_at": iso_utc(now),
         "outcome": run.outcome,
         "error": run.error,
         "call_id": run.call_id,
         "campaign_id": run.campaign_id,
-        "next_run_at": timestamp(schedule.next_run_at),
+        "next_run_at": iso_utc(schedule.next_run_at),
     })
     if schedule.status != previous:
         emit_status(schedule, previous)
