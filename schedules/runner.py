@@ -31,6 +31,8 @@ from time import monotonic
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from project.errors import ApiError
 from realtime.emit import emit, hold_cursor
@@ -49,22 +51,24 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def run_due_schedules(*, limit: int | None = None, budget_seconds: float | None = None) -> int:
+def run_due_schedules(*, limit: int | None = None, budget_seconds: float | None = None,
+                      now: datetime | None = None) -> int:
     """One tick: handles due runs until none is left, `limit` runs were recorded
-    or the time budget is spent. Returns how many runs it recorded."""
+    or the time budget is spent. Returns how many runs it recorded. `now` stands
+    for the clock (tests walk a schedule through a night of daylight saving)."""
     limit = settings.SCHEDULES_RUNS_PER_TICK if limit is None else limit
     budget = settings.SCHEDULES_TICK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = monotonic() + budget
     recorded = 0
     while recorded < limit and monotonic() < deadline:
-        due = _due_in_turns()
+        due = _due_in_turns(now or _now())
         if not due:
             break
         handled_this_pass = 0
         for workspace, schedule_id in due:
             if recorded >= limit or monotonic() >= deadline:
                 break
-            count = run_if_due(workspace, schedule_id)
+            count = run_if_due(workspace, schedule_id, now=now)
             recorded += count
             handled_this_pass += count
         if not handled_this_pass:  # what is due is another runner's now
@@ -72,19 +76,22 @@ def run_due_schedules(*, limit: int | None = None, budget_seconds: float | None 
     return recorded
 
 
-def _due_in_turns() -> list[tuple[Workspace, str]]:
+def _due_in_turns(now: datetime) -> list[tuple[Workspace, str]]:
     """Due schedules, a few per workspace, interleaved workspace by workspace; the
     workspaces start at a random one so that parallel runners begin apart."""
     per_workspace = settings.SCHEDULES_DUE_PER_WORKSPACE
+    # Each workspace's first few, numbered within it: a workspace with thousands due
+    # cannot crowd the others out of the batch.
     rows = (
-        Schedule.objects.filter(status=ACTIVE, next_run_at__lte=_now())
-        .order_by("next_run_at")
+        Schedule.objects.filter(status=ACTIVE, next_run_at__lte=now)
+        .annotate(turn=Window(RowNumber(), partition_by=[F("workspace_id")], order_by=F("next_run_at").asc()))
+        .filter(turn__lte=per_workspace)
+        .order_by("turn", "next_run_at")
         .values_list("workspace_id", "pk")[: per_workspace * settings.SCHEDULES_DUE_WORKSPACES]
     )
     by_workspace: dict = defaultdict(list)
     for workspace_id, schedule_id in rows:
-        if len(by_workspace[workspace_id]) < per_workspace:
-            by_workspace[workspace_id].append(schedule_id)
+        by_workspace[workspace_id].append(schedule_id)
     if not by_workspace:
         return []
     workspaces = Workspace.objects.in_bulk(list(by_workspace))
@@ -100,11 +107,11 @@ def _due_in_turns() -> list[tuple[Workspace, str]]:
     return turns
 
 
-def run_if_due(workspace: Workspace, schedule_id) -> int:
+def run_if_due(workspace: Workspace, schedule_id, *, now: datetime | None = None) -> int:
     """Handles the schedule's due run, if it still has one; returns the runs recorded."""
     with transaction.atomic():
         hold_cursor(workspace)
-        now = _now()
+        now = now or _now()  # read after the locks: the run's time is when it ran
         schedule = (
             scoped(Schedule, workspace).select_for_update()
             .filter(pk=schedule_id, status=ACTIVE, next_run_at__lte=now).first()

@@ -45,7 +45,9 @@ def cron_expression(value, *, field: str = "cron") -> str:
     try:
         next(CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC)))
     except (CronSimError, StopIteration) as error:
-        raise _invalid_cron(f"`{field}` is not a cron expression that ever runs: {error}.", field) from None
+        reason = str(error) or "it never runs"
+        message = f"`{field}` is not a cron expression that can run: {reason.lower()}."
+        raise _invalid_cron(message, field) from None
     return expression
 
 
