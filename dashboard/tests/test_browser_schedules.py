@@ -83,8 +83,15 @@ def work_with_schedules(page, base_url: str, username: str, key: str) -> dict:
                        "marked": page.get_attribute("#schedule-cron", "aria-invalid"),
                        "times": page.evaluate(PREVIEW)}
 
-    # then a whole one, in another zone, shows its next five times before it is saved
+    # and so does a zone that is not one
     page.fill("#schedule-cron", "0 9 * * 1-5")
+    page.fill("#schedule-timezone", "Mars/Olympus_Mons")
+    wait_until(page, "document.getElementById('schedule-timezone').getAttribute('aria-invalid') === 'true'",
+               timeout=WAIT_MS)
+    seen["invalid_zone"] = {"message": page.inner_text("#schedule-preview-status"),
+                            "cron_marked": page.get_attribute("#schedule-cron", "aria-invalid")}
+
+    # then a whole one, in another zone, shows its next five times before it is saved
     page.fill("#schedule-timezone", "Europe/Berlin")
     wait_until(page, f"{PREVIEW}.length === 5"
                      " && document.getElementById('schedule-preview-status').dataset.kind === 'ok'",
@@ -191,6 +198,7 @@ def test_a_schedule_previewed_created_paused_resumed_and_deleted_and_a_one_off_r
     assert seen["zone_default"] == WORKSPACE_ZONE
     assert "`cron`" in seen["invalid"]["message"] and "5 fields" in seen["invalid"]["message"]
     assert seen["invalid"]["marked"] == "true" and seen["invalid"]["times"] == []
+    assert "`timezone`" in seen["invalid_zone"]["message"] and seen["invalid_zone"]["cron_marked"] is None
     assert seen["preview"]["status"] == "In Europe/Berlin:" and seen["preview"]["marked"] is None
     previewed = [datetime.fromisoformat(moment) for moment in seen["preview"]["times"]]
     assert previewed == sorted(previewed) and len(set(previewed)) == 5

@@ -154,6 +154,8 @@ async function showPreview() {
     return;
   }
   if (generation !== preview.generation) return;
+  // the timing holds now, whichever of its fields was wrong before
+  for (const name of ["cron", "run_at", "timezone"]) form.elements[name].removeAttribute("aria-invalid");
   status.dataset.kind = "ok";
   status.textContent = answer.next_runs.length
     ? `In ${answer.timezone}:`
