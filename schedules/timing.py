@@ -94,9 +94,16 @@ def run_at_instant(value, *, now: datetime, field: str = "run_at") -> datetime:
 
 
 def cron_times(cron: str, zone: str, after: datetime) -> Iterator[datetime]:
-    """The instants (UTC) a cron expression names in a zone, strictly after `after`."""
+    """The instants (UTC) a cron expression names in a zone, strictly after `after`.
+
+    cronsim ignores `fold`: started at an instant of the second pass through a
+    repeated hour (01:10 EST on New York's fall-back night), it counts from the
+    first pass (01:10 EDT, an hour earlier) and names times already gone by, such
+    as 01:30 EDT. Those are skipped; at most one repeated hour's worth of them."""
     for moment in CronSim(cron, after.astimezone(ZoneInfo(zone))):
-        yield moment.astimezone(UTC)
+        instant = moment.astimezone(UTC)
+        if instant > after:
+            yield instant
 
 
 def next_run_after(*, cron: str, timezone: str, run_at: datetime | None, after: datetime) -> datetime | None:

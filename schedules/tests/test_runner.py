@@ -225,6 +225,25 @@ def test_a_long_outage_records_a_bounded_number_of_missed_runs(workspace, settin
     assert schedule.next_run_at == back + MINUTE
 
 
+def test_an_outage_that_ends_in_the_repeated_hour_moves_on_to_a_time_still_ahead(workspace, settings):
+    # given a daily 01:30 in New York with an hour's grace, at most one missed run recorded, and a
+    # scheduler down from 2026-10-30 until 02:20 EST on the fall-back night (07:20 UTC): an hour's
+    # grace back from then is 01:20 EST, in the second pass through the repeated hour
+    settings.SCHEDULES_MISSED_RECORDED = 1
+    down_since = datetime(2026, 10, 30, 5, 30, tzinfo=UTC)
+    schedule = recurring(workspace, "30 1 * * *", timezone="America/New_York", misfire_grace_seconds=3600,
+                         due=down_since)
+
+    # when the runner ticks as it comes back
+    runner.run_due_schedules(now=datetime(2026, 11, 1, 7, 20, tzinfo=UTC))
+
+    # then one missed run is recorded and the rest skipped, and the next run is the next day's 01:30
+    # (EST), not that night's 01:30 EDT (05:30 UTC), already past its grace
+    assert runs_of(schedule) == [(down_since, "missed")]
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
+
+
 # --- failures -----------------------------------------------------------------------------
 
 

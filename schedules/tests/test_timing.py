@@ -63,6 +63,26 @@ def test_an_hourly_expression_follows_the_real_hours_through_a_repeated_hour():
     assert runs == [utc("2026-11-01T05:00"), utc("2026-11-01T06:00"), utc("2026-11-01T07:00")]
 
 
+@pytest.mark.parametrize(
+    ("cron", "after", "expected"),
+    [
+        # a fixed 01:30: 01:30 EDT (05:30 UTC) has passed and 01:30 EST does not run; the next day's
+        ("30 1 * * *", "2026-11-01T06:10", "2026-11-02T06:30"),
+        # every quarter of 01:xx, which follows the real minutes: 01:15 EST, five minutes on
+        ("*/15 1 * * *", "2026-11-01T06:10", "2026-11-01T06:15"),
+    ],
+)
+def test_the_next_time_after_an_instant_of_the_repeated_hour_is_after_it(cron, after, expected):
+    # given New York's fall-back night, and an instant of its second 01:00-02:00 (EST, 06:00-07:00 UTC),
+    # such as a create, a resume or a change at 01:10 EST
+    # when the schedule's next time is worked out from it
+    following = timing.next_run_after(cron=cron, timezone="America/New_York", run_at=None, after=utc(after))
+
+    # then it is after that instant, never a time of the first pass that has gone by
+    assert following == utc(expected)
+    assert times(cron, "America/New_York", after, 1) == [utc(expected)]
+
+
 def test_an_expression_is_read_in_the_schedules_zone():
     # when 09:00 on weekdays is read in Tokyo (UTC+9, no daylight saving) from a Saturday
     runs = times("0 9 * * mon-fri", "Asia/Tokyo", "2026-12-05T00:00", 2)
