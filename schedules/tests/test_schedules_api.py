@@ -104,6 +104,9 @@ def bad_inputs():
         ({"action": call, "run_at": "2099-01-01T09:00:00Z"}, "invalid_run_at", "run_at"),
         ({"action": call, "run_at": "2027-01-01T09:00:00"}, "invalid_run_at", "run_at"),
         ({"action": {"type": "sms", "to_number": NUMBER}, "cron": daily}, "invalid_action", "action.type"),
+        # a type that is not a string (a list or an object cannot be looked up: it was a 500)
+        ({"action": {"type": ["call"], "to_number": NUMBER}, "cron": daily}, "invalid_action", "action.type"),
+        ({"action": {"type": {"call": 1}}, "cron": daily}, "invalid_action", "action.type"),
         ({"action": {**call, "colour": "blue"}, "cron": "0 9 * * *"}, "invalid_action", "action.colour"),
         ({"action": {"type": "call"}, "cron": "0 9 * * *"}, "invalid_action", "action.to_number"),
         ({"action": call_action("0800 123"), "cron": daily}, "invalid_phone_number", "action.to_number"),
