@@ -223,11 +223,14 @@ def schedule_update(*, workspace: Workspace, schedule_id, **changes) -> Schedule
                 run_at, cron = (None, schedule.cron) if schedule.recurring else (schedule.run_at, None)
             when = _timing(workspace, run_at=run_at, cron=cron,
                            zone=changes.get("timezone", schedule.timezone), now=now)
-            for field, value in when.items():
-                setattr(schedule, field, value)
-            fields += [*when, "next_run_at"]
-            if schedule.status == ACTIVE:
-                schedule.next_run_at = _first_run(schedule, now)
+            # The same timing sent back keeps the next run: worked out again from now, a
+            # run due and not yet reached by the runner would be skipped, never recorded.
+            if any(getattr(schedule, field) != value for field, value in when.items()):
+                for field, value in when.items():
+                    setattr(schedule, field, value)
+                fields += [*when, "next_run_at"]
+                if schedule.status == ACTIVE:
+                    schedule.next_run_at = _first_run(schedule, now)
         if "action" in changes:
             schedule.action = action_spec(workspace, changes["action"])
             fields.append("action")

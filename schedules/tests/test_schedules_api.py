@@ -258,6 +258,24 @@ def test_changing_the_timing_works_out_the_next_run_again(write_key, workspace):
     assert (renamed["name"], renamed["next_run_at"]) == ("Renamed", once["next_run_at"])
 
 
+@pytest.mark.parametrize("change", [{"cron": "0 9 * * *", "name": "Morning call"}, {"timezone": "UTC"}])
+def test_a_change_that_sends_the_same_timing_keeps_a_run_that_is_due(write_key, workspace, change):
+    # given a daily schedule whose run came due a second ago and that the runner has not reached yet
+    due = (datetime.now(UTC) - timedelta(seconds=1)).replace(microsecond=0)
+    schedule = recurring(workspace, "0 9 * * *", timezone="UTC", due=due)
+
+    # when a client sends its settings back, the timing as it is
+    response = write_key.patch(f"{URL}/{schedule.pk}", change)
+
+    # then the timing did not change, so neither did the next run: the runner still executes it
+    assert response.status_code == 200
+    assert datetime.fromisoformat(response.json()["next_run_at"]) == due
+    runner.run_due_schedules()
+    assert list(ScheduleRun.objects.filter(schedule=schedule).values_list("scheduled_for", "outcome")) == [
+        (due, "executed")
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [
