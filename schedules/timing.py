@@ -16,10 +16,11 @@ cronsim follows Debian cron's rules, which are the contract's:
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from campaigns.window import known_zones
 from project.errors import BadRequest
 
 MAX_CRON_LENGTH = 100
@@ -56,8 +57,9 @@ def _invalid_cron(message: str, field: str) -> BadRequest:
 
 
 def time_zone(value, *, field: str = "timezone") -> str:
-    """An IANA zone name; 400 `invalid_timezone` naming the field otherwise."""
-    if isinstance(value, str) and value in _zone_names():
+    """An IANA zone name (the campaigns' list: not the host's own `localtime`);
+    400 `invalid_timezone` naming the field otherwise."""
+    if isinstance(value, str) and value in known_zones():
         try:
             ZoneInfo(value)
             return value
@@ -65,16 +67,6 @@ def time_zone(value, *, field: str = "timezone") -> str:
             pass
     raise BadRequest(f"`{field}` must be an IANA time zone name, such as Europe/Berlin.",
                      code="invalid_timezone", details={"field": field})
-
-
-_ZONES: frozenset[str] | None = None
-
-
-def _zone_names() -> frozenset[str]:
-    global _ZONES
-    if _ZONES is None:
-        _ZONES = frozenset(available_timezones())
-    return _ZONES
 
 
 def run_at_instant(value, *, now: datetime, field: str = "run_at") -> datetime:
