@@ -377,3 +377,25 @@ def test_runs_older_than_the_retention_are_deleted(workspace, settings):
     # when they are trimmed, then only today's is left
     assert runner.trim_runs() == 1
     assert [outcome for _, outcome in runs_of(schedule)] == ["executed"]
+
+
+def test_one_trim_deletes_more_runs_than_one_batch_holds(workspace, settings, monkeypatch):
+    # given seven runs past the retention and batches of three (an hourly trim must keep up
+    # with schedules that record more runs an hour than one batch)
+    settings.SCHEDULE_RUN_RETENTION_DAYS = 90
+    monkeypatch.setattr(runner, "TRIM_BATCH", 3)
+    schedule = recurring(workspace, "* * * * *")
+    long_ago = now() - timedelta(days=91)
+    ScheduleRun.objects.bulk_create(
+        ScheduleRun(workspace=workspace, schedule=schedule, scheduled_for=long_ago + n * MINUTE,
+                    outcome="executed")
+        for n in range(7)
+    )
+    ScheduleRun.objects.update(created_at=long_ago)
+
+    # when they are trimmed once
+    deleted = runner.trim_runs()
+
+    # then all seven are gone
+    assert deleted == 7
+    assert not ScheduleRun.objects.exists()
