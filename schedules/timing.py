@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from campaigns.window import known_zones
 from project.errors import BadRequest
+from workspaces.zones import known_zones
 
 MAX_CRON_LENGTH = 100
 PREVIEW_RUNS = 5
