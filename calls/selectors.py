@@ -3,19 +3,16 @@ one call, its active calls, and the call object REST returns
 (docs/reference/rest.md#calls). Nothing here changes a call.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 
 from calls.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Call, CallStatus
 from project.errors import BadRequest
+from project.timestamps import iso_utc
 from workspaces.models import Workspace
 from workspaces.scoping import get_scoped_or_404, scoped
-
-
-def _timestamp(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def call_object(call: Call) -> dict[str, Any]:
@@ -33,10 +30,10 @@ def call_object(call: Call) -> dict[str, Any]:
         "variables": call.variables,
         "campaign_id": call.campaign_id,
         "schedule_id": call.schedule_id,
-        "created_at": _timestamp(call.created_at),
-        "started_at": _timestamp(call.started_at),
-        "answered_at": _timestamp(call.answered_at),
-        "ended_at": _timestamp(call.ended_at),
+        "created_at": iso_utc(call.created_at),
+        "started_at": iso_utc(call.started_at),
+        "answered_at": iso_utc(call.answered_at),
+        "ended_at": iso_utc(call.ended_at),
         "duration": call.duration,
         "cost": str(call.cost) if call.cost is not None else None,
         "end_reason": call.end_reason,

@@ -40,6 +40,7 @@ from campaigns.models import (
 from campaigns.progress import campaign_progress_flush
 from campaigns.progress import campaign_stats as campaign_stats  # the interface, re-exported
 from project.errors import Conflict, NotFound, PaymentRequired
+from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
@@ -90,9 +91,6 @@ def _contacts(campaign: Campaign) -> QuerySet:
     return scoped(Contact, campaign.workspace).filter(campaign=campaign)
 
 
-def _timestamp(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
-
 
 def campaign_object(campaign: Campaign) -> dict[str, Any]:
     """The campaign as REST returns it (docs/reference/rest.md#campaigns). `stats`
@@ -107,12 +105,12 @@ def campaign_object(campaign: Campaign) -> dict[str, Any]:
         "calls_per_minute": campaign.calls_per_minute,
         "calling_window": campaign.calling_window,
         "retry": campaign.retry,
-        "start_at": _timestamp(campaign.start_at),
+        "start_at": iso_utc(campaign.start_at),
         "pause_reason": campaign.pause_reason,
         "stats": campaign.stats,
-        "created_at": _timestamp(campaign.created_at),
-        "started_at": _timestamp(campaign.started_at),
-        "completed_at": _timestamp(campaign.completed_at),
+        "created_at": iso_utc(campaign.created_at),
+        "started_at": iso_utc(campaign.started_at),
+        "completed_at": iso_utc(campaign.completed_at),
     }
 
 

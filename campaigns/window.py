@@ -23,12 +23,11 @@ import phonenumbers
 from phonenumbers import timezone as number_zones
 
 from project.errors import BadRequest
+from workspaces.zones import known_zones
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 CONTACT_ZONE = "contact"
 WINDOW_KEYS = ("timezone", "days", "start", "end")
-# Host files in the zone directory that are not zones one can name.
-_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 _CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 # Windows open at least once a week; a day more covers a window whose only day
 # this week is all skipped by a clock change. A day's stretch ends before the next
@@ -49,13 +48,6 @@ def zone_for_number(number: str | phonenumbers.PhoneNumber) -> str:
             return ""
     zones = [zone for zone in number_zones.time_zones_for_number(number) if zone != _UNKNOWN_ZONE]
     return zones[0] if len(zones) == 1 else ""
-
-
-@functools.cache
-def known_zones() -> frozenset[str]:
-    """Every IANA name, its backward-compatible links ("UTC", "GMT", "US/Eastern") too,
-    spelled exactly (case matters). Read once: listing the zone directory takes ms."""
-    return frozenset(zoneinfo.available_timezones()) - _NOT_ZONES
 
 
 def _refuse(part: str, message: str, **details) -> BadRequest:

@@ -40,7 +40,7 @@ def action_spec(workspace: Workspace, value: Any) -> dict:
         raise _invalid('`action` must be an object: {"type": "call", …} or {"type": "campaign", …}.',
                        "action")
     kind = value.get("type")
-    if kind not in ACTION_KEYS:
+    if not isinstance(kind, str) or kind not in ACTION_KEYS:  # a list or an object cannot be looked up
         raise _invalid("`action.type` must be call or campaign.", "action.type")
     unknown = sorted(set(value) - ACTION_KEYS[kind])
     if unknown:

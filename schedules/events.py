@@ -25,17 +25,18 @@ class RunError(EventData):
 
 class ScheduleExecuted(EventData):
     """A schedule fired: its action placed a call or started a campaign (`outcome`
-    `executed`), or was refused (`failed`, with the `error`)."""
+    `executed`), or was refused (`failed`, with the `error`). A run recorded
+    `missed` fires nothing: it is in `GET /schedules/{id}/runs`."""
 
     schedule_id: str
-    executed_at: datetime
-    call_id: str | None = None
-    campaign_id: str | None = None
+    run_id: str
+    scheduled_for: datetime = Field(description="The time the run was due.")
+    executed_at: datetime = Field(description="When the runner ran it.")
+    outcome: Literal["executed", "failed"]
+    error: RunError | None = Field(description="Why the action was refused (a REST error code and message).")
+    call_id: str | None = Field(None, description="The call a call action placed.")
+    campaign_id: str | None = Field(None, description="The campaign a campaign action started.")
     next_run_at: datetime | None = Field(None, description="null: the schedule has no run left.")
-    run_id: str | None = None
-    scheduled_for: datetime | None = None
-    outcome: Literal["executed", "failed"] = "executed"
-    error: RunError | None = None
 
 
 def register_events() -> None:

@@ -31,40 +31,47 @@ from time import monotonic
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from project.errors import ApiError
+from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
 from schedules import actions, timing
 from schedules.models import RunOutcome, Schedule, ScheduleRun, ScheduleStatus
-from schedules.services import emit_status, timestamp
+from schedules.services import emit_status
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
 logger = logging.getLogger(__name__)
 
 ACTIVE = ScheduleStatus.ACTIVE
+TRIM_BATCH = 10_000
+TRIM_MAX_BATCHES = 100
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def run_due_schedules(*, limit: int | None = None, budget_seconds: float | None = None) -> int:
+def run_due_schedules(*, limit: int | None = None, budget_seconds: float | None = None,
+                      now: datetime | None = None) -> int:
     """One tick: handles due runs until none is left, `limit` runs were recorded
-    or the time budget is spent. Returns how many runs it recorded."""
+    or the time budget is spent. Returns how many runs it recorded. `now` stands
+    for the clock (tests walk a schedule through a night of daylight saving)."""
     limit = settings.SCHEDULES_RUNS_PER_TICK if limit is None else limit
     budget = settings.SCHEDULES_TICK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = monotonic() + budget
     recorded = 0
     while recorded < limit and monotonic() < deadline:
-        due = _due_in_turns()
+        due = _due_in_turns(now or _now())
         if not due:
             break
         handled_this_pass = 0
         for workspace, schedule_id in due:
             if recorded >= limit or monotonic() >= deadline:
                 break
-            count = run_if_due(workspace, schedule_id)
+            count = run_if_due(workspace, schedule_id, now=now)
             recorded += count
             handled_this_pass += count
         if not handled_this_pass:  # what is due is another runner's now
@@ -72,19 +79,22 @@ def run_due_schedules(*, limit: int | None = None, budget_seconds: float | None 
     return recorded
 
 
-def _due_in_turns() -> list[tuple[Workspace, str]]:
+def _due_in_turns(now: datetime) -> list[tuple[Workspace, str]]:
     """Due schedules, a few per workspace, interleaved workspace by workspace; the
     workspaces start at a random one so that parallel runners begin apart."""
     per_workspace = settings.SCHEDULES_DUE_PER_WORKSPACE
+    # Each workspace's first few, numbered within it: a workspace with thousands due
+    # cannot crowd the others out of the batch.
     rows = (
-        Schedule.objects.filter(status=ACTIVE, next_run_at__lte=_now())
-        .order_by("next_run_at")
+        Schedule.objects.filter(status=ACTIVE, next_run_at__lte=now)
+        .annotate(turn=Window(RowNumber(), partition_by=[F("workspace_id")], order_by=F("next_run_at").asc()))
+        .filter(turn__lte=per_workspace)
+        .order_by("turn", "next_run_at")
         .values_list("workspace_id", "pk")[: per_workspace * settings.SCHEDULES_DUE_WORKSPACES]
     )
     by_workspace: dict = defaultdict(list)
     for workspace_id, schedule_id in rows:
-        if len(by_workspace[workspace_id]) < per_workspace:
-            by_workspace[workspace_id].append(schedule_id)
+        by_workspace[workspace_id].append(schedule_id)
     if not by_workspace:
         return []
     workspaces = Workspace.objects.in_bulk(list(by_workspace))
@@ -100,11 +110,11 @@ def _due_in_turns() -> list[tuple[Workspace, str]]:
     return turns
 
 
-def run_if_due(workspace: Workspace, schedule_id) -> int:
+def run_if_due(workspace: Workspace, schedule_id, *, now: datetime | None = None) -> int:
     """Handles the schedule's due run, if it still has one; returns the runs recorded."""
     with transaction.atomic():
         hold_cursor(workspace)
-        now = _now()
+        now = now or _now()  # read after the locks: the run's time is when it ran
         schedule = (
             scoped(Schedule, workspace).select_for_update()
             .filter(pk=schedule_id, status=ACTIVE, next_run_at__lte=now).first()
@@ -160,13 +170,13 @@ def _execute(schedule: Schedule, now: datetime) -> int:
     emit(schedule.workspace, "schedule-executed", {
         "schedule_id": str(schedule.pk),
         "run_id": str(run.pk),
-        "scheduled_for": timestamp(scheduled_for),
-        "executed_at": timestamp(now),
+        "scheduled_for": iso_utc(scheduled_for),
+        "executed_at": iso_utc(now),
         "outcome": run.outcome,
         "error": run.error,
         "call_id": run.call_id,
         "campaign_id": run.campaign_id,
-        "next_run_at": timestamp(schedule.next_run_at),
+        "next_run_at": iso_utc(schedule.next_run_at),
     })
     if schedule.status != previous:
         emit_status(schedule, previous)
@@ -209,10 +219,15 @@ def _record_missed(schedule: Schedule, now: datetime) -> int:
 
 
 def trim_runs() -> int:
-    """Deletes runs older than SCHEDULE_RUN_RETENTION_DAYS, a bounded batch at a time."""
+    """Deletes runs older than SCHEDULE_RUN_RETENTION_DAYS, a bounded batch at a time,
+    up to TRIM_MAX_BATCHES: the hourly trim keeps up with up to a million runs an hour
+    (2,000 every-minute schedules record 120,000), where one batch fell behind for good."""
     cutoff = _now() - timedelta(days=settings.SCHEDULE_RUN_RETENTION_DAYS)
-    batch = list(ScheduleRun.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:10_000])
-    if not batch:
-        return 0
-    deleted, _ = ScheduleRun.objects.filter(pk__in=batch).delete()
+    old = ScheduleRun.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)
+    deleted = 0
+    for _ in range(TRIM_MAX_BATCHES):
+        batch = list(old[:TRIM_BATCH])
+        if not batch:
+            break
+        deleted += ScheduleRun.objects.filter(pk__in=batch).delete()[0]
     return deleted

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from project.errors import BadRequest, Conflict, NotFound
+from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
 from schedules import timing
 from schedules.actions import action_spec
@@ -42,9 +43,6 @@ MAX_NAME_LENGTH = Schedule._meta.get_field("name").max_length
 def _now() -> datetime:
     return datetime.now(UTC)
 
-
-def timestamp(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 # --- reading and locking ----------------------------------------------------------------
@@ -77,17 +75,17 @@ def schedule_object(schedule: Schedule) -> dict[str, Any]:
         "id": str(schedule.pk),
         "name": schedule.name,
         "status": schedule.status,
-        "run_at": timestamp(schedule.run_at),
+        "run_at": iso_utc(schedule.run_at),
         "cron": schedule.cron or None,
         "timezone": schedule.timezone,
         "action": schedule.action,
-        "next_run_at": timestamp(schedule.next_run_at),
-        "next_runs": [timestamp(moment) for moment in upcoming_runs(schedule)],
-        "last_run_at": timestamp(schedule.last_run_at),
+        "next_run_at": iso_utc(schedule.next_run_at),
+        "next_runs": [iso_utc(moment) for moment in upcoming_runs(schedule)],
+        "last_run_at": iso_utc(schedule.last_run_at),
         "run_count": schedule.run_count,
         "misfire_grace_seconds": schedule.misfire_grace_seconds,
-        "created_at": timestamp(schedule.created_at),
-        "updated_at": timestamp(schedule.updated_at),
+        "created_at": iso_utc(schedule.created_at),
+        "updated_at": iso_utc(schedule.updated_at),
     }
 
 
@@ -95,8 +93,8 @@ def run_object(run: ScheduleRun) -> dict[str, Any]:
     return {
         "id": str(run.pk),
         "schedule_id": str(run.schedule_id),
-        "scheduled_for": timestamp(run.scheduled_for),
-        "executed_at": timestamp(run.executed_at),
+        "scheduled_for": iso_utc(run.scheduled_for),
+        "executed_at": iso_utc(run.executed_at),
         "outcome": run.outcome,
         "call_id": str(run.call_id) if run.call_id else None,
         "campaign_id": str(run.campaign_id) if run.campaign_id else None,
@@ -225,11 +223,14 @@ def schedule_update(*, workspace: Workspace, schedule_id, **changes) -> Schedule
                 run_at, cron = (None, schedule.cron) if schedule.recurring else (schedule.run_at, None)
             when = _timing(workspace, run_at=run_at, cron=cron,
                            zone=changes.get("timezone", schedule.timezone), now=now)
-            for field, value in when.items():
-                setattr(schedule, field, value)
-            fields += [*when, "next_run_at"]
-            if schedule.status == ACTIVE:
-                schedule.next_run_at = _first_run(schedule, now)
+            # The same timing sent back keeps the next run: worked out again from now, a
+            # run due and not yet reached by the runner would be skipped, never recorded.
+            if any(getattr(schedule, field) != value for field, value in when.items()):
+                for field, value in when.items():
+                    setattr(schedule, field, value)
+                fields += [*when, "next_run_at"]
+                if schedule.status == ACTIVE:
+                    schedule.next_run_at = _first_run(schedule, now)
         if "action" in changes:
             schedule.action = action_spec(workspace, changes["action"])
             fields.append("action")
@@ -286,5 +287,5 @@ def schedule_preview(*, workspace: Workspace, cron: str | None = None, run_at: d
     now = _now()
     when = _timing(workspace, run_at=run_at, cron=cron, zone=timezone, now=now)
     runs = timing.upcoming(cron=when["cron"], timezone=when["timezone"], run_at=when["run_at"], after=now)
-    return {"cron": when["cron"] or None, "run_at": timestamp(when["run_at"]), "timezone": when["timezone"],
-            "next_runs": [timestamp(moment) for moment in runs]}
+    return {"cron": when["cron"] or None, "run_at": iso_utc(when["run_at"]), "timezone": when["timezone"],
+            "next_runs": [iso_utc(moment) for moment in runs]}

@@ -16,11 +16,12 @@ cronsim follows Debian cron's rules, which are the contract's:
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
 from project.errors import BadRequest
+from workspaces.zones import known_zones
 
 MAX_CRON_LENGTH = 100
 PREVIEW_RUNS = 5
@@ -45,7 +46,9 @@ def cron_expression(value, *, field: str = "cron") -> str:
     try:
         next(CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC)))
     except (CronSimError, StopIteration) as error:
-        raise _invalid_cron(f"`{field}` is not a cron expression that ever runs: {error}.", field) from None
+        reason = str(error) or "it never runs"
+        message = f"`{field}` is not a cron expression that can run: {reason.lower()}."
+        raise _invalid_cron(message, field) from None
     return expression
 
 
@@ -54,8 +57,9 @@ def _invalid_cron(message: str, field: str) -> BadRequest:
 
 
 def time_zone(value, *, field: str = "timezone") -> str:
-    """An IANA zone name; 400 `invalid_timezone` naming the field otherwise."""
-    if isinstance(value, str) and value in _zone_names():
+    """An IANA zone name (the campaigns' list: not the host's own `localtime`);
+    400 `invalid_timezone` naming the field otherwise."""
+    if isinstance(value, str) and value in known_zones():
         try:
             ZoneInfo(value)
             return value
@@ -63,16 +67,6 @@ def time_zone(value, *, field: str = "timezone") -> str:
             pass
     raise BadRequest(f"`{field}` must be an IANA time zone name, such as Europe/Berlin.",
                      code="invalid_timezone", details={"field": field})
-
-
-_ZONES: frozenset[str] | None = None
-
-
-def _zone_names() -> frozenset[str]:
-    global _ZONES
-    if _ZONES is None:
-        _ZONES = frozenset(available_timezones())
-    return _ZONES
 
 
 def run_at_instant(value, *, now: datetime, field: str = "run_at") -> datetime:
@@ -92,9 +86,16 @@ def run_at_instant(value, *, now: datetime, field: str = "run_at") -> datetime:
 
 
 def cron_times(cron: str, zone: str, after: datetime) -> Iterator[datetime]:
-    """The instants (UTC) a cron expression names in a zone, strictly after `after`."""
+    """The instants (UTC) a cron expression names in a zone, strictly after `after`.
+
+    cronsim ignores `fold`: started at an instant of the second pass through a
+    repeated hour (01:10 EST on New York's fall-back night), it counts from the
+    first pass (01:10 EDT, an hour earlier) and names times already gone by, such
+    as 01:30 EDT. Those are skipped; at most one repeated hour's worth of them."""
     for moment in CronSim(cron, after.astimezone(ZoneInfo(zone))):
-        yield moment.astimezone(UTC)
+        instant = moment.astimezone(UTC)
+        if instant > after:
+            yield instant
 
 
 def next_run_after(*, cron: str, timezone: str, run_at: datetime | None, after: datetime) -> datetime | None:

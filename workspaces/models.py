@@ -1,7 +1,6 @@
 """Tenancy and identity: the workspace, who belongs to it, and the keys that act for it."""
 
 import uuid
-import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
@@ -9,9 +8,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from workspaces.zones import known_zones
+
 
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in known_zones():
         raise ValidationError(f"{value!r} is not an IANA time zone name.")
 
 

@@ -70,6 +70,28 @@ def test_members_get_the_forms_that_act_and_viewers_do_not(signed_in, owner, tea
     assert 'id="campaigns"' in viewer_page and 'id="contacts"' in viewer_page
 
 
+def test_the_schedules_section_shows_to_all_and_its_form_and_actions_only_to_members(
+    signed_in, teammate, viewer, workspace
+):
+    # given a workspace whose zone is not UTC
+    workspace.timezone = "Europe/Berlin"
+    workspace.save(update_fields=["timezone"])
+    acting = ('id="schedule-form"', 'data-schedule-action="pause"', 'data-schedule-action="resume"',
+              'data-schedule-action="delete"')
+
+    # when a member and a viewer open the dashboard
+    member_page = signed_in(teammate).get("/dashboard/").content.decode()
+    viewer_page = signed_in(viewer).get("/dashboard/").content.decode()
+
+    # then both see the schedules and an opened one's runs; only the member can act
+    for page in (member_page, viewer_page):
+        assert 'id="schedules-title"' in page and 'id="schedules"' in page and 'id="runs"' in page
+    assert all(part in member_page for part in acting)
+    assert not any(part in viewer_page for part in acting)
+    # the form's zone starts as the workspace's
+    assert 'value="Europe/Berlin" data-default="Europe/Berlin"' in member_page
+
+
 def test_a_user_without_a_workspace_is_told_so(signed_in, django_user_model):
     loner = django_user_model.objects.create_user(username="lonely", password=PASSWORD)
 
@@ -90,5 +112,6 @@ def test_the_page_carries_no_secret(signed_in, owner, workspace, admin_key):
 def test_the_module_and_its_styles_are_static_files():
     for name in ("dashboard/dashboard.js", "dashboard/dashboard.css", "dashboard/campaigns.js",
                  "dashboard/campaign_contacts.js", "dashboard/campaign_upload.js", "dashboard/calls_form.js",
-                 "dashboard/agents.js"):
+                 "dashboard/agents.js", "dashboard/schedules.js", "dashboard/schedule_form.js",
+                 "dashboard/schedule_runs.js"):
         assert finders.find(name) is not None, name

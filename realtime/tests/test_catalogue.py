@@ -42,7 +42,9 @@ SPEC_FIELDS = {
     "campaign-status-changed": "campaign_id status previous_status",
     "campaign-progress": "campaign_id total pending in_progress completed failed percent",
     "schedule-status-changed": "schedule_id status previous_status",
-    "schedule-executed": "schedule_id executed_at call_id campaign_id next_run_at",
+    # The contract's five, and the run they are about (docs/schedules.md#events).
+    "schedule-executed": "schedule_id executed_at call_id campaign_id next_run_at "
+    "run_id scheduled_for outcome error",
     "data-export-status": "export_id status progress row_count download_url error",
     "call-transcript": "role text confidence language duration_ms words",
     "call-interim": "role text",
@@ -150,9 +152,11 @@ def test_an_undeclared_field_inside_a_nested_object_is_refused_too():
         ),
         (
             "schedule-executed",
-            {"schedule_id": "sch_1", "executed_at": datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+            {"schedule_id": "sch_1", "run_id": "run_1",
+             "scheduled_for": datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+             "executed_at": datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC), "outcome": "executed", "error": None,
              "call_id": CALL_ID},
-            {"executed_at": "2026-01-01T12:00:00Z"},
+            {"scheduled_for": "2026-01-01T12:00:00Z", "executed_at": "2026-01-01T12:00:01Z"},
         ),
     ],
     ids=["balance-updated", "payment-required", "call-ended", "schedule-executed"],

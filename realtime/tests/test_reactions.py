@@ -29,7 +29,8 @@ WANTED = "schedule-status-changed"
 OTHER = "schedule-executed"
 DATA = {
     WANTED: {"schedule_id": "sch_1", "status": "active", "previous_status": None},
-    OTHER: {"schedule_id": "sch_1", "executed_at": "2026-01-01T12:00:00Z"},
+    OTHER: {"schedule_id": "sch_1", "run_id": "run_1", "scheduled_for": "2026-01-01T12:00:00Z",
+            "executed_at": "2026-01-01T12:00:00Z", "outcome": "executed", "error": None},
 }
 NAME = "test-recorder"
 WAIT = 30  # seconds: the bound of every wait for another thread or process

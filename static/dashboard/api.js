@@ -49,6 +49,21 @@ export const money = (value) => (value == null ? "–" : `$${Number(value).toFix
 export const seconds = (value) => (value == null ? "–" : `${Math.round(value)} s`);
 export const clock = (timestamp) => new Date(timestamp).toLocaleTimeString([], { hour12: false });
 
+// A date and time as it reads in `zone` (a schedule's), with the zone's abbreviation;
+// in the browser's own zone when the browser does not know that one.
+export function zonedTime(timestamp, zone) {
+  if (timestamp == null) return "–";
+  const style = {
+    weekday: "short", day: "numeric", month: "short", year: "numeric",
+    hour: "2-digit", minute: "2-digit", hour12: false, timeZoneName: "short",
+  };
+  try {
+    return new Date(timestamp).toLocaleString([], { ...style, timeZone: zone });
+  } catch {
+    return new Date(timestamp).toLocaleString([], style);
+  }
+}
+
 // A list that shows one line of text while it is empty.
 export function showEmpty(list, text) {
   if (list.children.length) return;

@@ -15,6 +15,7 @@ import { initCallForm } from "./calls_form.js";
 import { CAMPAIGN_TYPES, initCampaigns, loadCampaigns, onCampaignEvent } from "./campaigns.js";
 import { CALL_STREAM_TYPES, follow, initDrawer, onCallEvent, openCall } from "./drawer.js";
 import { applyPanelEvent, PANEL_TYPES } from "./panels.js";
+import { initSchedules, loadSchedules, onScheduleEvent, SCHEDULE_TYPES } from "./schedules.js";
 
 const STATE_TYPES = [
   "call-created", "call-status", "call-ended", "call-escalated", "balance-updated", "payment-required",
@@ -202,6 +203,10 @@ function onCampaignStreamEvent(message) {
   onCampaignEvent(message.type, received(message).data);
 }
 
+function onScheduleStreamEvent(message) {
+  onScheduleEvent(message.type, received(message).data);
+}
+
 function received(message) {
   if (message.lastEventId) state.cursor = message.lastEventId;
   return JSON.parse(message.data);
@@ -235,7 +240,9 @@ async function connect() {
     setConnection("live", "Live");
     if (!state.ready) {
       loadState().catch(() => reconnectLater(RETRY_MS[1]));
-      loadCampaigns(); // on its own: a failure there leaves the calls alone, and says so
+      // each on its own: a failure there leaves the calls alone, and says so
+      loadCampaigns();
+      loadSchedules();
     }
     // a new connection has no subscriptions: the open drawer follows its call again
     follow().catch(() => {});
@@ -244,9 +251,11 @@ async function connect() {
   for (const type of CALL_STREAM_TYPES) source.addEventListener(type, onCallStreamEvent);
   for (const type of PANEL_TYPES) source.addEventListener(type, onPanelEvent);
   for (const type of CAMPAIGN_TYPES) source.addEventListener(type, onCampaignStreamEvent);
+  for (const type of SCHEDULE_TYPES) source.addEventListener(type, onScheduleStreamEvent);
   source.addEventListener("stream-reset", () => {
     state.cursor = null;
     loadCampaigns();
+    loadSchedules();
     loadState()
       .then(follow)
       .catch(() => reconnectLater(RETRY_MS[1]));
@@ -269,4 +278,5 @@ document.getElementById("workspace-switcher")?.addEventListener("change", (event
 initDrawer({ call: (id) => state.calls.get(id), clientId: () => state.clientId });
 initCallForm();
 initCampaigns({ openCall });
+initSchedules({ openCall });
 connect();

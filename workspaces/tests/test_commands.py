@@ -159,13 +159,15 @@ def test_a_runtime_only_key_from_createworkspace_cannot_read():
         ["Initech", "--owner", "peter", "--api-key", "--scopes", ","],
         ["Initech", "--password", "tps-report-cover-sheet"],
         ["Initech", "--owner", "peter", "--timezone", "Mars/Olympus_Mons"],
+        # the host's own zone: the same workspace would mean other hours on another host
+        ["Initech", "--owner", "peter", "--timezone", "localtime"],
         ["   ", "--owner", "peter"],
         ["I" * 201, "--owner", "peter"],
     ],
     ids=[
         "negative-credit", "credit-abc", "credit-nan", "credit-too-large-to-store",
         "credit-too-large-to-round", "unknown-scope", "no-scopes", "password-without-owner",
-        "bad-timezone", "blank-name", "name-too-long",
+        "bad-timezone", "host-localtime", "blank-name", "name-too-long",
     ],
 )
 def test_createworkspace_refuses_bad_input_and_creates_nothing(args):
