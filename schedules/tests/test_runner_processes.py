@@ -12,7 +12,8 @@ from django.db.models import Count
 from calls.models import Call
 from project.testing import beat_process, wait_for, worker_process
 from schedules.models import RunOutcome, Schedule, ScheduleRun, ScheduleStatus
-from schedules.services import schedule_create
+from schedules.tests.helpers import call_action, one_off, recurring
+from schedules.timing import next_run_after
 from workspaces.services import workspace_create
 
 # A tick every 0.15 s on average from the two beats together; nothing plays the calls
@@ -43,29 +44,24 @@ def _seed_due_schedules(workspaces: list, *, run_at: datetime, just_now: datetim
     with transaction.atomic():
         for index, workspace in enumerate(workspaces):
             numbers = _numbers(index, ONE_OFF_PER_WORKSPACE + RECURRING_PER_WORKSPACE)
-            for number in numbers[:ONE_OFF_PER_WORKSPACE]:
-                schedules.append(schedule_create(workspace=workspace, run_at=run_at,
-                                                 action={"type": "call", "to_number": number}))
-            for number in numbers[ONE_OFF_PER_WORKSPACE:]:
-                recurring = schedule_create(workspace=workspace, cron="* * * * *", timezone="UTC",
-                                            action={"type": "call", "to_number": number})
-                Schedule.objects.filter(pk=recurring.pk).update(next_run_at=just_now)
-                schedules.append(recurring)
+            schedules += [one_off(workspace, run_at, action=call_action(number))
+                          for number in numbers[:ONE_OFF_PER_WORKSPACE]]
+            schedules += [recurring(workspace, "* * * * *", timezone="UTC", due=just_now,
+                                    action=call_action(number))
+                          for number in numbers[ONE_OFF_PER_WORKSPACE:]]
     return schedules
 
 
 def _seed_misfired_schedules(workspace, *, now: datetime) -> tuple[Schedule, Schedule]:
     """A one-off and a daily schedule whose times were well past their grace (10 s)
     before any runner started; the daily one's next time is hours away."""
-    one_off = schedule_create(workspace=workspace, run_at=now + timedelta(hours=1), misfire_grace_seconds=10,
-                              action={"type": "call", "to_number": "+14155550101"})
-    daily = schedule_create(workspace=workspace, cron=f"0 {(now.hour + 12) % 24} * * *", timezone="UTC",
-                            misfire_grace_seconds=10, action={"type": "call", "to_number": "+14155550102"})
-    Schedule.objects.filter(pk=one_off.pk).update(run_at=now - timedelta(minutes=5),
-                                                  next_run_at=now - timedelta(minutes=5))
-    Schedule.objects.filter(pk=daily.pk).update(next_run_at=daily.next_run_at - timedelta(days=1))
-    daily.next_run_at -= timedelta(days=1)
-    return one_off, daily
+    daily_cron = f"0 {(now.hour + 12) % 24} * * *"
+    daily_next = next_run_after(cron=daily_cron, timezone="UTC", run_at=None, after=now)
+    missed_one_off = one_off(workspace, now + timedelta(hours=1), due=now - timedelta(minutes=5),
+                             misfire_grace_seconds=10, action=call_action("+14155550101"))
+    missed_daily = recurring(workspace, daily_cron, timezone="UTC", due=daily_next - timedelta(days=1),
+                             misfire_grace_seconds=10, action=call_action("+14155550102"))
+    return missed_one_off, missed_daily
 
 
 def _all_handled(one_offs: list[Schedule], recurring: list[Schedule], misfired: list[Schedule], *,
