@@ -142,8 +142,15 @@ def _execute(schedule: Schedule, now: datetime) -> int:
     except IntegrityError:
         # Already run: only possible where the row lock did not hold. Move on, act on nothing.
         logger.warning("schedule %s: the run of %s was already recorded", schedule.pk, scheduled_for)
+        previous = schedule.status
         schedule.next_run_at = _next_time(schedule, scheduled_for)
-        schedule.save(update_fields=["next_run_at", "updated_at"])
+        if not schedule.recurring:  # its one run happened: it ends as that run did
+            recorded = ScheduleRun.objects.get(schedule=schedule, scheduled_for=scheduled_for)
+            executed = recorded.outcome == RunOutcome.EXECUTED
+            schedule.status = ScheduleStatus.COMPLETED if executed else ScheduleStatus.FAILED
+        schedule.save(update_fields=["next_run_at", "status", "updated_at"])
+        if schedule.status != previous:
+            emit_status(schedule, previous)
         return 0
     try:
         with transaction.atomic():

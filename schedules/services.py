@@ -137,7 +137,9 @@ def _timing(workspace: Workspace, *, run_at, cron, zone, now: datetime) -> dict[
         )
     zone = timing.time_zone(zone) if zone is not None else workspace.timezone
     if cron is not None:
-        return {"run_at": None, "cron": timing.cron_expression(cron), "timezone": zone}
+        cron = timing.cron_expression(cron)
+        timing.check_runs_soon(cron, zone, now=now)
+        return {"run_at": None, "cron": cron, "timezone": zone}
     return {"run_at": timing.run_at_instant(run_at, now=now), "cron": "", "timezone": zone}
 
 
@@ -216,7 +218,12 @@ def schedule_update(*, workspace: Workspace, schedule_id, **changes) -> Schedule
         schedule = schedule_locked(workspace, schedule_id)
         _allow(schedule, "update")
         fields: list[str] = []
-        if {"run_at", "cron", "timezone"} & set(changes):
+        if set(changes) & {"run_at", "cron", "timezone"} == {"timezone"} and not schedule.recurring:
+            # A one-off time is an instant: its zone is only how it is shown.
+            zone = changes["timezone"]
+            schedule.timezone = timing.time_zone(zone) if zone is not None else workspace.timezone
+            fields.append("timezone")
+        elif {"run_at", "cron", "timezone"} & set(changes):
             if "run_at" in changes or "cron" in changes:
                 run_at, cron = changes.get("run_at"), changes.get("cron")
             else:  # only the zone: the timing keeps its kind

@@ -52,6 +52,19 @@ def cron_expression(value, *, field: str = "cron") -> str:
     return expression
 
 
+def check_runs_soon(cron: str, zone: str, *, now: datetime, field: str = "cron") -> None:
+    """400 `invalid_cron` for an expression whose first run is more than
+    MAX_RUN_AT_AHEAD away (`0 0 31 2 1#5`: every 28 years): such a rare one also
+    costs milliseconds for each time shown of it, on every list page."""
+    first = next(cron_times(cron, zone, now), None)
+    if first is None or first - now > MAX_RUN_AT_AHEAD:
+        when = f"not before {first:%Y-%m-%d}" if first else "never"
+        raise BadRequest(
+            f"`{field}` first runs {when}: a schedule must run within {MAX_RUN_AT_AHEAD.days} days.",
+            code="invalid_cron", details={"field": field, "max_days_ahead": MAX_RUN_AT_AHEAD.days},
+        )
+
+
 def _invalid_cron(message: str, field: str) -> BadRequest:
     return BadRequest(message, code="invalid_cron", details={"field": field})
 

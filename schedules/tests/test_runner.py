@@ -399,3 +399,20 @@ def test_one_trim_deletes_more_runs_than_one_batch_holds(workspace, settings, mo
     # then all seven are gone
     assert deleted == 7
     assert not ScheduleRun.objects.exists()
+
+
+def test_a_one_off_schedule_whose_run_was_already_recorded_ends_as_that_run_did(workspace):
+    # given a one-off schedule still active, though its run was recorded (a lock that did not hold)
+    due = now() - timedelta(seconds=5)
+    schedule = one_off(workspace, now() + MINUTE, due=due)
+    ScheduleRun.objects.create(workspace=workspace, schedule=schedule, scheduled_for=due, outcome="executed",
+                               executed_at=due)
+
+    # when the runner ticks
+    runner.run_due_schedules()
+
+    # then it acts on nothing and the schedule is completed, not left active forever
+    schedule.refresh_from_db()
+    assert (schedule.status, schedule.next_run_at) == ("completed", None)
+    assert not Call.objects.exists()
+    assert emitted(workspace, "schedule-status-changed")[-1]["status"] == "completed"

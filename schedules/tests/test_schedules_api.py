@@ -350,3 +350,28 @@ def test_the_preview_shows_what_an_expression_means_before_saving(read_key, work
     assert (broken.status_code, error_of(broken)["details"]["field"]) == (400, "cron")
     assert (nowhere.status_code, error_of(nowhere)["details"]["field"]) == (400, "timezone")
     assert not Schedule.objects.exists()
+
+
+@pytest.mark.parametrize("cron", ["0 0 31 2 1#5", "0 9 29 2 1#5"])
+def test_an_expression_whose_first_run_is_more_than_a_year_away_is_refused(write_key, cron):
+    # given an expression that runs once in decades (the fifth Monday of February)
+    # when it is saved, then it is refused naming the field, and nothing is created
+    response = write_key.post(URL, {"cron": cron, "action": call_action()})
+
+    assert (response.status_code, error_of(response)["code"]) == (400, "invalid_cron")
+    assert error_of(response)["details"]["field"] == "cron"
+    assert not Schedule.objects.exists()
+
+
+def test_a_one_off_schedules_zone_changes_even_after_its_time_has_passed(write_key, workspace):
+    # given a one-off schedule whose time is due (the runner has not reached it yet)
+    due = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    schedule = one_off(workspace, in_an_hour(), due=due)
+
+    # when only its zone changes
+    response = write_key.patch(f"{URL}/{schedule.pk}", {"timezone": "Asia/Tokyo"})
+
+    # then the zone is kept and its time, an instant, is not touched
+    assert response.status_code == 200
+    assert (response.json()["timezone"], datetime.fromisoformat(response.json()["next_run_at"])) == (
+        "Asia/Tokyo", due)
