@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -320,6 +321,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The schedules' tick has a queue of its own: behind a backlog in the default
+# queue (a thousand simulated calls' steps) every tick expired before a worker
+# took it, and due runs waited until they were recorded missed
+# (docs/PERFORMANCE.md "Schedules"). A worker started without -Q consumes every
+# queue named here, taking from each in turn, so a tick waits for at most one
+# task of the backlog per pool child.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("ticks")]
+CELERY_TASK_ROUTES = {"schedules.tasks.run_due_schedules": {"queue": "ticks"}}
 # Schedules (docs/schedules.md; docs/operations.md "Settings").
 SCHEDULES_TICK_SECONDS = env.float("SCHEDULES_TICK_SECONDS", default=1.0)
 # One tick's bounds: runs recorded, and seconds spent (below the task time limits).

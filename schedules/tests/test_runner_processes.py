@@ -133,3 +133,41 @@ def test_two_beats_and_three_workers_execute_every_due_run_exactly_once(tmp_path
     assert set(missed.values_list("outcome", flat=True)) == {"missed"}
     assert sorted(missed.values_list("schedule", flat=True)) == sorted(schedule.pk for schedule in misfired)
     assert not Call.objects.filter(schedule_id__in=[str(schedule.pk) for schedule in misfired]).exists()
+
+
+BACKLOG_TASKS = 4000
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_in_the_default_queue_does_not_hold_up_a_due_run(tmp_path):
+    # given thousands of tasks waiting in the default queue before any worker is up
+    # (what a thousand simulated calls' steps once left), and a schedule due now
+    import redis
+    from django.conf import settings
+
+    from project.celery import app
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+    workspace = _workspaces()[0]
+    with app.producer_pool.acquire(block=True) as producer:
+        for n in range(BACKLOG_TASKS):
+            app.send_task("celery.accumulate", args=[n], producer=producer)
+    schedule = one_off(workspace, datetime.now(UTC) + timedelta(minutes=1), due=datetime.now(UTC),
+                       action=call_action("+14155550103"))
+
+    # when one worker and one beat start
+    try:
+        with (worker_process(tmp_path, env=ENV, name="backlogged"),
+              beat_process(tmp_path, env=ENV, name="beat")):
+            wait_for(lambda: ScheduleRun.objects.filter(schedule=schedule).exists(), timeout=30,
+                     message="the due run was not recorded")
+            still_waiting = broker.llen("celery")
+    finally:
+        broker.delete("celery")  # what is left of the backlog is no other test's
+
+    # then the run was recorded while most of the backlog still waited: its tick did not
+    # queue behind the backlog (where a tick expires after five ticks, unrun)
+    assert ScheduleRun.objects.get(schedule=schedule).outcome == RunOutcome.EXECUTED
+    assert still_waiting > 0
