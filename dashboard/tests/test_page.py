@@ -113,5 +113,5 @@ def test_the_module_and_its_styles_are_static_files():
     for name in ("dashboard/dashboard.js", "dashboard/dashboard.css", "dashboard/campaigns.js",
                  "dashboard/campaign_contacts.js", "dashboard/campaign_upload.js", "dashboard/calls_form.js",
                  "dashboard/agents.js", "dashboard/schedules.js", "dashboard/schedule_form.js",
-                 "dashboard/schedule_runs.js"):
+                 "dashboard/schedule_runs.js", "dashboard/live_list.js"):
         assert finders.find(name) is not None, name

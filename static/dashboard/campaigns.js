@@ -1,20 +1,17 @@
 // Campaigns: the list, one campaign opened below it, and what a member does to them.
 //
-// The same rule as the calls table: the REST state first (`GET /campaigns`), with the
-// `campaign-status-changed` and `campaign-progress` events that arrive meanwhile held
-// and applied after it, in order. A status moves both ways (running, paused, running),
-// so order is what keeps it right: every change has its event, and the last one
-// applied is the newest. A campaign the page has not read (created elsewhere while
-// the page is open) is read by its id on its first event. The opened campaign is read
-// again, with its page of contacts, after each of its events, one read at a time.
+// The list is a live list (live_list.js): the REST state first (`GET /campaigns`),
+// then the `campaign-status-changed` and `campaign-progress` events, in order; every
+// change has its event, so the last one applied is the newest. The opened campaign is
+// read again, with its page of contacts, after each of its events, one read at a time.
 
 import { api, clearEmpty, problem, showEmpty } from "./api.js";
 import { fillAgents } from "./agents.js";
 import { initContacts, refreshContacts, showContacts } from "./campaign_contacts.js";
 import { initUpload, resetUpload } from "./campaign_upload.js";
+import { liveList } from "./live_list.js";
 
 export const CAMPAIGN_TYPES = ["campaign-status-changed", "campaign-progress"];
-const PAGE_SIZE = 50;
 // What a member may do in each status (docs/campaigns.md#lifecycle); the server decides.
 const ACTIONS = {
   draft: ["start"], scheduled: ["pause", "cancel"], running: ["pause", "cancel"], paused: ["resume", "cancel"],
@@ -30,11 +27,6 @@ const title = document.getElementById("campaign-title");
 const actionStatus = document.getElementById("campaign-action-status");
 
 const state = {
-  campaigns: new Map(), // id -> campaign object, as the REST API gives it
-  ready: false,
-  held: [], // [type, data] that arrived before the list was read
-  fetching: new Map(), // id -> events held while that campaign is read
-  nextToken: "",
   changes: new Map(), // id -> how many events (or answers) changed it: a read older than one is dropped
   openId: null,
   opener: null,
@@ -44,36 +36,22 @@ const state = {
 
 // --- the list -------------------------------------------------------------------------------
 
+const campaigns = liveList({
+  path: "/campaigns",
+  idOf: (data) => data.campaign_id,
+  rows: list,
+  more,
+  empty: (error) => showEmpty(list, error ? `Campaigns could not be read: ${problem(error)}` : "No campaigns yet."),
+  draw,
+  change,
+});
+
 export async function loadCampaigns() {
-  state.ready = false;
-  try {
-    const page = await api(`/campaigns?page_size=${PAGE_SIZE}`);
-    state.campaigns.clear();
-    list.replaceChildren();
-    for (const campaign of page.results) remember(campaign, { atTop: false });
-    state.nextToken = page.next_page_token;
-    showEmpty(list, "No campaigns yet.");
-  } catch (error) {
-    list.replaceChildren();
-    showEmpty(list, `Campaigns could not be read: ${problem(error)}`);
-  }
-  more.hidden = !state.nextToken;
-  state.ready = true;
-  for (const [type, data] of state.held.splice(0)) apply(type, data);
+  await campaigns.load();
   if (state.openId) readOpened();
 }
 
-async function loadOlder() {
-  const page = await api(`/campaigns?page_size=${PAGE_SIZE}&page_token=${encodeURIComponent(state.nextToken)}`);
-  for (const campaign of page.results) {
-    if (!state.campaigns.has(campaign.id)) remember(campaign, { atTop: false });
-  }
-  state.nextToken = page.next_page_token;
-  more.hidden = !state.nextToken;
-}
-
-function remember(campaign, { atTop }) {
-  state.campaigns.set(campaign.id, campaign);
+function draw(campaign, { atTop }) {
   drawRow(campaign, atTop);
   if (campaign.id === state.openId) drawDetail(campaign);
 }
@@ -114,21 +92,10 @@ function summary(stats) {
 // --- events ---------------------------------------------------------------------------------
 
 export function onCampaignEvent(type, data) {
-  if (state.ready) apply(type, data);
-  else state.held.push([type, data]);
+  campaigns.onEvent(type, data);
 }
 
-function apply(type, data) {
-  const id = data.campaign_id;
-  if (state.fetching.has(id)) {
-    state.fetching.get(id).push([type, data]);
-    return;
-  }
-  const known = state.campaigns.get(id);
-  if (!known) {
-    readUnknown(id, [[type, data]]);
-    return;
-  }
+function change(type, data, known) {
   const changed = type === "campaign-status-changed"
     // the reason comes with the next read; until then a paused campaign keeps the one it had
     ? { ...known, status: data.status, pause_reason: data.status === "paused" ? known.pause_reason : null }
@@ -139,7 +106,7 @@ function apply(type, data) {
 // A change newer than any read under way: drawn now, and the opened campaign read again.
 function changedNow(campaign) {
   state.changes.set(campaign.id, (state.changes.get(campaign.id) ?? 0) + 1);
-  remember(campaign, { atTop: false });
+  campaigns.remember(campaign, { atTop: false });
   if (campaign.id === state.openId) readOpened();
 }
 
@@ -147,30 +114,17 @@ function progressOf({ total, pending, in_progress, completed, failed, percent })
   return { total, pending, in_progress, completed, failed, percent };
 }
 
-async function readUnknown(id, held) {
-  state.fetching.set(id, held);
-  try {
-    remember(await api(`/campaigns/${id}`), { atTop: true });
-  } catch {
-    state.fetching.delete(id); // deleted meanwhile, or unreadable: nothing to show
-    return;
-  }
-  const events = state.fetching.get(id);
-  state.fetching.delete(id);
-  for (const [type, data] of events) apply(type, data);
-}
-
 // --- the opened campaign ----------------------------------------------------------------------
 
 function openCampaign(id, opener) {
-  if (!state.campaigns.has(id)) return;
+  if (!campaigns.items.has(id)) return;
   state.openId = id;
   state.opener = opener;
   detail.hidden = false;
   detail.dataset.campaignId = id;
   if (actionStatus) actionStatus.textContent = "";
   resetUpload();
-  drawDetail(state.campaigns.get(id));
+  drawDetail(campaigns.items.get(id));
   showContacts(id);
   title.focus();
   readOpened();
@@ -199,7 +153,7 @@ async function readOpened() {
       const before = state.changes.get(id);
       const [campaign] = await Promise.all([api(`/campaigns/${id}`), refreshContacts(id)]);
       // a change came while reading: this answer may be older than it, and a read follows
-      if (state.changes.get(id) === before) remember(campaign, { atTop: false });
+      if (state.changes.get(id) === before) campaigns.remember(campaign, { atTop: false });
     } while (state.readAgain);
   } catch {
     // the next event or reconnect reads it again
@@ -276,7 +230,7 @@ function initCreate() {
     status.textContent = "Creating…";
     try {
       const campaign = await api("/campaigns", { method: "POST", json });
-      if (!state.campaigns.has(campaign.id)) remember(campaign, { atTop: true });
+      if (!campaigns.items.has(campaign.id)) campaigns.remember(campaign, { atTop: true });
       status.dataset.kind = "ok";
       status.textContent = `Created “${campaign.name}”.`;
       form.reset();
@@ -294,7 +248,6 @@ function initCreate() {
 }
 
 export function initCampaigns({ openCall }) {
-  more.addEventListener("click", () => loadOlder().catch(() => {}));
   document.getElementById("campaign-close").addEventListener("click", closeCampaign);
   for (const button of detail.querySelectorAll("[data-action]")) {
     button.addEventListener("click", () => act(button));

@@ -1,24 +1,22 @@
 // Schedules: the list, one schedule opened below it with its recent runs, and what a
 // member does to them (pause, resume, delete; creating one is schedule_form.js).
 //
-// The campaigns' rule: the REST state first (`GET /schedules`), with the
-// `schedule-status-changed` and `schedule-executed` events that arrive meanwhile held
-// and applied after it, in order. A status moves both ways (active, paused, active),
-// so order is what keeps it right: the last event applied is the newest. A run is
-// counted once: `schedule-executed` adds one only when it ran after the `last_run_at`
-// the page holds, so a run the REST state already counted is not counted again. A
-// schedule the page has not read (created elsewhere while the page is open) is read
-// by its id on its first event. The events do not carry everything (a resumed
-// schedule's next run, the five next times, the runs), so a resumed schedule and the
-// opened one are read again after their events, one read at a time each. No event
-// says a schedule was deleted: a read that finds it gone takes it off the page.
+// The list is a live list, as the campaigns' is (live_list.js): the REST state first
+// (`GET /schedules`), then the `schedule-status-changed` and `schedule-executed`
+// events, in order; the last one applied is the newest. A run is counted once:
+// `schedule-executed` adds one only when it ran after the `last_run_at` the page
+// holds, so a run the REST state already counted is not counted again. The events do
+// not carry everything (a resumed schedule's next run, the five next times, the runs),
+// so a resumed schedule and the opened one are read again after their events, one
+// read at a time each. No event says a schedule was deleted: a read that finds it
+// gone takes it off the page.
 
 import { api, problem, zonedTime } from "./api.js";
+import { liveList } from "./live_list.js";
 import { initScheduleForm } from "./schedule_form.js";
 import { initRuns, refreshRuns, showRuns } from "./schedule_runs.js";
 
 export const SCHEDULE_TYPES = ["schedule-status-changed", "schedule-executed"];
-const PAGE_SIZE = 50;
 // What a member may do in each status (docs/reference/rest.md#schedules); the server decides.
 const ACTIONS = {
   active: ["pause", "delete"], paused: ["resume", "delete"], completed: ["delete"], failed: ["delete"],
@@ -33,11 +31,6 @@ const actionStatus = document.getElementById("schedule-action-status");
 const listStatus = document.getElementById("schedules-status");
 
 const state = {
-  schedules: new Map(), // id -> schedule object, as the REST API gives it
-  ready: false,
-  held: [], // [type, data] that arrived before the list was read
-  fetching: new Map(), // id -> events held while that schedule is read for the first time
-  nextToken: "",
   changes: new Map(), // id -> how many events (or answers) changed it: a read older than one is dropped
   reading: new Set(), // ids being read again
   readAgain: new Set(), // ids to read once more when that read ends
@@ -47,32 +40,19 @@ const state = {
 
 // --- the list -------------------------------------------------------------------------------
 
-export async function loadSchedules() {
-  state.ready = false;
-  try {
-    const page = await api(`/schedules?page_size=${PAGE_SIZE}`);
-    state.schedules.clear();
-    body.replaceChildren();
-    for (const schedule of page.results) remember(schedule, { atTop: false });
-    state.nextToken = page.next_page_token;
-    showEmptyRow("No schedules yet.");
-  } catch (error) {
-    body.replaceChildren();
-    showEmptyRow(`Schedules could not be read: ${problem(error)}`);
-  }
-  more.hidden = !state.nextToken;
-  state.ready = true;
-  for (const [type, data] of state.held.splice(0)) apply(type, data);
-  if (state.openId) readAgain(state.openId);
-}
+const schedules = liveList({
+  path: "/schedules",
+  idOf: (data) => data.schedule_id,
+  rows: body,
+  more,
+  empty: (error) => showEmptyRow(error ? `Schedules could not be read: ${problem(error)}` : "No schedules yet."),
+  draw,
+  change,
+});
 
-async function loadOlder() {
-  const page = await api(`/schedules?page_size=${PAGE_SIZE}&page_token=${encodeURIComponent(state.nextToken)}`);
-  for (const schedule of page.results) {
-    if (!state.schedules.has(schedule.id)) remember(schedule, { atTop: false });
-  }
-  state.nextToken = page.next_page_token;
-  more.hidden = !state.nextToken;
+export async function loadSchedules() {
+  await schedules.load();
+  if (state.openId) readAgain(state.openId);
 }
 
 function showEmptyRow(text) {
@@ -83,14 +63,13 @@ function showEmptyRow(text) {
   cell.textContent = text;
 }
 
-function remember(schedule, { atTop }) {
-  state.schedules.set(schedule.id, schedule);
+function draw(schedule, { atTop }) {
   drawRow(schedule, atTop);
   if (schedule.id === state.openId) drawDetail(schedule);
 }
 
 function forget(id) {
-  state.schedules.delete(id);
+  schedules.items.delete(id);
   document.getElementById(`schedule-${id}`)?.remove();
   showEmptyRow("No schedules yet.");
   if (id === state.openId) closeSchedule({ focusBack: false });
@@ -134,21 +113,11 @@ function drawRow(schedule, atTop) {
 // --- events ---------------------------------------------------------------------------------
 
 export function onScheduleEvent(type, data) {
-  if (state.ready) apply(type, data);
-  else state.held.push([type, data]);
+  schedules.onEvent(type, data);
 }
 
-function apply(type, data) {
+function change(type, data, known) {
   const id = data.schedule_id;
-  if (state.fetching.has(id)) {
-    state.fetching.get(id).push([type, data]);
-    return;
-  }
-  const known = state.schedules.get(id);
-  if (!known) {
-    readUnknown(id, [[type, data]]);
-    return;
-  }
   if (type === "schedule-status-changed") {
     const active = data.status === "active";
     // only an active schedule has a next run; a resumed one's is the server's to work out
@@ -175,21 +144,8 @@ function apply(type, data) {
 // change leaves something unknown, and the opened one always (its next times and runs).
 function changedNow(schedule, { read = false } = {}) {
   state.changes.set(schedule.id, (state.changes.get(schedule.id) ?? 0) + 1);
-  remember(schedule, { atTop: false });
+  schedules.remember(schedule, { atTop: false });
   if (read || schedule.id === state.openId) readAgain(schedule.id);
-}
-
-async function readUnknown(id, held) {
-  state.fetching.set(id, held);
-  try {
-    remember(await api(`/schedules/${id}`), { atTop: true });
-  } catch {
-    state.fetching.delete(id); // deleted meanwhile, or unreadable: nothing to show
-    return;
-  }
-  const events = state.fetching.get(id);
-  state.fetching.delete(id);
-  for (const [type, data] of events) apply(type, data);
 }
 
 // Reads a schedule (and, when it is the opened one, its runs) again; calls while a read
@@ -204,11 +160,13 @@ async function readAgain(id) {
     do {
       state.readAgain.delete(id);
       const before = state.changes.get(id);
-      const known = state.schedules.get(id);
+      const known = schedules.items.get(id);
       const runs = id === state.openId ? refreshRuns(id, known?.timezone) : null;
       const [schedule] = await Promise.all([api(`/schedules/${id}`), runs]);
       // a change came while reading: this answer may be older than it, and a read follows
-      if (state.changes.get(id) === before && state.schedules.has(id)) remember(schedule, { atTop: false });
+      if (state.changes.get(id) === before && schedules.items.has(id)) {
+        schedules.remember(schedule, { atTop: false });
+      }
     } while (state.readAgain.has(id));
   } catch (error) {
     if (error.status === 404) forget(id); // deleted elsewhere
@@ -222,7 +180,7 @@ async function readAgain(id) {
 // --- the opened schedule ----------------------------------------------------------------------
 
 function openSchedule(id, opener) {
-  const schedule = state.schedules.get(id);
+  const schedule = schedules.items.get(id);
   if (!schedule) return;
   state.openId = id;
   state.opener = opener;
@@ -293,7 +251,7 @@ function drawDetail(schedule) {
 async function act(button) {
   const id = state.openId;
   const action = button.dataset.scheduleAction;
-  const name = state.schedules.get(id)?.name;
+  const name = schedules.items.get(id)?.name;
   if (action === "delete" && !window.confirm(`Delete the schedule “${name}” and its runs?`)) return;
   const buttons = [...detail.querySelectorAll("[data-schedule-action]")];
   for (const each of buttons) each.disabled = true;
@@ -330,12 +288,11 @@ async function act(button) {
 }
 
 function created(schedule) {
-  if (!state.schedules.has(schedule.id)) remember(schedule, { atTop: true });
+  if (!schedules.items.has(schedule.id)) schedules.remember(schedule, { atTop: true });
   openSchedule(schedule.id, document.querySelector(`#schedule-${schedule.id} .open-campaign`));
 }
 
 export function initSchedules({ openCall }) {
-  more.addEventListener("click", () => loadOlder().catch(() => {}));
   document.getElementById("schedule-close").addEventListener("click", () => closeSchedule());
   for (const button of detail.querySelectorAll("[data-schedule-action]")) {
     button.addEventListener("click", () => act(button));
