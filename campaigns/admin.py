@@ -20,6 +20,7 @@ from project.admin_lists import (
     WorkspaceFilter,
     act_on_selected,
     as_uuid,
+    lifecycle_action,
     phone_prefix,
 )
 from project.errors import ApiError, NotFound
@@ -54,25 +55,12 @@ class CampaignAdmin(ReadOnly, BigTableAdmin):
     def has_lifecycle_permission(self, request) -> bool:
         return request.user.has_perm("campaigns.change_campaign")
 
-    def _each(self, request, queryset, service, done: str) -> None:
-        act_on_selected(
-            self, request, queryset,
-            lambda campaign: service(workspace=campaign.workspace, campaign_id=campaign.pk),
-            limit=ACTION_LIMIT, done=done, noun="campaign(s)",
-            label=lambda campaign: f"{campaign.name} ({campaign.pk})",
-        )
-
-    @admin.action(description="Pause selected campaigns", permissions=["lifecycle"])
-    def pause(self, request, queryset):
-        self._each(request, queryset, services.campaign_pause, "Paused")
-
-    @admin.action(description="Resume selected campaigns", permissions=["lifecycle"])
-    def resume(self, request, queryset):
-        self._each(request, queryset, services.campaign_resume, "Resumed")
-
-    @admin.action(description="Cancel selected campaigns", permissions=["lifecycle"])
-    def cancel(self, request, queryset):
-        self._each(request, queryset, services.campaign_cancel, "Canceled")
+    pause = lifecycle_action(services.campaign_pause, id_name="campaign_id", noun="campaign(s)",
+                             limit=ACTION_LIMIT, description="Pause selected campaigns", done="Paused")
+    resume = lifecycle_action(services.campaign_resume, id_name="campaign_id", noun="campaign(s)",
+                              limit=ACTION_LIMIT, description="Resume selected campaigns", done="Resumed")
+    cancel = lifecycle_action(services.campaign_cancel, id_name="campaign_id", noun="campaign(s)",
+                              limit=ACTION_LIMIT, description="Cancel selected campaigns", done="Canceled")
 
     @admin.display(description="contacts")
     def progress(self, campaign: Campaign) -> str:

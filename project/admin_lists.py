@@ -162,3 +162,21 @@ def act_on_selected(model_admin, request, queryset: QuerySet, act: Callable, *, 
         more = f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
         model_admin.message_user(
             request, f"Refused {len(refused)} {noun}: {'; '.join(refused[:5])}{more}", messages.WARNING)
+
+
+def lifecycle_action(service: Callable, *, id_name: str, noun: str, limit: int, description: str,
+                     done: str) -> Callable:
+    """An action (a campaign's or a schedule's pause, resume, cancel) that calls
+    `service(workspace=row.workspace, <id_name>=row.pk)` for each selected row, offered
+    to staff whom the admin's `has_lifecycle_permission` allows. The services take the
+    workspace as the API's callers do, so staff go through the same checks and events."""
+
+    @admin.action(description=description, permissions=["lifecycle"])
+    def action(model_admin, request, queryset):
+        act_on_selected(
+            model_admin, request, queryset,
+            lambda row: service(workspace=row.workspace, **{id_name: row.pk}),
+            limit=limit, done=done, noun=noun, label=lambda row: f"{row.name} ({row.pk})",
+        )
+
+    return action

@@ -7,7 +7,14 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from project.admin_lists import BigTableAdmin, ReadOnly, TextFilter, WorkspaceFilter, act_on_selected, as_uuid
+from project.admin_lists import (
+    BigTableAdmin,
+    ReadOnly,
+    TextFilter,
+    WorkspaceFilter,
+    as_uuid,
+    lifecycle_action,
+)
 from schedules import services
 from schedules.models import Schedule, ScheduleRun
 
@@ -34,21 +41,10 @@ class ScheduleAdmin(ReadOnly, BigTableAdmin):
     def has_lifecycle_permission(self, request) -> bool:
         return request.user.has_perm("schedules.change_schedule")
 
-    def _each(self, request, queryset, service, done: str) -> None:
-        act_on_selected(
-            self, request, queryset,
-            lambda schedule: service(workspace=schedule.workspace, schedule_id=schedule.pk),
-            limit=ACTION_LIMIT, done=done, noun="schedule(s)",
-            label=lambda schedule: f"{schedule.name} ({schedule.pk})",
-        )
-
-    @admin.action(description="Pause selected schedules", permissions=["lifecycle"])
-    def pause(self, request, queryset):
-        self._each(request, queryset, services.schedule_pause, "Paused")
-
-    @admin.action(description="Resume selected schedules", permissions=["lifecycle"])
-    def resume(self, request, queryset):
-        self._each(request, queryset, services.schedule_resume, "Resumed")
+    pause = lifecycle_action(services.schedule_pause, id_name="schedule_id", noun="schedule(s)",
+                             limit=ACTION_LIMIT, description="Pause selected schedules", done="Paused")
+    resume = lifecycle_action(services.schedule_resume, id_name="schedule_id", noun="schedule(s)",
+                              limit=ACTION_LIMIT, description="Resume selected schedules", done="Resumed")
 
     @admin.display(description="when")
     def when(self, schedule: Schedule) -> str:
