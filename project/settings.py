@@ -342,6 +342,28 @@ SCHEDULES_DUE_WORKSPACES = env.int("SCHEDULES_DUE_WORKSPACES", default=200)
 SCHEDULES_MISSED_RECORDED = env.int("SCHEDULES_MISSED_RECORDED", default=100)
 SCHEDULES_MAX_PER_WORKSPACE = env.int("SCHEDULES_MAX_PER_WORKSPACE", default=2000)
 SCHEDULE_RUN_RETENTION_DAYS = env.int("SCHEDULE_RUN_RETENTION_DAYS", default=90)
+# Notifications (docs/notifications.md). Each workspace keeps its newest
+# NOTIFICATIONS_MAX_PER_WORKSPACE (trimmed as new ones are written) and none older
+# than NOTIFICATIONS_RETENTION_DAYS (trimmed by the beat). Email goes to the
+# workspace's owners and admins for the kinds listed, through Django's email backend
+# (EMAIL_BACKEND: the console by default, smtp with EMAIL_HOST and friends).
+NOTIFICATIONS_MAX_PER_WORKSPACE = env.int("NOTIFICATIONS_MAX_PER_WORKSPACE", default=500)
+if NOTIFICATIONS_MAX_PER_WORKSPACE < 1:
+    raise ImproperlyConfigured("NOTIFICATIONS_MAX_PER_WORKSPACE must be at least 1.")
+NOTIFICATIONS_RETENTION_DAYS = env.int("NOTIFICATIONS_RETENTION_DAYS", default=90)
+NOTIFICATIONS_EMAIL_ENABLED = env.bool("NOTIFICATIONS_EMAIL_ENABLED", default=True)
+NOTIFICATIONS_EMAIL_KINDS = env.list(
+    "NOTIFICATIONS_EMAIL_KINDS",
+    default=["low-balance", "payment-required", "export-failed", "schedule-failed", "webhook-disabled"],
+)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Callboard <notifications@localhost>")
 CELERY_BEAT_SCHEDULE = {
     "billing-charge-live-calls": {
         "task": "billing.tasks.charge_live_calls",
@@ -389,6 +411,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "schedules-trim-runs": {
         "task": "schedules.tasks.trim_schedule_runs",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
+    },
+    "notifications-trim": {
+        "task": "notifications.tasks.trim_notifications",
         "schedule": 3600.0,
         "options": {"expires": 600},
     },
