@@ -16,7 +16,8 @@ from campaigns.tests.dialing import add_contacts, campaign_calls, make_campaign,
 from campaigns.tests.dialing import end_call as end_campaign_call
 from notifications import services
 from notifications.models import Notification
-from notifications.reactions import TYPES, react as handler
+from notifications.reactions import TYPES
+from notifications.reactions import react as handler
 from project.testing import emitted
 from realtime import reactions
 from realtime.emit import emit
@@ -102,7 +103,8 @@ def test_a_campaign_completing_through_its_services_raises_campaign_completed(
     assert (notification.kind, notification.severity) == ("campaign-completed", "info")
     assert notification.title == "Campaign completed: Spring renewals"
     assert notification.body == "Every contact is done: 1 in all, 1 completed, 0 failed, 0 skipped."
-    assert services.notification_object(notification)["subject"] == {"type": "campaign", "id": str(campaign.pk)}
+    subject = services.notification_object(notification)["subject"]
+    assert subject == {"type": "campaign", "id": str(campaign.pk)}
 
 
 def test_a_schedule_run_failing_in_the_runner_raises_schedule_failed(workspace, react):
@@ -121,7 +123,8 @@ def test_a_schedule_run_failing_in_the_runner_raises_schedule_failed(workspace, 
     assert (notification.kind, notification.severity) == ("schedule-failed", "error")
     assert notification.title == "Schedule failed: Morning check"
     assert "(insufficient_balance)" in notification.body
-    assert services.notification_object(notification)["subject"] == {"type": "schedule", "id": str(schedule.pk)}
+    subject = services.notification_object(notification)["subject"]
+    assert subject == {"type": "schedule", "id": str(schedule.pk)}
 
 
 def test_an_executed_schedule_run_raises_nothing(workspace, react, settings):
