@@ -15,7 +15,6 @@
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -120,9 +119,14 @@ def _email_after_commit(notifications: list[Notification]) -> None:
     from notifications.tasks import email_notification
 
     kinds = set(settings.NOTIFICATIONS_EMAIL_KINDS)
-    for notification in notifications:
-        if notification.kind in kinds:
-            transaction.on_commit(partial(email_notification.delay, str(notification.pk)), robust=True)
+    wanted = [str(notification.pk) for notification in notifications if notification.kind in kinds]
+
+    def enqueue_emails() -> None:
+        for notification_id in wanted:
+            email_notification.delay(notification_id)
+
+    if wanted:
+        transaction.on_commit(enqueue_emails, robust=True)
 
 
 def notifications_trim(*, now=None) -> int:
