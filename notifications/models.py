@@ -50,6 +50,8 @@ class Notification(TenantModel):
         indexes = [
             # The list pages by creation (project/pagination.py), newest first; trimming reads it too.
             models.Index(fields=["workspace", "-created_at", "-id"], name="notification_list"),
+            # The beat's trim by age, and the admin's list across workspaces.
+            models.Index(fields=["created_at"], name="notification_age"),
         ]
 
     def __str__(self) -> str:
