@@ -1,14 +1,13 @@
-"""The notifications and exports panels in a real browser: empty states first,
-then each fills from its workspace events as they arrive (the campaigns, which
-read their state first, have test_browser_campaigns.py).
+"""The exports panel in a real browser: empty first, then it fills from its
+workspace events as they arrive (the campaigns, which read their state first, have
+test_browser_campaigns.py; the notifications' bell, test_browser_notifications.py).
 
-Notifications and exports have no services yet (their events are registered,
-their REST endpoints are not built), so the test emits their events through
-`realtime.emit`, the one path every service will use."""
+Exports have no services yet (their events are registered, their REST endpoints
+are not built), so the test emits their events through `realtime.emit`, the one
+path every service will use."""
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 from django.db import connections
@@ -40,22 +39,10 @@ def emit_off_the_browser_loop(workspace, events: list[tuple[str, dict]]) -> None
 def watch_the_panels(page, base_url: str, username: str, workspace) -> dict:
     export_id = str(uuid.uuid4())
     sign_in(page, base_url, username)
-    seen = {"empty": page.evaluate(EMPTY), "badge_hidden": page.locator("#unread-count").is_hidden()}
+    seen = {"empty": page.evaluate(EMPTY)}
     emit_off_the_browser_loop(
         workspace,
         [
-            (
-                "notification",
-                {
-                    "id": str(uuid.uuid4()),
-                    "kind": "low-balance",
-                    "severity": "warning",
-                    "title": "Credit is low",
-                    "body": "4.20 USD left.",
-                    "read": False,
-                    "created_at": datetime.now(UTC),
-                },
-            ),
             (
                 "data-export-status",
                 {"export_id": export_id, "status": "running", "progress": 30.0, "row_count": 300},
@@ -80,8 +67,6 @@ def watch_the_panels(page, base_url: str, username: str, workspace) -> dict:
     return {
         **seen,
         "empty_after": page.evaluate(EMPTY),
-        "notification": page.inner_text("#notifications li strong"),
-        "badge": page.inner_text("#unread-count"),
         "export": [
             export.locator(".state").inner_text(),
             export.locator("progress").evaluate("bar => bar.value"),
@@ -113,13 +98,8 @@ def test_the_panels_start_empty_and_fill_from_their_events(tmp_path, owner, work
     with running_server(tmp_path, env=INGEST_ENV) as server:
         seen = in_browser(watch_the_panels, server.url, owner.username, workspace)
 
-    assert seen["empty"] == [
-        "No notifications.",
-        "No export has run while this page was open.",
-    ]
-    assert seen["badge_hidden"]
+    assert seen["empty"] == ["No export has run while this page was open."]
     assert seen["empty_after"] == []
-    assert seen["notification"] == "Credit is low" and seen["badge"] == "1"
     assert seen["export"] == ["completed", 100, "1000 rows", f"/api/v1/exports/{seen['export_id']}/download"]
     assert seen["export_rows"] == 1  # updated in place
     # a download link is a path of this site or an https address, nothing else

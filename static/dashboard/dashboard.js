@@ -14,6 +14,7 @@ import { api, money, seconds, TERMINAL } from "./api.js";
 import { initCallForm } from "./calls_form.js";
 import { CAMPAIGN_TYPES, initCampaigns, loadCampaigns, onCampaignEvent } from "./campaigns.js";
 import { CALL_STREAM_TYPES, follow, initDrawer, onCallEvent, openCall } from "./drawer.js";
+import { initNotifications, loadNotifications, NOTIFICATION_TYPES, onNotificationEvent } from "./notifications.js";
 import { applyPanelEvent, PANEL_TYPES } from "./panels.js";
 import { initSchedules, loadSchedules, onScheduleEvent, SCHEDULE_TYPES } from "./schedules.js";
 
@@ -199,6 +200,10 @@ function onPanelEvent(message) {
   applyPanelEvent(message.type, received(message).data);
 }
 
+function onNotificationStreamEvent(message) {
+  onNotificationEvent(message.type, received(message).data);
+}
+
 function onCampaignStreamEvent(message) {
   onCampaignEvent(message.type, received(message).data);
 }
@@ -243,6 +248,7 @@ async function connect() {
       // each on its own: a failure there leaves the calls alone, and says so
       loadCampaigns();
       loadSchedules();
+      loadNotifications();
     }
     // a new connection has no subscriptions: the open drawer follows its call again
     follow().catch(() => {});
@@ -250,12 +256,14 @@ async function connect() {
   for (const type of STATE_TYPES) source.addEventListener(type, onStateEvent);
   for (const type of CALL_STREAM_TYPES) source.addEventListener(type, onCallStreamEvent);
   for (const type of PANEL_TYPES) source.addEventListener(type, onPanelEvent);
+  for (const type of NOTIFICATION_TYPES) source.addEventListener(type, onNotificationStreamEvent);
   for (const type of CAMPAIGN_TYPES) source.addEventListener(type, onCampaignStreamEvent);
   for (const type of SCHEDULE_TYPES) source.addEventListener(type, onScheduleStreamEvent);
   source.addEventListener("stream-reset", () => {
     state.cursor = null;
     loadCampaigns();
     loadSchedules();
+    loadNotifications();
     loadState()
       .then(follow)
       .catch(() => reconnectLater(RETRY_MS[1]));
@@ -279,4 +287,5 @@ initDrawer({ call: (id) => state.calls.get(id), clientId: () => state.clientId }
 initCallForm();
 initCampaigns({ openCall });
 initSchedules({ openCall });
+initNotifications();
 connect();

@@ -1,25 +1,21 @@
-// Notifications and exports, drawn from their workspace events (campaigns have a
-// view of their own: campaigns.js).
+// Exports, drawn from their workspace events (campaigns have a view of their own:
+// campaigns.js; notifications are the bell's: notifications.js).
 //
-// Their REST endpoints are not built yet (docs/reference/rest.md#to-come names them), so these panels
-// start empty on every page load and fill from the stream: a notification or
-// export that changes while the page is open shows up, and a reconnect replays
-// what was missed, like every persisted event. When those endpoints land, each
-// panel reads its state first, as the calls table and the campaigns do.
+// The exports' REST endpoints are not built yet (docs/reference/rest.md#to-come names them), so this panel
+// starts empty on every page load and fills from the stream: an export that
+// changes while the page is open shows up, and a reconnect replays what was
+// missed, like every persisted event. When those endpoints land, the panel reads
+// its state first, as the calls table and the campaigns do.
 
-import { clearEmpty, clock, safeLink } from "./api.js";
+import { clearEmpty, safeLink } from "./api.js";
 
-export const PANEL_TYPES = ["notification", "data-export-status"];
+export const PANEL_TYPES = ["data-export-status"];
 const MAX_ITEMS = 50;
 
-const notifications = document.getElementById("notifications");
-const unread = document.getElementById("unread-count");
 const exports = document.getElementById("exports");
 
 export function applyPanelEvent(type, data) {
   switch (type) {
-    case "notification":
-      return addNotification(data);
     case "data-export-status":
       return drawProgress(exports, "export", data.export_id, {
         status: data.status,
@@ -28,28 +24,6 @@ export function applyPanelEvent(type, data) {
         link: data.download_url,
       });
   }
-}
-
-function addNotification(notification) {
-  if (document.getElementById(`notification-${notification.id}`)) return;
-  clearEmpty(notifications);
-  const item = document.createElement("li");
-  item.id = `notification-${notification.id}`;
-  item.dataset.severity = notification.severity;
-  item.dataset.read = String(notification.read);
-  const heading = document.createElement("strong");
-  heading.textContent = notification.title;
-  const time = document.createElement("time");
-  time.dateTime = notification.created_at;
-  time.textContent = clock(notification.created_at);
-  const body = document.createElement("p");
-  body.textContent = notification.body;
-  item.append(heading, time, body);
-  notifications.prepend(item);
-  while (notifications.children.length > MAX_ITEMS) notifications.lastElementChild.remove();
-  const count = notifications.querySelectorAll('li[data-read="false"]').length;
-  unread.textContent = String(count);
-  unread.hidden = count === 0;
 }
 
 // One line per export, updated in place as its events arrive.
