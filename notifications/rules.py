@@ -16,11 +16,12 @@ from django.db.models import Count
 
 from campaigns.models import Campaign, Contact
 from notifications.models import Kind, Severity
-from schedules.models import Schedule
+from schedules.models import RunOutcome, Schedule, ScheduleRun
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
-TYPES = frozenset({"payment-required", "campaign-status-changed", "data-export-status", "schedule-executed"})
+TYPES = frozenset({"payment-required", "campaign-status-changed", "data-export-status", "schedule-executed",
+                   "schedule-status-changed"})
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,27 @@ def _schedule_executed(workspace: Workspace, data: dict) -> Draft | None:
                  "schedule", schedule_id)
 
 
+def _schedule_status_changed(workspace: Workspace, data: dict) -> Draft | None:
+    """A one-off schedule that failed because its only run was missed (the server was
+    down past its grace): that run fired no `schedule-executed`. A schedule that
+    failed because its action was refused raised its notification from that run."""
+    if data["status"] != "failed":
+        return None
+    schedule_id = data["schedule_id"]
+    run = (scoped(ScheduleRun, workspace).filter(schedule_id=schedule_id)
+           .order_by("-created_at", "-id").first())
+    if run is None or run.outcome != RunOutcome.MISSED:
+        return None
+    name = scoped(Schedule, workspace).filter(pk=schedule_id).values_list("name", flat=True).first()
+    return Draft(Kind.SCHEDULE_FAILED, Severity.ERROR, f"Schedule failed: {name or 'a schedule'}"[:200],
+                 f"Its run due at {run.scheduled_for:%Y-%m-%d %H:%M} UTC was missed (more than its "
+                 "grace late), so the schedule will not run.", "schedule", schedule_id)
+
+
 RULES: dict[str, Callable[[Workspace, dict], Draft | None]] = {
     "payment-required": _payment_required,
     "campaign-status-changed": _campaign_status_changed,
     "data-export-status": _data_export_status,
     "schedule-executed": _schedule_executed,
+    "schedule-status-changed": _schedule_status_changed,
 }

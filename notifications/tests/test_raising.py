@@ -11,6 +11,7 @@ import pytest
 
 from billing import services as billing
 from billing.tests.helpers import ANSWERED, answered_call, end_call
+from calls.models import Agent
 from campaigns.dialer import dial
 from campaigns.tests.dialing import add_contacts, campaign_calls, make_campaign, numbers
 from campaigns.tests.dialing import end_call as end_campaign_call
@@ -45,7 +46,7 @@ def spend_down_to(workspace, amount: str) -> None:
 def test_the_reaction_is_registered_for_the_events_that_raise_notifications():
     [reaction] = [reaction for reaction in reactions.registered() if reaction.name == "notifications"]
     assert reaction.types == TYPES == {"payment-required", "campaign-status-changed", "data-export-status",
-                                       "schedule-executed"}
+                                       "schedule-executed", "schedule-status-changed"}
 
 
 def test_live_charges_crossing_the_threshold_raise_low_balance_once(workspace, react):
@@ -125,6 +126,35 @@ def test_a_schedule_run_failing_in_the_runner_raises_schedule_failed(workspace, 
     assert "(insufficient_balance)" in notification.body
     subject = services.notification_object(notification)["subject"]
     assert subject == {"type": "schedule", "id": str(schedule.pk)}
+
+
+def test_a_failing_one_off_raises_one_notification_not_two(workspace, react, settings):
+    # given a one-off call by an agent that no longer exists: the run fails, and so does the schedule
+    settings.VOICE_RUNTIME = "ingest"
+    Agent.objects.create(workspace=workspace, name="night-shift")
+    one_off(workspace, datetime.now(UTC) + timedelta(minutes=1), due=datetime.now(UTC),
+            action=call_action(agent="night-shift"))
+    Agent.objects.filter(workspace=workspace, name="night-shift").delete()
+
+    runner.run_due_schedules()
+    react(workspace)
+
+    assert kinds_of(workspace) == [("schedule-failed", "error")]
+    assert "(unknown_agent)" in notifications_of(workspace)[0].body
+
+
+def test_a_one_off_that_missed_its_run_raises_schedule_failed(workspace, react):
+    # given a one-off whose time passed more than its grace ago (the scheduler was down)
+    due = datetime.now(UTC) - timedelta(seconds=61)
+    schedule = one_off(workspace, datetime.now(UTC) + timedelta(minutes=1), due=due, misfire_grace_seconds=60,
+                       name="Reminder")
+
+    runner.run_due_schedules()
+    react(workspace)
+
+    [notification] = notifications_of(workspace)
+    assert (notification.kind, notification.title) == ("schedule-failed", "Schedule failed: Reminder")
+    assert "was missed" in notification.body and notification.subject_id == str(schedule.pk)
 
 
 def test_an_executed_schedule_run_raises_nothing(workspace, react, settings):
