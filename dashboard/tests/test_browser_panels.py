@@ -115,7 +115,7 @@ def test_the_panels_start_empty_and_fill_from_their_events(tmp_path, owner, work
 
     assert seen["empty"] == [
         "No notifications.",
-        "No export has run while this page was open.",
+        "No exports yet.",
     ]
     assert seen["badge_hidden"]
     assert seen["empty_after"] == []

@@ -14,6 +14,7 @@ import { api, money, seconds, TERMINAL } from "./api.js";
 import { initCallForm } from "./calls_form.js";
 import { CAMPAIGN_TYPES, initCampaigns, loadCampaigns, onCampaignEvent } from "./campaigns.js";
 import { CALL_STREAM_TYPES, follow, initDrawer, onCallEvent, openCall } from "./drawer.js";
+import { initExports, loadExports } from "./exports.js";
 import { applyPanelEvent, PANEL_TYPES } from "./panels.js";
 import { initSchedules, loadSchedules, onScheduleEvent, SCHEDULE_TYPES } from "./schedules.js";
 
@@ -243,6 +244,7 @@ async function connect() {
       // each on its own: a failure there leaves the calls alone, and says so
       loadCampaigns();
       loadSchedules();
+      loadExports();
     }
     // a new connection has no subscriptions: the open drawer follows its call again
     follow().catch(() => {});
@@ -256,6 +258,7 @@ async function connect() {
     state.cursor = null;
     loadCampaigns();
     loadSchedules();
+    loadExports();
     loadState()
       .then(follow)
       .catch(() => reconnectLater(RETRY_MS[1]));
@@ -279,4 +282,5 @@ initDrawer({ call: (id) => state.calls.get(id), clientId: () => state.clientId }
 initCallForm();
 initCampaigns({ openCall });
 initSchedules({ openCall });
+initExports();
 connect();

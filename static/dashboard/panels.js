@@ -1,11 +1,11 @@
 // Notifications and exports, drawn from their workspace events (campaigns have a
 // view of their own: campaigns.js).
 //
-// Their REST endpoints are not built yet (docs/reference/rest.md#to-come names them), so these panels
-// start empty on every page load and fill from the stream: a notification or
-// export that changes while the page is open shows up, and a reconnect replays
-// what was missed, like every persisted event. When those endpoints land, each
-// panel reads its state first, as the calls table and the campaigns do.
+// The exports panel reads its state over REST first (exports.js, GET /exports),
+// then moves on with each `data-export-status`. Notifications' REST endpoints are
+// not built yet (docs/reference/rest.md#to-come names them), so that panel starts
+// empty on every page load and fills from the stream; a reconnect replays what was
+// missed, like every persisted event.
 
 import { clearEmpty, clock, safeLink } from "./api.js";
 
@@ -21,13 +21,18 @@ export function applyPanelEvent(type, data) {
     case "notification":
       return addNotification(data);
     case "data-export-status":
-      return drawProgress(exports, "export", data.export_id, {
-        status: data.status,
-        percent: data.progress,
-        detail: data.error ?? `${data.row_count} rows`,
-        link: data.download_url,
-      });
+      return drawExport(data);
   }
+}
+
+// An export's line, from its event or its REST object in the event's shape.
+export function drawExport(data) {
+  return drawProgress(exports, "export", data.export_id, {
+    status: data.status,
+    percent: data.progress,
+    detail: data.error ?? `${data.row_count} rows`,
+    link: data.download_url,
+  });
 }
 
 function addNotification(notification) {
@@ -86,8 +91,11 @@ function drawProgress(list, kind, id, { status, percent, detail, link }) {
     if (!anchor) {
       anchor = document.createElement("a");
       anchor.textContent = "Download";
+      anchor.download = ""; // a file to save, named by the server's Content-Disposition
       item.append(anchor);
     }
     anchor.href = href;
+  } else if (status && status !== "completed") {
+    item.querySelector("a")?.remove(); // expired: the file is gone
   }
 }
