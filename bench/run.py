@@ -68,6 +68,7 @@ DEFAULT_VARIANTS = {
     "soak": ["ours"],
     "campaign": ["ours"],
     "schedules": ["ours"],
+    "exports": ["ours"],
 }
 VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 # Scenarios that draw a shape (cost as work grows), not a contract number: one run of
@@ -1606,12 +1607,35 @@ def scenario_schedules(variant: Variant, args, tag: str) -> dict:
                               and result["runs_recorded"] == result["schedules"])
     return result
 
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+def scenario_exports(variant: Variant, args, tag: str) -> dict:
+    """A calls export of each of --export-sizes rows, written by a real worker on the
+    `exports` queue (bench/exports_bench.py, which seeds by COPY and reuses the rows in
+    later repetitions): rows per second, the worker's peak RSS, the first event's latency.
+    Not in the default run (minutes of seeding and writing): --scenarios exports."""
+    if variant.setup.db.kind != "postgresql":
+        raise RuntimeError("the exports scenario needs PostgreSQL: set BENCH_DATABASE_URL or DATABASE_URL")
+    argv = [PY, "bench/exports_bench.py", "--sizes", args.export_sizes, "--repeat", "1"]
+    done = subprocess.run(argv, cwd=ROOT, env=variant.env(), capture_output=True, text=True,  # noqa: S603
+                          timeout=3600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError("exports_bench failed: " + done.stderr[-2000:])
+    result = {}
+    for size, measured in json.loads(done.stdout)["sizes"].items():
+        result.update({f"{key}_{size}": value for key, value in measured["runs"][0].items()
+                       if key not in ("status",)})
+    return result
+
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
              "connects": scenario_connects, "decode": scenario_decode,
              "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed,
              "rest": scenario_rest, "upload": scenario_upload, "curves": scenario_curves,
-             "soak": scenario_soak, "campaign": scenario_campaign, "schedules": scenario_schedules}
+             "soak": scenario_soak, "campaign": scenario_campaign, "schedules": scenario_schedules,
+             "exports": scenario_exports}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1790,6 +1814,8 @@ def main(argv=None) -> int:
                         help="VOICE_RUNTIME of the workers (ingest: calls stay queued, nothing plays them)")
     parser.add_argument("--schedules-timeout", type=float, default=300,
                         help="seconds past the runs' instant to wait for every run")
+    parser.add_argument("--export-sizes", default="100000,1000000",
+                        help="rows of each calls export of the exports scenario (comma list)")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -2002,6 +2028,8 @@ BRIEF_KEYS = {
                  "overlapping_dials", "calls_per_s", "end_to_next_dial_p50_ms"],
     "schedules": ["all_run", "runs_recorded", "runs_per_scheduled_time_max", "executed", "failed", "missed",
                   "calls_with_schedule_id", "lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms"],
+    "exports": ["rows_per_s_100000", "peak_rss_mb_100000", "rows_per_s_1000000", "peak_rss_mb_1000000",
+                "first_event_ms_1000000", "first_progress_ms_1000000"],
 }
 
 

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from realtime.catalogue import Audience, EventData, register
 
-ExportStatus = Literal["queued", "running", "completed", "failed", "expired"]
+ExportStatus = Literal["queued", "running", "completed", "failed", "canceled", "expired"]
 
 
 class DataExportStatus(EventData):

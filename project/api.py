@@ -15,6 +15,7 @@ from calls.streams import router as call_stream_router
 from calls.views import router as calls_router
 from campaigns.contact_views import router as contacts_router
 from campaigns.views import router as campaigns_router
+from exports.views import router as exports_router
 from notifications.views import router as notifications_router
 from project.errors import (
     INTERNAL_ERROR_MESSAGE,
@@ -99,6 +100,7 @@ api.add_router("/", campaigns_router)
 api.add_router("/", contacts_router)
 api.add_router("/", schedules_router)
 api.add_router("/", notifications_router)
+api.add_router("/", exports_router)
 
 
 @api.exception_handler(ApiError)

@@ -14,6 +14,7 @@ DEFAULT_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",
@@ -63,6 +64,10 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status, code, message = 409, "conflict", "The request conflicts with the current state."
+
+
+class Gone(ApiError):
+    status, code, message = 410, "gone", "This is no longer available."
 
 
 class PayloadTooLarge(ApiError):

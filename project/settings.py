@@ -328,8 +328,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # queue named here, taking from each in turn, so a tick waits for at most one
 # task of the backlog per pool child.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = [Queue("celery"), Queue("ticks")]
-CELERY_TASK_ROUTES = {"schedules.tasks.run_due_schedules": {"queue": "ticks"}}
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("ticks"), Queue("exports")]
+# Exports have a queue of their own, and the Procfile a worker of its own for it
+# (`-Q exports`): a million-row export holds its worker for a while, and must
+# delay neither calls nor the tick (docs/exports.md "How exports run").
+CELERY_TASK_ROUTES = {"schedules.tasks.run_due_schedules": {"queue": "ticks"},
+                      "exports.tasks.run_export": {"queue": "exports"}}
 # Schedules (docs/schedules.md; docs/operations.md "Settings").
 SCHEDULES_TICK_SECONDS = env.float("SCHEDULES_TICK_SECONDS", default=1.0)
 # One tick's bounds: runs recorded, and seconds spent (below the task time limits).
@@ -364,6 +368,48 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Callboard <notifications@localhost>")
+# Exports (docs/exports.md; docs/operations.md "Settings").
+# Where files go: the local filesystem (EXPORTS_DIR) unless EXPORTS_STORAGE=s3, then an
+# S3-compatible bucket through django-storages (credentials: AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY in the environment, as boto3 reads them).
+EXPORTS_STORAGE = env.str("EXPORTS_STORAGE", default="filesystem")
+if EXPORTS_STORAGE == "filesystem":
+    STORAGES["exports"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.path("EXPORTS_DIR", default=BASE_DIR / ".run" / "exports")},
+    }
+elif EXPORTS_STORAGE == "s3":
+    STORAGES["exports"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("EXPORTS_S3_BUCKET"),
+            "endpoint_url": env.str("EXPORTS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("EXPORTS_S3_REGION", default="") or None,
+            "location": env.str("EXPORTS_S3_PREFIX", default="exports"),
+            "default_acl": None,
+            "file_overwrite": True,
+            "querystring_auth": False,
+        },
+    }
+else:
+    raise ImproperlyConfigured("EXPORTS_STORAGE must be 'filesystem' or 's3'.")
+# A signed download link works this long after it was handed out.
+EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
+# A completed export's file is deleted this long after it completed (status `expired`).
+EXPORTS_RETENTION_SECONDS = env.int("EXPORTS_RETENTION_SECONDS", default=7 * 24 * 3600)
+# Exports a workspace may have queued or running at once (429 too_many_exports past it).
+EXPORTS_MAX_ACTIVE_PER_WORKSPACE = env.int("EXPORTS_MAX_ACTIVE_PER_WORKSPACE", default=3)
+# Rows read, written and counted per batch; cancellation is seen between batches.
+EXPORTS_BATCH_ROWS = env.int("EXPORTS_BATCH_ROWS", default=5000)
+# `data-export-status` while running: at most one per this many seconds.
+EXPORTS_PROGRESS_INTERVAL_SECONDS = env.float("EXPORTS_PROGRESS_INTERVAL_SECONDS", default=1.0)
+# The longest an export may run (its task's hard limit; the soft one is a tenth less).
+EXPORTS_TIME_LIMIT_SECONDS = env.int("EXPORTS_TIME_LIMIT_SECONDS", default=3600)
+# A running export whose worker wrote nothing for this long is failed by the beat.
+EXPORTS_STALE_SECONDS = env.int("EXPORTS_STALE_SECONDS", default=900)
+if min(EXPORT_LINK_TTL_SECONDS, EXPORTS_RETENTION_SECONDS, EXPORTS_MAX_ACTIVE_PER_WORKSPACE,
+       EXPORTS_BATCH_ROWS, EXPORTS_TIME_LIMIT_SECONDS, EXPORTS_STALE_SECONDS) < 1:
+    raise ImproperlyConfigured("The EXPORT(S)_* counts and durations must be at least 1.")
 CELERY_BEAT_SCHEDULE = {
     "billing-charge-live-calls": {
         "task": "billing.tasks.charge_live_calls",
@@ -418,6 +464,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.trim_notifications",
         "schedule": 3600.0,
         "options": {"expires": 600},
+    },
+    # Deletes the files of exports past their retention (status `expired`).
+    "exports-expire": {
+        "task": "exports.tasks.expire_exports",
+        "schedule": 60.0,
+        "options": {"expires": 120},
     },
     # At most one `campaign-progress` a second per campaign, and one after the last change.
     "campaigns-flush-progress": {

@@ -98,7 +98,7 @@ def test_the_panels_start_empty_and_fill_from_their_events(tmp_path, owner, work
     with running_server(tmp_path, env=INGEST_ENV) as server:
         seen = in_browser(watch_the_panels, server.url, owner.username, workspace)
 
-    assert seen["empty"] == ["No export has run while this page was open."]
+    assert seen["empty"] == ["No exports yet."]
     assert seen["empty_after"] == []
     assert seen["export"] == ["completed", 100, "1000 rows", f"/api/v1/exports/{seen['export_id']}/download"]
     assert seen["export_rows"] == 1  # updated in place

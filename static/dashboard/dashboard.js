@@ -15,6 +15,7 @@ import { initCallForm } from "./calls_form.js";
 import { CAMPAIGN_TYPES, initCampaigns, loadCampaigns, onCampaignEvent } from "./campaigns.js";
 import { CALL_STREAM_TYPES, follow, initDrawer, onCallEvent, openCall } from "./drawer.js";
 import { initNotifications, loadNotifications, NOTIFICATION_TYPES, onNotificationEvent } from "./notifications.js";
+import { initExports, loadExports } from "./exports.js";
 import { applyPanelEvent, PANEL_TYPES } from "./panels.js";
 import { initSchedules, loadSchedules, onScheduleEvent, SCHEDULE_TYPES } from "./schedules.js";
 
@@ -249,6 +250,7 @@ async function connect() {
       loadCampaigns();
       loadSchedules();
       loadNotifications();
+      loadExports();
     }
     // a new connection has no subscriptions: the open drawer follows its call again
     follow().catch(() => {});
@@ -264,6 +266,7 @@ async function connect() {
     loadCampaigns();
     loadSchedules();
     loadNotifications();
+    loadExports();
     loadState()
       .then(follow)
       .catch(() => reconnectLater(RETRY_MS[1]));
@@ -288,4 +291,5 @@ initCallForm();
 initCampaigns({ openCall });
 initSchedules({ openCall });
 initNotifications();
+initExports();
 connect();

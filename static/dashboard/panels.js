@@ -1,11 +1,9 @@
 // Exports, drawn from their workspace events (campaigns have a view of their own:
 // campaigns.js; notifications are the bell's: notifications.js).
 //
-// The exports' REST endpoints are not built yet (docs/reference/rest.md#to-come names them), so this panel
-// starts empty on every page load and fills from the stream: an export that
-// changes while the page is open shows up, and a reconnect replays what was
-// missed, like every persisted event. When those endpoints land, the panel reads
-// its state first, as the calls table and the campaigns do.
+// The exports panel reads its state over REST first (exports.js, GET /exports),
+// then moves on with each `data-export-status`; a reconnect replays what was
+// missed, like every persisted event.
 
 import { clearEmpty, safeLink } from "./api.js";
 
@@ -17,13 +15,18 @@ const exports = document.getElementById("exports");
 export function applyPanelEvent(type, data) {
   switch (type) {
     case "data-export-status":
-      return drawProgress(exports, "export", data.export_id, {
-        status: data.status,
-        percent: data.progress,
-        detail: data.error ?? `${data.row_count} rows`,
-        link: data.download_url,
-      });
+      return drawExport(data);
   }
+}
+
+// An export's line, from its event or its REST object in the event's shape.
+export function drawExport(data) {
+  return drawProgress(exports, "export", data.export_id, {
+    status: data.status,
+    percent: data.progress,
+    detail: data.error ?? `${data.row_count} rows`,
+    link: data.download_url,
+  });
 }
 
 // One line per export, updated in place as its events arrive.
@@ -60,8 +63,11 @@ function drawProgress(list, kind, id, { status, percent, detail, link }) {
     if (!anchor) {
       anchor = document.createElement("a");
       anchor.textContent = "Download";
+      anchor.download = ""; // a file to save, named by the server's Content-Disposition
       item.append(anchor);
     }
     anchor.href = href;
+  } else if (status && status !== "completed") {
+    item.querySelector("a")?.remove(); // expired: the file is gone
   }
 }

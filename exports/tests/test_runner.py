@@ -1,0 +1,167 @@
+"""The worker's side (exports/runner.py), run in this process: the file per kind and
+format, batch boundaries, filters honoured, progress events throttled, and what
+a cancellation or a failure leaves behind."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from billing import services as billing
+from exports import runner, services
+from exports.kinds import CALL_COLUMNS
+from exports.models import DataExport
+from exports.tests.helpers import csv_rows, file_bytes, jsonl_rows, make_calls, make_events
+from project.testing import emitted
+
+pytestmark = pytest.mark.django_db
+
+
+def _export(workspace, kind="calls", format="csv", **filters) -> DataExport:
+    return services.export_create(workspace=workspace, kind=kind, format=format, filters=filters)
+
+
+def _run(export: DataExport) -> DataExport:
+    assert runner.export_run(str(export.pk)) == "completed"
+    export.refresh_from_db()
+    return export
+
+
+def test_calls_csv_has_a_header_and_one_row_per_call_oldest_first(workspace, export_dir):
+    # given
+    calls = make_calls(workspace, 3)
+
+    # when
+    export = _run(_export(workspace))
+
+    # then
+    data = file_bytes(export)
+    assert data.decode().splitlines()[0] == ",".join(CALL_COLUMNS)
+    rows = csv_rows(data)
+    assert [row["id"] for row in rows] == [str(call.pk) for call in calls]
+    assert rows[0]["status"] == "completed" and rows[0]["agent"] == "helpdesk"
+    assert rows[0]["cost"] == "0.0510" and rows[0]["created_at"] == "2026-01-05T09:00:00Z"
+    assert rows[0]["variables"] == '{"n":0,"name":"Ada, \\"the\\" 0"}'
+    assert rows[0]["campaign_id"] == "" and rows[0]["answered_at"] == ""
+    assert export.status == "completed" and export.progress == 100 and export.row_count == 3
+    assert export.size_bytes == len(data)
+    assert export.expires_at is not None and export.completed_at is not None
+
+
+def test_calls_jsonl_holds_one_object_per_call(workspace, export_dir):
+    calls = make_calls(workspace, 2)
+
+    rows = jsonl_rows(file_bytes(_run(_export(workspace, format="jsonl"))))
+
+    assert [row["id"] for row in rows] == [str(call.pk) for call in calls]
+    assert list(rows[0]) == list(CALL_COLUMNS)
+    assert rows[1]["variables"] == {"n": 1, "name": 'Ada, "the" 1'}
+    assert rows[1]["cost"] == "0.0510" and rows[1]["duration"] == 30.5 and rows[1]["answered_at"] is None
+
+
+@pytest.mark.parametrize("format", ["csv", "jsonl"])
+def test_call_events_of_one_call(workspace, export_dir, format):
+    # given two calls with events
+    first, second = make_calls(workspace, 2)
+    events = make_events(first, 3)
+    make_events(second, 2)
+
+    # when the first call's events are exported
+    data = file_bytes(_run(_export(workspace, kind="call-events", format=format, call_id=str(first.pk))))
+
+    # then
+    rows = csv_rows(data) if format == "csv" else jsonl_rows(data)
+    assert [row["event_id"] for row in rows] == [event.event_id for event in events]
+    assert set(rows[0]) == {"event_id", "call_id", "type", "timestamp", "data"}
+    assert rows[0]["call_id"] == str(first.pk) and rows[0]["type"] == "call-transcript"
+    data_0 = rows[0]["data"] if format == "jsonl" else json.loads(rows[0]["data"])
+    assert data_0 == {"role": "user", "text": "line 0"}
+
+
+def test_ledger_rows_carry_money_as_decimal_strings(workspace, export_dir):
+    # given a top-up beside the opening credit
+    billing.top_up(workspace=workspace, amount=Decimal("12.5"), idempotency_key="k1", actor="test",
+                   note="more", digest="")
+
+    rows = csv_rows(file_bytes(_run(_export(workspace, kind="ledger"))))
+
+    assert list(rows[0]) == ["id", "kind", "reason", "amount", "balance_after", "call_id", "note",
+                             "created_at"]
+    assert [row["kind"] for row in rows] == ["top-up", "top-up"]
+    assert rows[-1]["amount"] == "12.5000" and rows[-1]["note"] == "more"
+
+
+def test_filters_are_honoured(workspace, other_workspace, export_dir):
+    # given calls of several statuses and agents, and another workspace's
+    make_calls(workspace, 2, status="completed", agent="helpdesk")
+    failed = make_calls(workspace, 3, status="failed", agent="sales")
+    make_calls(other_workspace, 4, status="failed", agent="sales")
+
+    rows = csv_rows(file_bytes(_run(_export(workspace, status="failed,busy", agent="sales"))))
+
+    assert {row["id"] for row in rows} == {str(call.pk) for call in failed}
+
+
+def test_an_empty_export_is_a_header_only_file(workspace, export_dir):
+    export = _run(_export(workspace))
+
+    assert file_bytes(export).decode() == ",".join(CALL_COLUMNS) + "\r\n"
+    assert export.row_count == 0 and export.progress == 100
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 6, 7])
+@override_settings(EXPORTS_BATCH_ROWS=3)
+def test_batch_boundaries_lose_and_repeat_no_row(workspace, export_dir, count):
+    calls = make_calls(workspace, count)
+
+    export = _run(_export(workspace, format="jsonl"))
+
+    assert [row["id"] for row in jsonl_rows(file_bytes(export))] == [str(call.pk) for call in calls]
+    assert export.row_count == count
+
+
+@override_settings(EXPORTS_BATCH_ROWS=2, EXPORTS_PROGRESS_INTERVAL_SECONDS=3600)
+def test_progress_events_are_throttled_but_every_status_change_is_emitted(workspace, export_dir):
+    # given ten batches, far quicker than the interval
+    make_calls(workspace, 20)
+    export = _export(workspace)
+
+    # when
+    _run(export)
+
+    # then only the status changes were announced; the row still counted every batch
+    events = emitted(workspace, "data-export-status")
+    assert [(event["status"], event["row_count"]) for event in events] == [
+        ("queued", 0), ("running", 0), ("completed", 20)]
+    assert events[-1]["progress"] == 100
+    assert events[-1]["download_url"].startswith(f"/api/v1/exports/{export.pk}/download?token=")
+
+
+@override_settings(EXPORTS_BATCH_ROWS=2, EXPORTS_PROGRESS_INTERVAL_SECONDS=0)
+def test_with_no_interval_every_batch_is_announced(workspace, export_dir):
+    make_calls(workspace, 5)
+
+    _run(_export(workspace))
+
+    events = emitted(workspace, "data-export-status")
+    assert [(event["status"], event["row_count"]) for event in events] == [
+        ("queued", 0), ("running", 0), ("running", 2), ("running", 4), ("running", 5), ("completed", 5)]
+    assert [event["progress"] for event in events[2:5]] == [40, 80, 99]
+
+
+def test_a_canceled_export_is_not_run(workspace, export_dir):
+    make_calls(workspace, 2)
+    export = _export(workspace)
+    services.export_cancel(workspace=workspace, export_id=export.pk)
+
+    assert runner.export_run(str(export.pk)) == "skipped"
+
+    assert not export_dir.exists() or not any(export_dir.rglob("*.csv"))
+    assert [event["status"] for event in emitted(workspace, "data-export-status")] == ["queued", "canceled"]
+
+
+def test_a_finished_export_is_not_run_twice(workspace, export_dir):
+    export = _run(_export(workspace))
+
+    assert runner.export_run(str(export.pk)) == "skipped"
