@@ -1,8 +1,8 @@
 """What raises a notification (docs/notifications.md "What raises them"): each kind
 raised today comes from a real flow (billing's charges and settlement, a campaign
-completing through its services, a schedule run failing in the runner, an export's
-`data-export-status`), through the reaction "notifications", once per occurrence,
-with its `notification` event in the same transaction as its row."""
+completing through its services, a schedule run failing in the runner, an export
+completing or failing in the exports' runner), through the reaction
+"notifications", once per occurrence, with its `notification` event in the same transaction as its row."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,13 +15,15 @@ from calls.models import Agent
 from campaigns.dialer import dial
 from campaigns.tests.dialing import add_contacts, campaign_calls, make_campaign, numbers
 from campaigns.tests.dialing import end_call as end_campaign_call
+from exports import runner as export_runner
+from exports import services as export_services
+from exports.tests.helpers import make_calls
 from notifications import services
 from notifications.models import Notification
 from notifications.reactions import TYPES
 from notifications.reactions import react as handler
 from project.testing import emitted
 from realtime import reactions
-from realtime.emit import emit
 from realtime.models import Event, ReactionCursor
 from schedules import runner
 from schedules.tests.helpers import call_action, one_off
@@ -165,32 +167,57 @@ def test_an_executed_schedule_run_raises_nothing(workspace, react, settings):
     assert notifications_of(workspace) == []
 
 
-@pytest.mark.parametrize(("status", "kind", "severity", "title"), [
-    ("completed", "export-ready", "info", "Export ready"),
-    ("failed", "export-failed", "error", "Export failed"),
-])
-def test_an_export_ending_raises_its_notification(workspace, react, status, kind, severity, title):
-    # given an export's events as the exports' services emit them (their models come with their issue)
-    export_id = "5f0c6a84-8f0e-4a53-9d57-2b1c8f6d7e10"
-    emit(workspace, "data-export-status", {"export_id": export_id, "status": "running", "progress": 50.0,
-                                           "row_count": 500})
-    emit(workspace, "data-export-status", {
-        "export_id": export_id, "status": status, "progress": 100.0, "row_count": 1000,
-        "download_url": f"/api/v1/exports/{export_id}/download" if status == "completed" else None,
-        "error": "The storage refused the file." if status == "failed" else None,
-    })
+def _storage_at(settings, location) -> None:
+    settings.STORAGES = {**settings.STORAGES, "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)}}}
+
+
+def test_an_export_completing_in_the_runner_raises_export_ready(workspace, react, settings, tmp_path):
+    # given a calls export of three calls, written by the worker's runner
+    _storage_at(settings, tmp_path / "exports")
+    make_calls(workspace, 3)
+    export = export_services.export_create(workspace=workspace, kind="calls", format="csv", filters={})
+    assert export_runner.export_run(str(export.pk)) == "completed"
 
     # when the reaction runs
     react(workspace)
 
-    # then one notification, about the export (a running one raises nothing)
+    # then one notification, about the export (its queued and running events raised nothing)
     [notification] = notifications_of(workspace)
-    assert (notification.kind, notification.severity, notification.title) == (kind, severity, title)
-    assert services.notification_object(notification)["subject"] == {"type": "export", "id": export_id}
-    if status == "failed":
-        assert notification.body == "Export 5f0c6a84 failed: The storage refused the file."
-    else:
-        assert notification.body == "Export 5f0c6a84 is ready to download (1000 rows)."
+    assert (notification.kind, notification.severity, notification.title) == (
+        "export-ready", "info", "Export ready")
+    assert services.notification_object(notification)["subject"] == {"type": "export", "id": str(export.pk)}
+    assert notification.body == f"Export {str(export.pk)[:8]} is ready to download (3 rows)."
+
+
+def test_an_export_the_storage_refuses_raises_export_failed(workspace, react, settings, tmp_path):
+    # given a storage whose location is a file, so saving the export fails
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    _storage_at(settings, blocked)
+    make_calls(workspace, 2)
+    export = export_services.export_create(workspace=workspace, kind="calls", format="jsonl", filters={})
+
+    # when the runner writes it (the task fails with the storage's error) and the reaction runs
+    with pytest.raises(NotADirectoryError):
+        export_runner.export_run(str(export.pk))
+    react(workspace)
+
+    # then one error notification carrying the export's own error
+    [notification] = notifications_of(workspace)
+    assert (notification.kind, notification.severity, notification.title) == (
+        "export-failed", "error", "Export failed")
+    assert services.notification_object(notification)["subject"] == {"type": "export", "id": str(export.pk)}
+    assert notification.body == (
+        f"Export {str(export.pk)[:8]} failed: The export could not be written; request it again.")
+
+
+def test_a_canceled_export_raises_nothing(workspace, react, settings, tmp_path):
+    _storage_at(settings, tmp_path / "exports")
+    export = export_services.export_create(workspace=workspace, kind="calls", format="csv", filters={})
+    export_services.export_cancel(workspace=workspace, export_id=export.pk)
+    react(workspace)
+    assert notifications_of(workspace) == []
 
 
 def test_each_notification_goes_out_as_a_notification_event_with_its_object(workspace, react):
