@@ -165,3 +165,33 @@ def test_a_finished_export_is_not_run_twice(workspace, export_dir):
     export = _run(_export(workspace))
 
     assert runner.export_run(str(export.pk)) == "skipped"
+
+
+@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://evil\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3",
+                                   "@SUM(A1:A9)", "\t=1", "\r=1"])
+def test_a_text_cell_that_would_open_as_a_formula_is_neutralised_in_csv(workspace, export_dir, value):
+    # given a call whose agent and end reason a caller controls, starting like a formula
+    call = make_calls(workspace, 1, agent=value)[0]
+    call.end_reason = value
+    call.save(update_fields=["end_reason"])
+
+    # when it is exported as CSV and as JSON Lines
+    csv_row = csv_rows(file_bytes(_run(_export(workspace))))[0]
+    jsonl_row = jsonl_rows(file_bytes(_run(_export(workspace, format="jsonl"))))[0]
+
+    # then the CSV cell is quoted text for a spreadsheet; JSON Lines keeps the value as it is
+    assert csv_row["agent"] == "'" + value and csv_row["end_reason"] == "'" + value
+    assert jsonl_row["agent"] == value
+
+
+def test_numbers_and_phone_numbers_are_not_neutralised(workspace, export_dir):
+    # given a call with E.164 numbers (leading +) and a negative ledger amount
+    make_calls(workspace, 1)
+    billing.top_up(workspace=workspace, amount=Decimal("5"), idempotency_key="k1", actor="test",
+                   note="-5 refund", digest="")
+
+    row = csv_rows(file_bytes(_run(_export(workspace))))[0]
+    ledger = csv_rows(file_bytes(_run(_export(workspace, kind="ledger"))))
+
+    assert row["from_number"] == "+14155550100" and row["to_number"] == "+14155550000"
+    assert ledger[-1]["note"] == "'-5 refund"
