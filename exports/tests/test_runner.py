@@ -3,10 +3,13 @@ format, batch boundaries, filters honoured, progress events throttled, and what
 a cancellation or a failure leaves behind."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
 from billing import services as billing
 from exports import runner, services
@@ -195,3 +198,29 @@ def test_numbers_and_phone_numbers_are_not_neutralised(workspace, export_dir):
 
     assert row["from_number"] == "+14155550100" and row["to_number"] == "+14155550000"
     assert ledger[-1]["note"] == "'-5 refund"
+
+
+def test_a_worker_whose_export_was_taken_over_stops_and_cannot_complete_it(workspace, export_dir):
+    # given an export claimed by a first worker whose heartbeat then went stale
+    make_calls(workspace, 3)
+    export = _export(workspace)
+    first = services.export_claim(str(export.pk))
+    DataExport.objects.filter(pk=export.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.EXPORTS_STALE_SECONDS))
+
+    # when the redelivered task takes it over
+    second = services.export_claim(str(export.pk))
+    assert second is not None
+
+    # then the first worker stops at its next batch, and can neither complete nor fail it
+    assert services.export_progress(first, rows=1, announce=False) is False
+    assert services.export_progress(first, rows=1, announce=True) is False
+    assert services.export_complete(first, rows=3, size_bytes=10, file_name="first.csv") is False
+    services.export_fail(first, error="the first worker's failure")
+    export.refresh_from_db()
+    assert export.status == "running" and export.error is None
+    # and the second writes it once
+    assert services.export_progress(second, rows=3, announce=False) is True
+    assert services.export_complete(second, rows=3, size_bytes=10, file_name="second.csv") is True
+    export.refresh_from_db()
+    assert export.status == "completed" and export.file_name == "second.csv"
