@@ -12,6 +12,7 @@ stale) matches no longer either, so it stops, and it can neither complete nor
 fail the export that the other worker now writes.
 """
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,12 +24,14 @@ from django.db import transaction
 from exports import kinds, links
 from exports.models import ACTIVE_EXPORT_STATUSES, DataExport, ExportStatus
 from project.errors import Conflict, NotFound, TooManyRequests
+from project.metrics import background_failures
 from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
 RUNNING = ExportStatus.RUNNING
+logger = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -225,9 +228,21 @@ def expire_due_exports(*, limit: int = 500) -> int:
     now = _now()
     due = DataExport.objects.select_related("workspace").filter(
         status=ExportStatus.COMPLETED, expires_at__lte=now).order_by("expires_at")[:limit]
-    expired = sum(export_expire(export) for export in due)
+    expired = 0
+    for export in due:
+        # One file the storage cannot delete stops nobody else's: logged, counted, left
+        # completed for the next run.
+        try:
+            expired += export_expire(export)
+        except Exception:
+            logger.exception("export %s could not be expired", export.pk)
+            background_failures.labels("exports-expire").inc()
     stale = now - timedelta(seconds=settings.EXPORTS_STALE_SECONDS)
     for export in DataExport.objects.select_related("workspace").filter(
             status=RUNNING, heartbeat_at__lt=stale)[:limit]:
-        export_fail(export, error="The worker writing this export stopped; request it again.")
+        try:
+            export_fail(export, error="The worker writing this export stopped; request it again.")
+        except Exception:
+            logger.exception("stale export %s could not be failed", export.pk)
+            background_failures.labels("exports-stale").inc()
     return expired
