@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.test import override_settings
 from django.utils import timezone
 
@@ -224,3 +225,35 @@ def test_a_worker_whose_export_was_taken_over_stops_and_cannot_complete_it(works
     assert services.export_complete(second, rows=3, size_bytes=10, file_name="second.csv") is True
     export.refresh_from_db()
     assert export.status == "completed" and export.file_name == "second.csv"
+
+
+class CancelingStorage(FileSystemStorage):
+    """A storage during whose save the export is canceled (the user presses Cancel
+    while the finished file is being uploaded)."""
+
+    def _save(self, name, content):
+        saved = super()._save(name, content)
+        export_id = name.rsplit("/", 1)[-1].split(".")[0]
+        export = DataExport.objects.select_related("workspace").get(pk=export_id)
+        services.export_cancel(workspace=export.workspace, export_id=export_id)
+        return saved
+
+
+def test_an_export_canceled_while_its_file_is_saved_ends_canceled_and_keeps_no_file(
+        workspace, tmp_path, settings):
+    # given a storage in which the cancel lands while the file is being saved
+    location = tmp_path / "exports"
+    settings.STORAGES = {**settings.STORAGES, "exports": {
+        "BACKEND": f"{__name__}.CancelingStorage", "OPTIONS": {"location": str(location)}}}
+    make_calls(workspace, 3)
+    export = _export(workspace)
+
+    # when the runner writes it
+    assert runner.export_run(str(export.pk)) == "canceled"
+
+    # then it is canceled, with no file, and never said completed
+    export.refresh_from_db()
+    assert export.status == "canceled" and export.file_name == ""
+    assert [path for path in location.rglob("*") if path.is_file()] == []
+    assert [event["status"] for event in emitted(workspace, "data-export-status")] == [
+        "queued", "running", "canceled"]
