@@ -100,6 +100,11 @@ def _stored(value: Any) -> Any:
     return iso_utc(value) if isinstance(value, datetime) else value
 
 
+# The longest text a filter takes: every status in a comma list fits, as does any id;
+# the filters are stored with the export and shown with it on every read.
+FILTER_MAX_CHARS = 500
+
+
 def parse_filters(workspace: Workspace, kind: str, filters: dict) -> dict:
     """The filters as the kind's list endpoint reads them, checked by its own code
     (the query schema, then the selector), in JSON form to be stored. Anything
@@ -111,6 +116,10 @@ def parse_filters(workspace: Workspace, kind: str, filters: dict) -> dict:
             f"Unknown filter(s) for a {kind} export: {', '.join(unknown)}.", code="invalid_filters",
             details={"unknown": unknown, "valid": sorted(spec.params.model_fields)},
         )
+    for name, value in filters.items():
+        if isinstance(value, str) and len(value) > FILTER_MAX_CHARS:
+            raise BadRequest(f"Filter `{name}` is longer than {FILTER_MAX_CHARS} characters.",
+                             code="invalid_filters", details={"field": name, "max_length": FILTER_MAX_CHARS})
     try:
         parsed = spec.params(**filters).dict()
     except ValidationError as error:

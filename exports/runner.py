@@ -67,6 +67,9 @@ def _write(export: DataExport) -> str:
         out.seek(0)
         name = services.storage().save(f"{export.workspace_id}/{export.pk}.{export.format}", File(out))
     if not services.export_complete(export, rows=written, size_bytes=size, file_name=name):
-        services.storage().delete(name)  # canceled while the file was being saved
+        # Canceled while the file was being saved, or taken over by a redelivered run: on
+        # S3 (file_overwrite) that run may have saved under the same key and completed.
+        if not DataExport.objects.filter(pk=export.pk, file_name=name).exists():
+            services.storage().delete(name)
         return "canceled"
     return "completed"

@@ -6,9 +6,13 @@ project's lock order, cursor then rows), and `data-export-status` is emitted in
 the same transaction: on every status change, and while running at most once per
 EXPORTS_PROGRESS_INTERVAL_SECONDS (the runner decides when, exports/runner.py).
 The worker learns of a cancellation at its next batch: its progress update
-matches only a running export.
+matches only a running export. A run is one claim (`started_at` names it): a
+worker whose export was taken over by a redelivered task (its heartbeat went
+stale) matches no longer either, so it stops, and it can neither complete nor
+fail the export that the other worker now writes.
 """
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,12 +24,14 @@ from django.db import transaction
 from exports import kinds, links
 from exports.models import ACTIVE_EXPORT_STATUSES, DataExport, ExportStatus
 from project.errors import Conflict, NotFound, TooManyRequests
+from project.metrics import background_failures
 from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
 RUNNING = ExportStatus.RUNNING
+logger = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -161,11 +167,12 @@ def export_progress(export: DataExport, *, rows: int, announce: bool) -> bool:
     when the export is no longer running (canceled): the worker stops."""
     export.row_count, export.progress = rows, _percent(export, rows)
     changes = {"row_count": rows, "progress": export.progress, "heartbeat_at": _now()}
+    this_run = DataExport.objects.filter(pk=export.pk, status=RUNNING, started_at=export.started_at)
     if not announce:
-        return DataExport.objects.filter(pk=export.pk, status=RUNNING).update(**changes) == 1
+        return this_run.update(**changes) == 1
     with transaction.atomic():
         hold_cursor(export.workspace)
-        if DataExport.objects.filter(pk=export.pk, status=RUNNING).update(**changes) != 1:
+        if this_run.update(**changes) != 1:
             return False
         _emit_status(export)
     return True
@@ -173,10 +180,10 @@ def export_progress(export: DataExport, *, rows: int, announce: bool) -> bool:
 
 def export_complete(export: DataExport, *, rows: int, size_bytes: int, file_name: str) -> bool:
     """Completed, with its file; False (the caller deletes the file) when it was
-    canceled meanwhile."""
+    canceled meanwhile, or taken over by another run."""
     with transaction.atomic():
         current = _locked(export.workspace, export.pk)
-        if current.status != RUNNING:
+        if current.status != RUNNING or current.started_at != export.started_at:
             return False
         now = _now()
         current.status, current.progress, current.row_count = ExportStatus.COMPLETED, 100.0, rows
@@ -191,7 +198,7 @@ def export_complete(export: DataExport, *, rows: int, size_bytes: int, file_name
 def export_fail(export: DataExport, *, error: str) -> None:
     with transaction.atomic():
         current = _locked(export.workspace, export.pk)
-        if current.status != RUNNING:
+        if current.status != RUNNING or current.started_at != export.started_at:
             return
         current.status, current.error, current.completed_at = ExportStatus.FAILED, error[:500], _now()
         current.save(update_fields=["status", "error", "completed_at"])
@@ -221,9 +228,21 @@ def expire_due_exports(*, limit: int = 500) -> int:
     now = _now()
     due = DataExport.objects.select_related("workspace").filter(
         status=ExportStatus.COMPLETED, expires_at__lte=now).order_by("expires_at")[:limit]
-    expired = sum(export_expire(export) for export in due)
+    expired = 0
+    for export in due:
+        # One file the storage cannot delete stops nobody else's: logged, counted, left
+        # completed for the next run.
+        try:
+            expired += export_expire(export)
+        except Exception:
+            logger.exception("export %s could not be expired", export.pk)
+            background_failures.labels("exports-expire").inc()
     stale = now - timedelta(seconds=settings.EXPORTS_STALE_SECONDS)
     for export in DataExport.objects.select_related("workspace").filter(
             status=RUNNING, heartbeat_at__lt=stale)[:limit]:
-        export_fail(export, error="The worker writing this export stopped; request it again.")
+        try:
+            export_fail(export, error="The worker writing this export stopped; request it again.")
+        except Exception:
+            logger.exception("stale export %s could not be failed", export.pk)
+            background_failures.labels("exports-stale").inc()
     return expired

@@ -8,6 +8,7 @@ hand is held in memory.
 import csv
 import io
 import json
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,22 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# A cell a spreadsheet (Excel, LibreOffice, Sheets) would open as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def _csv_text(value: Any) -> str:
+    """A cell's text; a text value that starts like a formula (`=`, `+`, `-`, `@`, a
+    tab, a carriage return) is prefixed with `'`, so a spreadsheet shows it as text
+    instead of running it (CSV injection). A plain number such as a phone number
+    `+14155550100` cannot run anything and is kept as it is."""
+    text = _text(value)
+    if isinstance(value, str) and text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso_utc(value)
@@ -35,7 +52,8 @@ def _json_value(value: Any) -> Any:
 
 class CsvWriter:
     """RFC 4180 CSV: a header row of the column names, then one line per row;
-    JSON columns hold their compact JSON text; an empty cell is null."""
+    JSON columns hold their compact JSON text; an empty cell is null; text that
+    would open as a formula in a spreadsheet is neutralised (`_csv_text`)."""
 
     def __init__(self, out: BinaryIO, kind: Kind):
         self.out, self.kind = out, kind
@@ -49,7 +67,7 @@ class CsvWriter:
     def rows(self, rows: list[tuple]) -> None:
         json_at = [at for at, column in enumerate(self.kind.columns) if column in self.kind.json_columns]
         for row in rows:
-            cells = [_text(value) for value in row]
+            cells = [_csv_text(value) for value in row]
             for index in json_at:
                 cells[index] = json_text(row[index]) if row[index] is not None else ""
             self.csv.writerow(cells)

@@ -137,3 +137,28 @@ def test_a_running_export_whose_worker_stopped_is_failed_by_the_beat(workspace, 
     export.refresh_from_db()
     assert export.status == "failed" and "stopped" in export.error
     assert emitted(workspace, "data-export-status")[-1]["status"] == "failed"
+
+
+def test_a_file_the_storage_cannot_delete_does_not_stop_other_workspaces_expiring(
+        workspace, other_workspace, export_dir):
+    # given two exports past their retention, the older one's "file" a path the storage
+    # refuses to delete (a directory that is not empty)
+    make_calls(workspace, 1)
+    make_calls(other_workspace, 1)
+    stuck = services.export_create(workspace=workspace, kind="calls", format="csv", filters={})
+    other = services.export_create(workspace=other_workspace, kind="calls", format="csv", filters={})
+    assert runner.export_run(str(stuck.pk)) == "completed"
+    assert runner.export_run(str(other.pk)) == "completed"
+    (export_dir / "stuck" / "inside").mkdir(parents=True)
+    now = timezone.now()
+    DataExport.objects.filter(pk=stuck.pk).update(file_name="stuck", expires_at=now - timedelta(hours=2))
+    DataExport.objects.filter(pk=other.pk).update(expires_at=now - timedelta(hours=1))
+
+    # when the beat's task runs
+    expire_exports()
+
+    # then the other workspace's export expired; the stuck one is left for the next run
+    other.refresh_from_db()
+    stuck.refresh_from_db()
+    assert other.status == "expired"
+    assert stuck.status == "completed"

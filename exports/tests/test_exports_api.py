@@ -52,6 +52,24 @@ def test_a_bad_filter_is_a_400_and_creates_nothing(write_key, workspace, kind, f
     assert emitted(workspace, "data-export-status") == []
 
 
+@pytest.mark.parametrize(("kind", "filters"), [
+    ("calls", {"agent": "a" * 20_000}),
+    ("calls", {"campaign_id": "c" * 20_000}),
+    ("calls", {"status": ",".join(["completed"] * 5_000)}),
+    ("call-events", {"call_id": "0" * 20_000}),
+    ("ledger", {"call_id": "0" * 20_000}),
+])
+def test_filters_longer_than_their_bound_are_a_400_and_create_nothing(write_key, workspace, kind, filters):
+    # when a filter value far past any real one is sent (it would be stored and shown with the export)
+    response = _request(write_key, kind=kind, filters=filters)
+
+    # then
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_filters"
+    assert response.json()["error"]["details"]["field"] == next(iter(filters))
+    assert not DataExport.objects.exists()
+
+
 @pytest.mark.parametrize("body", [{"kind": "people"}, {"kind": "calls", "format": "xlsx"},
                                   {"kind": "calls", "filters": []}, {"kind": "calls", "extra": 1}])
 def test_a_bad_kind_format_or_body_is_a_400(write_key, body):

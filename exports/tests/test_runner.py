@@ -3,10 +3,14 @@ format, batch boundaries, filters honoured, progress events throttled, and what
 a cancellation or a failure leaves behind."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.test import override_settings
+from django.utils import timezone
 
 from billing import services as billing
 from exports import runner, services
@@ -165,3 +169,91 @@ def test_a_finished_export_is_not_run_twice(workspace, export_dir):
     export = _run(_export(workspace))
 
     assert runner.export_run(str(export.pk)) == "skipped"
+
+
+@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://evil\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3",
+                                   "@SUM(A1:A9)", "\t=1", "\r=1"])
+def test_a_text_cell_that_would_open_as_a_formula_is_neutralised_in_csv(workspace, export_dir, value):
+    # given a call whose agent and end reason a caller controls, starting like a formula
+    call = make_calls(workspace, 1, agent=value)[0]
+    call.end_reason = value
+    call.save(update_fields=["end_reason"])
+
+    # when it is exported as CSV and as JSON Lines
+    csv_row = csv_rows(file_bytes(_run(_export(workspace))))[0]
+    jsonl_row = jsonl_rows(file_bytes(_run(_export(workspace, format="jsonl"))))[0]
+
+    # then the CSV cell is quoted text for a spreadsheet; JSON Lines keeps the value as it is
+    assert csv_row["agent"] == "'" + value and csv_row["end_reason"] == "'" + value
+    assert jsonl_row["agent"] == value
+
+
+def test_numbers_and_phone_numbers_are_not_neutralised(workspace, export_dir):
+    # given a call with E.164 numbers (leading +) and a negative ledger amount
+    make_calls(workspace, 1)
+    billing.top_up(workspace=workspace, amount=Decimal("5"), idempotency_key="k1", actor="test",
+                   note="-5 refund", digest="")
+
+    row = csv_rows(file_bytes(_run(_export(workspace))))[0]
+    ledger = csv_rows(file_bytes(_run(_export(workspace, kind="ledger"))))
+
+    assert row["from_number"] == "+14155550100" and row["to_number"] == "+14155550000"
+    assert ledger[-1]["note"] == "'-5 refund"
+
+
+def test_a_worker_whose_export_was_taken_over_stops_and_cannot_complete_it(workspace, export_dir):
+    # given an export claimed by a first worker whose heartbeat then went stale
+    make_calls(workspace, 3)
+    export = _export(workspace)
+    first = services.export_claim(str(export.pk))
+    DataExport.objects.filter(pk=export.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.EXPORTS_STALE_SECONDS))
+
+    # when the redelivered task takes it over
+    second = services.export_claim(str(export.pk))
+    assert second is not None
+
+    # then the first worker stops at its next batch, and can neither complete nor fail it
+    assert services.export_progress(first, rows=1, announce=False) is False
+    assert services.export_progress(first, rows=1, announce=True) is False
+    assert services.export_complete(first, rows=3, size_bytes=10, file_name="first.csv") is False
+    services.export_fail(first, error="the first worker's failure")
+    export.refresh_from_db()
+    assert export.status == "running" and export.error is None
+    # and the second writes it once
+    assert services.export_progress(second, rows=3, announce=False) is True
+    assert services.export_complete(second, rows=3, size_bytes=10, file_name="second.csv") is True
+    export.refresh_from_db()
+    assert export.status == "completed" and export.file_name == "second.csv"
+
+
+class CancelingStorage(FileSystemStorage):
+    """A storage during whose save the export is canceled (the user presses Cancel
+    while the finished file is being uploaded)."""
+
+    def _save(self, name, content):
+        saved = super()._save(name, content)
+        export_id = name.rsplit("/", 1)[-1].split(".")[0]
+        export = DataExport.objects.select_related("workspace").get(pk=export_id)
+        services.export_cancel(workspace=export.workspace, export_id=export_id)
+        return saved
+
+
+def test_an_export_canceled_while_its_file_is_saved_ends_canceled_and_keeps_no_file(
+        workspace, tmp_path, settings):
+    # given a storage in which the cancel lands while the file is being saved
+    location = tmp_path / "exports"
+    settings.STORAGES = {**settings.STORAGES, "exports": {
+        "BACKEND": f"{__name__}.CancelingStorage", "OPTIONS": {"location": str(location)}}}
+    make_calls(workspace, 3)
+    export = _export(workspace)
+
+    # when the runner writes it
+    assert runner.export_run(str(export.pk)) == "canceled"
+
+    # then it is canceled, with no file, and never said completed
+    export.refresh_from_db()
+    assert export.status == "canceled" and export.file_name == ""
+    assert [path for path in location.rglob("*") if path.is_file()] == []
+    assert [event["status"] for event in emitted(workspace, "data-export-status")] == [
+        "queued", "running", "canceled"]
