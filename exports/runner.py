@@ -30,6 +30,8 @@ def export_run(export_id: str) -> str:
     export = services.export_claim(export_id)
     if export is None:
         return "skipped"
+    if export is services.WAITING:
+        return "waiting"
     try:
         return _write(export)
     except SoftTimeLimitExceeded:

@@ -107,9 +107,11 @@ def export_create(*, workspace: Workspace, kind: str, format: str, filters: dict
                 headers={"Retry-After": "10"},
             )
         export = DataExport.objects.create(workspace=workspace, kind=kind, format=format, filters=stored,
-                                           requested_by=requested_by)
+                                           requested_by=requested_by, heartbeat_at=_now())
         _emit_status(export)
-        transaction.on_commit(lambda: run_export.delay(str(export.pk)))
+        # robust: a broker that refuses the task leaves the export queued (202), and the
+        # sweep sends it again once its heartbeat is stale (`expire_due_exports`).
+        transaction.on_commit(lambda: run_export.delay(str(export.pk)), robust=True)
     return export
 
 
@@ -131,29 +133,60 @@ def export_cancel(*, workspace: Workspace, export_id) -> DataExport:
 # --- the worker's side (exports/runner.py) -----------------------------------------------
 
 
-def export_claim(export_id: str) -> DataExport | None:
+class Waiting:
+    """The claim's answer when the workspace already has an export running: this
+    one stays queued and its task goes to the back of the queue (exports/tasks.py)."""
+
+
+WAITING = Waiting()
+
+
+def export_claim(export_id: str) -> DataExport | Waiting | None:
     """The export, now running, for the worker that claims it; None when there is
-    nothing to do (canceled while queued, finished, or running on a live worker).
-    A running export whose heartbeat stopped (its worker died; the broker handed
-    the task out again) is taken over and written from the start."""
+    nothing to do (canceled while queued, finished, or running on a live worker);
+    WAITING while another export of its workspace runs, so that one workspace
+    holds at most EXPORTS_MAX_RUNNING_PER_WORKSPACE of the exports workers and
+    every other workspace's exports pass its queued ones. A running export whose
+    heartbeat stopped (its worker died; the broker handed the task out again) is
+    taken over and written from the start."""
     export = DataExport.objects.select_related("workspace").filter(pk=export_id).first()
-    if export is None:
+    if export is None or export.status not in ACTIVE_EXPORT_STATUSES:
         return None
     stale = _now() - timedelta(seconds=settings.EXPORTS_STALE_SECONDS / 2)
+    if export.status == ExportStatus.QUEUED and _running_count(export.workspace_id, export.pk, stale) >= \
+            settings.EXPORTS_MAX_RUNNING_PER_WORKSPACE:
+        return _wait(export)
+    # Counted before the workspace's lock: a count of a million rows takes a moment,
+    # and the lock orders every event of the workspace.
+    total_rows = kinds.rows(export.workspace, export.kind, export.filters).count()
     with transaction.atomic():
         export = _locked(export.workspace, export_id)
         taken_over = export.status == RUNNING and (export.heartbeat_at or export.created_at) < stale
         if export.status != ExportStatus.QUEUED and not taken_over:
             return None
+        if not taken_over and _running_count(export.workspace_id, export.pk, stale) >= \
+                settings.EXPORTS_MAX_RUNNING_PER_WORKSPACE:
+            return _wait(export)
         now = _now()
         export.status, export.started_at, export.heartbeat_at = RUNNING, now, now
-        export.progress, export.row_count = 0, 0
-        export.total_rows = kinds.rows(export.workspace, export.kind, export.filters).count()
+        export.progress, export.row_count, export.total_rows = 0, 0, total_rows
         export.save(update_fields=["status", "started_at", "heartbeat_at", "progress", "row_count",
                                    "total_rows"])
         if not taken_over:
             _emit_status(export)
     return export
+
+
+def _running_count(workspace_id, export_id, stale: datetime) -> int:
+    running = DataExport.objects.filter(workspace_id=workspace_id, status=RUNNING, heartbeat_at__gte=stale)
+    return running.exclude(pk=export_id).count()
+
+
+def _wait(export: DataExport) -> Waiting:
+    # A queued export's heartbeat says its task is alive (the sweep re-sends a queued
+    # export whose heartbeat went stale: a task the broker lost).
+    DataExport.objects.filter(pk=export.pk, status=ExportStatus.QUEUED).update(heartbeat_at=_now())
+    return WAITING
 
 
 def _percent(export: DataExport, rows: int) -> float:
@@ -224,7 +257,8 @@ def export_expire(export: DataExport) -> bool:
 
 def expire_due_exports(*, limit: int = 500) -> int:
     """Expires the completed exports past their retention, oldest first, up to
-    `limit` a run; and fails running ones whose worker stopped beating."""
+    `limit` a run; fails running ones whose worker stopped beating; and sends again
+    the task of queued ones whose heartbeat went stale (the broker lost or refused it)."""
     now = _now()
     due = DataExport.objects.select_related("workspace").filter(
         status=ExportStatus.COMPLETED, expires_at__lte=now).order_by("expires_at")[:limit]
@@ -245,4 +279,16 @@ def expire_due_exports(*, limit: int = 500) -> int:
         except Exception:
             logger.exception("stale export %s could not be failed", export.pk)
             background_failures.labels("exports-stale").inc()
+    from exports.tasks import run_export
+
+    lost = DataExport.objects.filter(status=ExportStatus.QUEUED, heartbeat_at__lt=stale).order_by(
+        "heartbeat_at").values_list("pk", flat=True)[:limit]
+    for export_id in lost:
+        try:
+            run_export.delay(str(export_id))
+        except Exception:
+            logger.exception("queued export %s could not be sent again", export_id)
+            background_failures.labels("exports-resend").inc()
+            break  # the broker is down: the next run tries again
+        DataExport.objects.filter(pk=export_id, status=ExportStatus.QUEUED).update(heartbeat_at=now)
     return expired

@@ -399,6 +399,10 @@ EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
 EXPORTS_RETENTION_SECONDS = env.int("EXPORTS_RETENTION_SECONDS", default=7 * 24 * 3600)
 # Exports a workspace may have queued or running at once (429 too_many_exports past it).
 EXPORTS_MAX_ACTIVE_PER_WORKSPACE = env.int("EXPORTS_MAX_ACTIVE_PER_WORKSPACE", default=3)
+# Exports of one workspace that run at once; its other queued ones wait, their task
+# sent again after EXPORTS_WAIT_SECONDS, behind every other workspace's exports.
+EXPORTS_MAX_RUNNING_PER_WORKSPACE = env.int("EXPORTS_MAX_RUNNING_PER_WORKSPACE", default=1)
+EXPORTS_WAIT_SECONDS = env.float("EXPORTS_WAIT_SECONDS", default=5.0)
 # Rows read, written and counted per batch; cancellation is seen between batches.
 EXPORTS_BATCH_ROWS = env.int("EXPORTS_BATCH_ROWS", default=5000)
 # `data-export-status` while running: at most one per this many seconds.
@@ -408,8 +412,11 @@ EXPORTS_TIME_LIMIT_SECONDS = env.int("EXPORTS_TIME_LIMIT_SECONDS", default=3600)
 # A running export whose worker wrote nothing for this long is failed by the beat.
 EXPORTS_STALE_SECONDS = env.int("EXPORTS_STALE_SECONDS", default=900)
 if min(EXPORT_LINK_TTL_SECONDS, EXPORTS_RETENTION_SECONDS, EXPORTS_MAX_ACTIVE_PER_WORKSPACE,
+       EXPORTS_MAX_RUNNING_PER_WORKSPACE,
        EXPORTS_BATCH_ROWS, EXPORTS_TIME_LIMIT_SECONDS, EXPORTS_STALE_SECONDS) < 1:
     raise ImproperlyConfigured("The EXPORT(S)_* counts and durations must be at least 1.")
+if EXPORTS_WAIT_SECONDS <= 0:
+    raise ImproperlyConfigured("EXPORTS_WAIT_SECONDS must be above 0.")
 CELERY_BEAT_SCHEDULE = {
     "billing-charge-live-calls": {
         "task": "billing.tasks.charge_live_calls",

@@ -257,3 +257,45 @@ def test_an_export_canceled_while_its_file_is_saved_ends_canceled_and_keeps_no_f
     assert [path for path in location.rglob("*") if path.is_file()] == []
     assert [event["status"] for event in emitted(workspace, "data-export-status")] == [
         "queued", "running", "canceled"]
+
+
+def test_a_workspace_runs_one_export_at_a_time_and_another_workspace_passes_its_queued_ones(
+        workspace, other_workspace, export_dir):
+    # given an export of this workspace running on one worker
+    running = services.export_claim(str(_export(workspace).pk))
+    assert running.status == "running"
+
+    # when a worker takes this workspace's second export, then another workspace's
+    second = _export(workspace, kind="ledger")
+    theirs = _export(other_workspace)
+    waited = services.export_claim(str(second.pk))
+    claimed = services.export_claim(str(theirs.pk))
+
+    # then the second waits, still queued and announced as nothing new, and theirs runs
+    assert waited is services.WAITING
+    assert DataExport.objects.get(pk=second.pk).status == "queued"
+    assert claimed.status == "running"
+    assert [event["status"] for event in emitted(workspace, "data-export-status")
+            if event["export_id"] == str(second.pk)] == ["queued"]
+
+    # and once the first has finished, the second is claimed
+    services.export_complete(running, rows=0, size_bytes=0, file_name="")
+    assert services.export_claim(str(second.pk)).status == "running"
+
+
+def test_an_export_whose_worker_stopped_beating_holds_its_workspace_no_longer(workspace, export_dir):
+    # given a running export whose heartbeat is half the stale limit old (its worker died)
+    first = _export(workspace)
+    services.export_claim(str(first.pk))
+    DataExport.objects.filter(pk=first.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.EXPORTS_STALE_SECONDS))
+
+    # when the workspace's next export is claimed, then it runs
+    assert services.export_claim(str(_export(workspace, kind="ledger").pk)).status == "running"
+
+
+@override_settings(EXPORTS_MAX_RUNNING_PER_WORKSPACE=2)
+def test_the_share_of_workers_a_workspace_holds_is_a_setting(workspace, export_dir):
+    services.export_claim(str(_export(workspace).pk))
+    assert services.export_claim(str(_export(workspace, kind="ledger").pk)).status == "running"
+    assert services.export_claim(str(_export(workspace, kind="ledger").pk)) is services.WAITING

@@ -1,8 +1,15 @@
-"""End to end with a real Celery worker: requested over REST, written by the worker
-from the `exports` queue, downloaded over REST; and canceled mid-run."""
+"""End to end with real Celery workers: requested over REST, written by the worker
+from the `exports` queue, downloaded over REST; canceled mid-run; one workspace's
+exports one at a time while another's pass; a task the broker lost, sent again."""
+
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
+from conftest import _key_client
+from exports import services
 from exports.models import DataExport
 from exports.tests.helpers import csv_rows, make_calls
 from project.testing import emitted, wait_for, worker_process
@@ -73,3 +80,48 @@ def test_cancel_mid_run_stops_the_worker_and_leaves_no_file(tmp_path, workspace,
     assert {path.name for path in files.rglob("*")} == {str(workspace.pk), f"{next_id}.csv"}
     events = [event for event in emitted(workspace, "data-export-status") if event["export_id"] == export_id]
     assert events[-1]["status"] == "canceled"
+
+
+def test_two_workers_run_another_workspace_s_export_before_a_workspace_s_second(
+        tmp_path, workspace, other_workspace, write_key):
+    # given two exports workers, and three slow exports requested in this order:
+    # two of this workspace, then one of another
+    make_calls(workspace, 1500)
+    make_calls(other_workspace, 1500)
+    theirs_key = _key_client(other_workspace, "write")
+    env = {"EXPORTS_DIR": str(tmp_path / "x"), "EXPORTS_BATCH_ROWS": "5",
+           "EXPORTS_PROGRESS_INTERVAL_SECONDS": "0", "EXPORTS_WAIT_SECONDS": "0.2"}
+    with worker_process(tmp_path, env=env, name="w1"), worker_process(tmp_path, env=env, name="w2") as worker:
+        first = write_key.post("/api/v1/exports", {"kind": "calls"}).json()["id"]
+        wait_for(lambda: _status(first).status == "running", timeout=60, message=lambda: worker.log()[-3000:])
+        second = write_key.post("/api/v1/exports", {"kind": "calls", "format": "jsonl"}).json()["id"]
+        theirs = theirs_key.post("/api/v1/exports", {"kind": "calls"}).json()["id"]
+
+        # when the workers have written all three
+        ids = (first, second, theirs)
+        wait_for(lambda: all(_status(e).status == "completed" for e in ids), timeout=120,
+                 message=lambda: f"{[_status(e).status for e in ids]}\n{worker.log()[-3000:]}")
+
+    # then the other workspace's export ran beside this workspace's first, and this
+    # workspace's second started only once its first had finished
+    first, second, theirs = _status(first), _status(second), _status(theirs)
+    assert theirs.started_at < first.completed_at
+    assert second.started_at >= first.completed_at
+    assert second.row_count == theirs.row_count == 1500
+
+
+def test_a_queued_export_whose_task_the_broker_lost_is_sent_again_by_the_sweep(tmp_path, workspace):
+    # given a queued export whose task never reached the broker (no message; its
+    # heartbeat went stale), and a worker
+    make_calls(workspace, 7)
+    export = DataExport.objects.create(
+        workspace=workspace, kind="calls", format="csv", filters={},
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.EXPORTS_STALE_SECONDS + 1))
+    with worker_process(tmp_path, env={"EXPORTS_DIR": str(tmp_path / "x")}) as worker:
+        # when the beat's sweep runs
+        services.expire_due_exports()
+
+        # then the export is written
+        wait_for(lambda: _status(export.pk).status == "completed", timeout=60,
+                 message=lambda: f"{_status(export.pk).status}\n{worker.log()[-3000:]}")
+    assert _status(export.pk).row_count == 7
