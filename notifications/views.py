@@ -40,9 +40,10 @@ def notification_unread_count(request: HttpRequest):
 @router.post("/notifications/read-all", response={200: ReadAllOut, **AUTH_ERRORS}, auth=WorkspaceAuth(READ))
 def notification_read_all(request: HttpRequest):
     """Marks every notification of the workspace read, for the caller only."""
-    marked = services.notifications_mark_all_read(workspace=request.auth.workspace,
-                                                  reader=Reader.of(request.auth))
-    return {"marked": marked, "unread": 0}
+    reader = Reader.of(request.auth)
+    marked = services.notifications_mark_all_read(workspace=request.auth.workspace, reader=reader)
+    # Counted afresh: a notification raised while this request ran is still unread.
+    return {"marked": marked, "unread": selectors.unread_count(request.auth.workspace, reader=reader)}
 
 
 @router.get("/notifications/{notification_id}", response={200: NotificationObject, **ONE},
