@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from project import celery_app
-from project.testing import stop_process
+from project.testing import stop_process, test_database_url
 
 
 def test_tasks_and_results_travel_as_json_only():
@@ -76,10 +76,14 @@ def test_a_task_leaves_no_query_log_behind_when_debug_is_on(settings):
 
 
 @pytest.mark.e2e
+@pytest.mark.django_db
 def test_a_real_worker_boots_with_this_app_and_answers_a_ping(tmp_path):
-    # given a worker with a name of its own, on the broker of this test run
+    # given a worker with a name of its own, on the broker and the database of this
+    # test run (tasks that earlier tests left in the broker run against it, quickly,
+    # instead of holding the solo pool while they wait for a database that is not there)
     node = f"callboard-test-{uuid.uuid4().hex[:8]}@127.0.0.1"
-    env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret-for-the-worker")}
+    env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY", "test-secret-for-the-worker"),
+           "DATABASE_URL": test_database_url()}
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         worker = subprocess.Popen(

@@ -154,7 +154,7 @@ CRASHING_EMITTER = textwrap.dedent("""
         transaction.on_commit(lambda: os._exit(0))
         envelope = emit(workspace, "notification", {
             "id": "ntf_1", "kind": "export-ready", "severity": "info", "title": "Export ready",
-            "body": "Your calls export is ready.", "read": False,
+            "body": "Your calls export is ready.", "subject": None, "read": False,
             "created_at": "2026-01-01T12:00:00Z",
         })
         print(json.dumps(envelope), flush=True)
