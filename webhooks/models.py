@@ -39,6 +39,9 @@ class WebhookEndpoint(TenantModel):
     # After a rotation, the secret before it, still signing until previous_secret_expires_at.
     previous_secret = models.CharField(max_length=120, blank=True, default="")
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # The workspace's event cursor when it was created or last enabled: it receives the
+    # events committed after it, not the history the reaction may still be working through.
+    since_seq = models.BigIntegerField(default=0)
     # The first failed attempt since the last success: past WEBHOOKS_DISABLE_AFTER_DAYS it is disabled.
     failing_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

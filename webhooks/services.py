@@ -20,6 +20,7 @@ from django.db import transaction
 from project.errors import Conflict, NotFound
 from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
+from realtime.models import StreamCounter
 from realtime.wire import dumps, envelope, new_event_id
 from webhooks import filters, safety, signing
 from webhooks.filters import ALL
@@ -90,6 +91,12 @@ def _locked(workspace: Workspace, endpoint_id) -> WebhookEndpoint:
     return endpoint
 
 
+def _current_seq(workspace: Workspace) -> int:
+    """The workspace's last event cursor; exact while the caller holds it (`hold_cursor`)."""
+    counter = StreamCounter.objects.filter(workspace_id=workspace.pk)
+    return counter.values_list("last_seq", flat=True).first() or 0
+
+
 def _emit_status(endpoint: WebhookEndpoint, *, previous_enabled: bool, reason: str) -> None:
     emit(endpoint.workspace, "webhook-status-changed", {
         "webhook_id": str(endpoint.pk), "enabled": endpoint.enabled, "previous_enabled": previous_enabled,
@@ -114,6 +121,7 @@ def webhook_create(*, workspace: Workspace, url: str, event_types: list[str] | s
         endpoint = WebhookEndpoint.objects.create(
             workspace=workspace, url=url, event_types=stored_types, description=description,
             enabled=enabled, disabled_reason="" if enabled else DisabledReason.MANUAL, secret=secret,
+            since_seq=_current_seq(workspace),
         )
     return endpoint, secret
 
@@ -134,6 +142,8 @@ def webhook_update(*, workspace: Workspace, endpoint_id, changes: dict[str, Any]
         if endpoint.enabled != previous_enabled:
             endpoint.disabled_reason = "" if endpoint.enabled else DisabledReason.MANUAL
             endpoint.failing_since = None
+            if endpoint.enabled:  # what was committed while it was disabled is not sent
+                endpoint.since_seq = _current_seq(workspace)
         endpoint.save()
         if endpoint.enabled != previous_enabled:
             _emit_status(endpoint, previous_enabled=previous_enabled, reason=DisabledReason.MANUAL)
