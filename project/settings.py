@@ -566,6 +566,8 @@ LOGGING = {
         # A line per task received and succeeded is noise with a sweeper every second;
         # failures still log at ERROR.
         "celery.app.trace": {"level": "WARNING"},
+        # A line per webhook attempt; the delivery log has each one.
+        "httpx": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
         "celery.beat": {"level": "WARNING"},
     },
