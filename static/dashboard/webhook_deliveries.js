@@ -207,7 +207,9 @@ function draw(delivery) {
 
 async function retryDelivery(deliveryId, button) {
   const webhookId = shown.webhookId;
-  button.disabled = true;
+  if (button.getAttribute("aria-disabled") === "true") return; // sent already, answer awaited
+  // aria-disabled, not disabled: a disabled button loses the keyboard's focus
+  button.setAttribute("aria-disabled", "true");
   status.dataset.kind = "busy";
   status.textContent = "…";
   try {
@@ -220,7 +222,7 @@ async function retryDelivery(deliveryId, button) {
     status.textContent = problem(error);
     if (error.status === 404) refreshDeliveries(); // the delivery, or its endpoint, is gone
   } finally {
-    button.disabled = false;
+    button.removeAttribute("aria-disabled");
   }
 }
 

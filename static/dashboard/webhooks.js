@@ -187,8 +187,11 @@ async function act(button) {
   const action = button.dataset.webhookAction;
   const url = webhooks.items.get(id)?.url;
   if (CONFIRM[action] && !window.confirm(CONFIRM[action](url))) return;
+  if (detail.dataset.busy) return; // one action at a time
   const buttons = [...detail.querySelectorAll("[data-webhook-action]")];
-  for (const each of buttons) each.disabled = true;
+  // aria-disabled, not disabled: a disabled button loses the keyboard's focus
+  detail.dataset.busy = "true";
+  for (const each of buttons) each.setAttribute("aria-disabled", "true");
   actionStatus.dataset.kind = "busy";
   actionStatus.textContent = "…";
   try {
@@ -227,7 +230,8 @@ async function act(button) {
       actionStatus.textContent = problem(error);
     }
   } finally {
-    for (const each of buttons) each.disabled = false;
+    delete detail.dataset.busy;
+    for (const each of buttons) each.removeAttribute("aria-disabled");
   }
   // The pressed button may have gone with the status: focus moves to its counterpart
   // (Disable becomes Enable), so it stays in the endpoint.
