@@ -1,6 +1,7 @@
 """The dashboard's pages: who is signed in and which of their workspaces a page
 shows. Everything live comes from the browser's own calls to the public API."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -77,4 +78,8 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     context = _context(memberships, current, "webhooks")
     if not context["can_admin"]:
         return render(request, "dashboard/webhooks.html", context, status=403)
-    return render(request, "dashboard/webhooks.html", {**context, "event_types": _event_types()})
+    return render(request, "dashboard/webhooks.html", {
+        **context, "event_types": _event_types(),
+        # how long a rotated-out secret keeps signing, for the page to say before and after a rotation
+        "secret_grace_hours": f"{settings.WEBHOOKS_SECRET_GRACE_HOURS:g}",
+    })

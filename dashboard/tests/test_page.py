@@ -139,7 +139,7 @@ def test_the_webhooks_page_and_its_link_are_for_owners_and_admins(
         assert all(part in page for part in acting)
         assert '<script type="module" src="/static/dashboard/webhooks_page.js">' in page
         assert 'value="call-ended"' in page and 'value="webhook-status-changed"' in page
-        assert 'aria-current="page">Webhooks' in page
+        assert 'aria-current="page">Webhooks' in page and 'data-grace-hours="24"' in page
     # and members and viewers neither: the page says who manages webhooks, as the API would refuse them
     for user in (teammate, viewer):
         dashboard, webhooks = pages[user.username]

@@ -17,7 +17,8 @@ export function showSecret(answer, { rotated, focusAfter }) {
   const note = document.getElementById("webhook-secret-rotated");
   note.hidden = !rotated;
   note.textContent = rotated && answer.previous_secret_expires_at
-    ? `The previous secret stays valid until ${zonedTime(answer.previous_secret_expires_at)} (24 hours): `
+    ? `The previous secret stays valid until ${zonedTime(answer.previous_secret_expires_at)} `
+      + `(${document.getElementById("webhook").dataset.graceHours} hours): `
       + "until then each delivery is signed with both, so receivers can change over without missing one."
     : "";
   status.textContent = "";

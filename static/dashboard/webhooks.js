@@ -179,7 +179,8 @@ function drawDetail(webhook) {
 
 const CONFIRM = {
   delete: (url) => `Delete the webhook ${url} and its delivery log? Its receiver gets nothing more.`,
-  rotate: () => "Rotate the signing secret? The current one keeps signing, beside the new one, for 24 hours.",
+  rotate: () => "Rotate the signing secret? The current one keeps signing, beside the new one, "
+    + `for ${detail.dataset.graceHours} hours.`,
 };
 
 async function act(button) {
