@@ -49,8 +49,8 @@ def webhook_detail(request: HttpRequest, webhook_id: str):
 @router.patch("/webhooks/{webhook_id}", response={200: WebhookOut, **ONE}, auth=AUTH)
 def webhook_update(request: HttpRequest, webhook_id: str, payload: WebhookPatch):
     """Changes the fields sent. `enabled: true` after a disabling starts its failure count afresh."""
-    changes = payload.dict(exclude_unset=True)
-    changes = {field: value for field, value in changes.items() if value is not None or field == "url"}
+    # null means "unchanged", as an absent field: none of the fields may be null.
+    changes = {field: value for field, value in payload.dict(exclude_unset=True).items() if value is not None}
     endpoint = services.webhook_update(workspace=request.auth.workspace, endpoint_id=webhook_id,
                                        changes=changes)
     return services.endpoint_object(endpoint)

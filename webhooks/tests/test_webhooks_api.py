@@ -213,6 +213,16 @@ def test_plain_http_to_a_loopback_receiver_is_allowed_where_the_deployment_allow
     assert _create(admin_key, url="http://127.0.0.1:8080/hook").status_code == 201
 
 
+def test_null_fields_of_a_patch_change_nothing(admin_key):
+    webhook = _create(admin_key, description="keep").json()
+
+    nulls = {"url": None, "enabled": None, "description": None, "event_types": None}
+    response = admin_key.patch(f"/api/v1/webhooks/{webhook['id']}", nulls)
+
+    assert response.status_code == 200
+    assert response.json()["url"] == URL and response.json()["description"] == "keep"
+
+
 def test_a_bad_patch_changes_nothing(admin_key, workspace):
     webhook = _create(admin_key, description="keep").json()
     base = f"/api/v1/webhooks/{webhook['id']}"
