@@ -4,8 +4,7 @@ the committed event it is made from, and the words it says.
 `draft(workspace, envelope)` turns one event of `TYPES` into the notification it
 raises, or None when that event raises none (a campaign that paused, an export
 still running, a schedule run that executed). It only reads; the reaction
-(notifications/reactions.py) writes. `webhook-disabled` has no rule yet: its
-event comes with the webhooks (docs/notifications.md).
+(notifications/reactions.py) writes.
 """
 
 from collections.abc import Callable
@@ -17,11 +16,12 @@ from django.db.models import Count
 from campaigns.models import Campaign, Contact
 from notifications.models import Kind, Severity
 from schedules.models import RunOutcome, Schedule, ScheduleRun
+from webhooks.models import WebhookEndpoint
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
 TYPES = frozenset({"payment-required", "campaign-status-changed", "data-export-status", "schedule-executed",
-                   "schedule-status-changed"})
+                   "schedule-status-changed", "webhook-status-changed"})
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,28 @@ def _schedule_status_changed(workspace: Workspace, data: dict) -> Draft | None:
                  "grace late), so the schedule will not run.", "schedule", schedule_id)
 
 
+WEBHOOK_REASONS = {
+    "gone": "its receiver answered 410 Gone, asking for no more deliveries",
+    "failing": "every delivery to it failed for days",
+}
+
+
+def _webhook_status_changed(workspace: Workspace, data: dict) -> Draft | None:
+    """Disabled by the sender (410, or failing for days); not when a user disabled it."""
+    if data["enabled"] or data["reason"] not in WEBHOOK_REASONS:
+        return None
+    webhook_id = data["webhook_id"]
+    url = scoped(WebhookEndpoint, workspace).filter(pk=webhook_id).values_list("url", flat=True).first()
+    return Draft(Kind.WEBHOOK_DISABLED, Severity.ERROR, "Webhook disabled",
+                 f"The webhook to {url or 'a deleted URL'} was disabled: {WEBHOOK_REASONS[data['reason']]}. "
+                 "Fix the receiver, then enable it again.", "webhook", webhook_id)
+
+
 RULES: dict[str, Callable[[Workspace, dict], Draft | None]] = {
     "payment-required": _payment_required,
     "campaign-status-changed": _campaign_status_changed,
     "data-export-status": _data_export_status,
     "schedule-executed": _schedule_executed,
     "schedule-status-changed": _schedule_status_changed,
+    "webhook-status-changed": _webhook_status_changed,
 }

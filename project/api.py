@@ -28,6 +28,7 @@ from project.parser import CallboardParser
 from realtime.docs import add_event_components
 from realtime.views import router as realtime_router
 from schedules.views import router as schedules_router
+from webhooks.views import router as webhooks_router
 from workspaces.views import router as workspace_router
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ api.add_router("/", contacts_router)
 api.add_router("/", schedules_router)
 api.add_router("/", notifications_router)
 api.add_router("/", exports_router)
+api.add_router("/", webhooks_router)
 
 
 @api.exception_handler(ApiError)

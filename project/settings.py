@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "schedules",
     "exports",
     "notifications",
+    # After every app that registers event types: its reaction wants them all.
+    "webhooks",
     "dashboard",
     # Sign-in lockout (dashboard and admin), counted in Redis: see "Rate limits" below.
     "axes",
@@ -417,6 +419,46 @@ if min(EXPORT_LINK_TTL_SECONDS, EXPORTS_RETENTION_SECONDS, EXPORTS_MAX_ACTIVE_PE
     raise ImproperlyConfigured("The EXPORT(S)_* counts and durations must be at least 1.")
 if EXPORTS_WAIT_SECONDS <= 0:
     raise ImproperlyConfigured("EXPORTS_WAIT_SECONDS must be above 0.")
+# Webhooks (docs/webhooks.md; docs/operations.md "Settings").
+# Private, loopback, link-local and metadata addresses, and plain http, are refused
+# unless this is on (development and tests only).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+WEBHOOKS_MAX_ENDPOINTS_PER_WORKSPACE = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_WORKSPACE", default=20)
+# Random bytes of a new secret (24 to 64, as Standard Webhooks asks).
+WEBHOOKS_SECRET_BYTES = env.int("WEBHOOKS_SECRET_BYTES", default=32)
+if not 24 <= WEBHOOKS_SECRET_BYTES <= 64:
+    raise ImproperlyConfigured("WEBHOOKS_SECRET_BYTES must be 24 to 64.")
+# After a rotation the old secret still signs (beside the new one) this long.
+WEBHOOKS_SECRET_GRACE_HOURS = env.float("WEBHOOKS_SECRET_GRACE_HOURS", default=24.0)
+# Seconds between attempts after each failure (then the delivery fails), with jitter.
+WEBHOOKS_RETRY_SCHEDULE = [int(value) for value in env.list(
+    "WEBHOOKS_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"])]
+WEBHOOKS_RETRY_JITTER = env.float("WEBHOOKS_RETRY_JITTER", default=0.2)  # ± this fraction of each delay
+# A 429 or 503 answer's Retry-After is honoured up to this many seconds.
+WEBHOOKS_RETRY_AFTER_MAX_SECONDS = env.int("WEBHOOKS_RETRY_AFTER_MAX_SECONDS", default=3600)
+# One attempt's whole time (connect, send, answer).
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=15.0)
+# An endpoint whose every attempt failed for this long is disabled (and a notification raised).
+WEBHOOKS_DISABLE_AFTER_DAYS = env.float("WEBHOOKS_DISABLE_AFTER_DAYS", default=5.0)
+# The sender process (manage.py run_webhook_sender): requests in flight, per process and
+# per endpoint; how long a claimed delivery is held before another sender may take it.
+WEBHOOKS_SENDER_CONCURRENCY = env.int("WEBHOOKS_SENDER_CONCURRENCY", default=200)
+WEBHOOKS_CONCURRENCY_PER_ENDPOINT = env.int("WEBHOOKS_CONCURRENCY_PER_ENDPOINT", default=20)
+WEBHOOKS_LEASE_SECONDS = env.float("WEBHOOKS_LEASE_SECONDS", default=60.0)
+WEBHOOKS_POLL_SECONDS = env.float("WEBHOOKS_POLL_SECONDS", default=0.25)
+# Response bodies are kept up to this many bytes.
+WEBHOOKS_RESPONSE_BODY_BYTES = env.int("WEBHOOKS_RESPONSE_BODY_BYTES", default=4096)
+WEBHOOKS_DELIVERY_RETENTION_DAYS = env.float("WEBHOOKS_DELIVERY_RETENTION_DAYS", default=30.0)
+if min(WEBHOOKS_MAX_ENDPOINTS_PER_WORKSPACE, WEBHOOKS_SENDER_CONCURRENCY, WEBHOOKS_CONCURRENCY_PER_ENDPOINT,
+       WEBHOOKS_TIMEOUT_SECONDS, WEBHOOKS_POLL_SECONDS, WEBHOOKS_DELIVERY_RETENTION_DAYS,
+       WEBHOOKS_DISABLE_AFTER_DAYS) <= 0 or not 0 < WEBHOOKS_RESPONSE_BODY_BYTES <= 4096:
+    raise ImproperlyConfigured("The WEBHOOKS_* counts and durations must be above 0 "
+                               "(WEBHOOKS_RESPONSE_BODY_BYTES at most 4096).")
+if WEBHOOKS_LEASE_SECONDS < 2 * WEBHOOKS_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOKS_LEASE_SECONDS must be at least twice WEBHOOKS_TIMEOUT_SECONDS.")
+if not WEBHOOKS_RETRY_SCHEDULE or min(WEBHOOKS_RETRY_SCHEDULE) < 1 or not 0 <= WEBHOOKS_RETRY_JITTER < 1:
+    raise ImproperlyConfigured("WEBHOOKS_RETRY_SCHEDULE needs delays of 1 s or more, "
+                               "WEBHOOKS_RETRY_JITTER a fraction from 0 to 1.")
 CELERY_BEAT_SCHEDULE = {
     "billing-charge-live-calls": {
         "task": "billing.tasks.charge_live_calls",
@@ -478,6 +520,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 120},
     },
+    # The delivery log past WEBHOOKS_DELIVERY_RETENTION_DAYS.
+    "webhooks-trim-deliveries": {
+        "task": "webhooks.tasks.trim_deliveries",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
+    },
     # At most one `campaign-progress` a second per campaign, and one after the last change.
     "campaigns-flush-progress": {
         "task": "campaigns.progress_tasks.flush_campaign_progress",
@@ -518,6 +566,8 @@ LOGGING = {
         # A line per task received and succeeded is noise with a sweeper every second;
         # failures still log at ERROR.
         "celery.app.trace": {"level": "WARNING"},
+        # A line per webhook attempt; the delivery log has each one.
+        "httpx": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
         "celery.beat": {"level": "WARNING"},
     },

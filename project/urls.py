@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import include, path, re_path
 
-from dashboard.views import dashboard
+from dashboard.views import dashboard, webhooks
 from project.api import api
 from project.errors import error_response
 from project.health import healthz, readyz
@@ -34,5 +34,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("dashboard/", dashboard, name="dashboard"),
+    path("dashboard/webhooks/", webhooks, name="dashboard-webhooks"),
     path("", home),
 ]

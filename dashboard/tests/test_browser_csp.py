@@ -1,5 +1,5 @@
-"""The Content-Security-Policy breaks nothing: the dashboard goes live (its
-modules, fetches and EventSource), the API docs (Swagger UI) draw, and the admin's
+"""The Content-Security-Policy breaks nothing: the dashboard and the webhooks page
+go live (their modules, fetches and EventSource), the API docs (Swagger UI) draw, and the admin's
 pages and scripts work, with no violation reported by the browser."""
 
 import re
@@ -23,6 +23,11 @@ def visit_every_kind_of_page(page, base_url: str, username: str, staff: str, wor
     sign_in(page, base_url, username)  # waits until the stream is live and the state drawn
     seen["dashboard_policy"] = bool(page.evaluate(
         "fetch('/dashboard/').then(r => r.headers.get('content-security-policy'))"))
+    page.goto(f"{base_url}/dashboard/webhooks/")  # its modules, and the one it imports on demand
+    page.wait_for_selector("#connection[data-state=live]")
+    page.wait_for_selector("#webhooks .empty-row:not(:empty)")
+    seen["webhooks_policy"] = bool(page.evaluate(
+        "fetch('/dashboard/webhooks/').then(r => r.headers.get('content-security-policy'))"))
 
     page.goto(f"{base_url}/api/v1/docs")
     page.wait_for_selector(".swagger-ui .info .title")
@@ -56,6 +61,6 @@ def test_the_policy_breaks_neither_the_dashboard_nor_the_docs_nor_the_admin(
                           str(workspace.pk))
 
     assert seen["problems"] == []
-    assert seen["dashboard_policy"]
+    assert seen["dashboard_policy"] and seen["webhooks_policy"]
     assert seen["docs_title"].startswith("Callboard")
     assert seen["rows_selected"].startswith("1 of 1") or "selected" in seen["rows_selected"]

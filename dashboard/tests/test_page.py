@@ -113,5 +113,51 @@ def test_the_module_and_its_styles_are_static_files():
     for name in ("dashboard/dashboard.js", "dashboard/dashboard.css", "dashboard/campaigns.js",
                  "dashboard/campaign_contacts.js", "dashboard/campaign_upload.js", "dashboard/calls_form.js",
                  "dashboard/agents.js", "dashboard/schedules.js", "dashboard/schedule_form.js",
-                 "dashboard/schedule_runs.js", "dashboard/live_list.js"):
+                 "dashboard/schedule_runs.js", "dashboard/live_list.js", "dashboard/stream.js",
+                 "dashboard/webhooks_page.js", "dashboard/webhooks.js", "dashboard/webhook_form.js",
+                 "dashboard/webhook_secret.js", "dashboard/webhook_deliveries.js"):
         assert finders.find(name) is not None, name
+
+
+def test_the_webhooks_page_and_its_link_are_for_owners_and_admins(
+    signed_in, owner, workspace_admin, teammate, viewer
+):
+    # given the four roles of a workspace
+    acting = ('id="webhook-form"', 'data-webhook-action="disable"', 'data-webhook-action="rotate"',
+              'data-webhook-action="delete"', 'id="deliveries"', 'id="webhook-secret"')
+
+    # when each opens the dashboard and the webhooks page
+    pages = {user.username: (signed_in(user).get("/dashboard/"), signed_in(user).get("/dashboard/webhooks/"))
+             for user in (owner, workspace_admin, teammate, viewer)}
+
+    # then owners and admins get the link and the view, with every event type to choose from
+    for user in (owner, workspace_admin):
+        dashboard, webhooks = pages[user.username]
+        assert 'id="nav-webhooks" href="/dashboard/webhooks/?workspace=acme"' in dashboard.content.decode()
+        assert webhooks.status_code == 200
+        page = webhooks.content.decode()
+        assert all(part in page for part in acting)
+        assert '<script type="module" src="/static/dashboard/webhooks_page.js">' in page
+        assert 'value="call-ended"' in page and 'value="webhook-status-changed"' in page
+        assert 'aria-current="page">Webhooks' in page and 'data-grace-hours="24"' in page
+    # and members and viewers neither: the page says who manages webhooks, as the API would refuse them
+    for user in (teammate, viewer):
+        dashboard, webhooks = pages[user.username]
+        assert 'id="nav-webhooks"' not in dashboard.content.decode()
+        assert webhooks.status_code == 403
+        page = webhooks.content.decode()
+        assert "for the workspace's owners and admins" in page and 'id="webhooks-admins-only"' in page
+        assert not any(part in page for part in acting)
+
+
+def test_the_webhooks_page_switches_only_between_the_users_workspaces(
+    signed_in, owner, workspace, other_workspace
+):
+    client = signed_in(owner)
+
+    page = client.get("/dashboard/webhooks/").content.decode()
+    foreign = client.get("/dashboard/webhooks/", {"workspace": other_workspace.slug})
+
+    assert 'action="/dashboard/webhooks/"' in page and 'data-workspace="acme"' in page
+    assert foreign.status_code == 404
+    assert client.get("/dashboard/webhooks/", {"workspace": "nope"}).status_code == 404

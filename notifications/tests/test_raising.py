@@ -48,7 +48,8 @@ def spend_down_to(workspace, amount: str) -> None:
 def test_the_reaction_is_registered_for_the_events_that_raise_notifications():
     [reaction] = [reaction for reaction in reactions.registered() if reaction.name == "notifications"]
     assert reaction.types == TYPES == {"payment-required", "campaign-status-changed", "data-export-status",
-                                       "schedule-executed", "schedule-status-changed"}
+                                       "schedule-executed", "schedule-status-changed",
+                                       "webhook-status-changed"}
 
 
 def test_live_charges_crossing_the_threshold_raise_low_balance_once(workspace, react):

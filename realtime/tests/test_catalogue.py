@@ -18,6 +18,7 @@ WORKSPACE_TYPES = [
     "call-created", "call-status", "call-ended", "call-recording-status", "call-escalated",
     "balance-updated", "payment-required", "notification", "campaign-status-changed",
     "campaign-progress", "schedule-status-changed", "schedule-executed", "data-export-status",
+    "webhook-status-changed",
 ]
 CALL_STREAM_TYPES = [
     "call-transcript", "call-interim", "call-tts", "call-tts-word", "call-speech", "call-turn",
@@ -46,6 +47,8 @@ SPEC_FIELDS = {
     "schedule-executed": "schedule_id executed_at call_id campaign_id next_run_at "
     "run_id scheduled_for outcome error",
     "data-export-status": "export_id status progress row_count download_url error",
+    # Not in the contract's table: a webhook disabled by the sender, or by a user (docs/webhooks.md).
+    "webhook-status-changed": "webhook_id enabled previous_enabled reason",
     "call-transcript": "role text confidence language duration_ms words",
     "call-interim": "role text",
     "call-tts": "text latency_ms",

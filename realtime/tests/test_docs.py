@@ -55,7 +55,7 @@ def test_openapi_publishes_every_emitted_event_as_one_union_discriminated_by_typ
     event = openapi["components"]["schemas"]["Event"]
 
     # then
-    assert len(event["oneOf"]) == 25
+    assert len(event["oneOf"]) == 26
     assert all(set(option) == {"$ref"} for option in event["oneOf"])
     assert event["discriminator"]["propertyName"] == "type"
     mapping = event["discriminator"]["mapping"]

@@ -13,7 +13,8 @@ from project.errors import NotFound
 from workspaces.models import ApiKey, Membership, TenantModel, Workspace
 from workspaces.scoping import get_scoped_or_404, scoped
 
-PROJECT_APPS = ("workspaces", "calls", "billing", "campaigns", "exports", "notifications", "realtime")
+PROJECT_APPS = ("workspaces", "calls", "billing", "campaigns", "exports", "notifications", "realtime",
+                "webhooks")
 GLOBAL_MODELS = {Workspace}
 
 

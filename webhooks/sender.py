@@ -1,0 +1,142 @@
+"""The webhook sender: a long-running asyncio process (manage.py run_webhook_sender;
+docs/webhooks.md "How deliveries are sent", docs/operations.md "Webhooks").
+
+A loop claims due deliveries while it has free slots (WEBHOOKS_SENDER_CONCURRENCY
+in all, WEBHOOKS_CONCURRENCY_PER_ENDPOINT per endpoint; webhooks/claims.py),
+starts one attempt per delivery on one shared httpx.AsyncClient (a connection
+pool per host), and a writer records the results in batches
+(webhooks/outcomes.py). The database is used from two threads of their own (a
+claimer and a writer, a connection each), never from the event loop. With nothing
+due it looks again every WEBHOOKS_POLL_SECONDS. Stopping (SIGTERM, SIGINT) claims
+nothing more, lets the attempts in flight end (each bounded by
+WEBHOOKS_TIMEOUT_SECONDS) and writes their results; a kill loses only the
+results in memory, and those deliveries are claimed again after their lease."""
+
+import asyncio
+import functools
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from project.metrics import background_failures
+from webhooks import claims, metrics, outcomes
+from webhooks.attempt import Job, Resolver, Result, attempt, system_resolver
+from webhooks.transport import make_client
+
+logger = logging.getLogger(__name__)
+WRITE_BATCH = 500  # results per transaction
+WRITE_INTERVAL = 0.05  # seconds a result waits at most before it is written
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _in_thread(function, *args, **kwargs):
+    """Runs in a database thread: a connection that broke since its last use is replaced."""
+    close_old_connections()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+class Sender:
+    def __init__(self, *, resolver: Resolver = system_resolver):
+        self.resolver = resolver
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.tasks: set[asyncio.Task] = set()
+        self.results: list[Result] = []
+        self.slot_freed = asyncio.Event()
+        self.claimer = ThreadPoolExecutor(1, thread_name_prefix="webhook-claims")
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="webhook-results")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with make_client() as client:
+            writing = asyncio.create_task(self._write_loop(stop))
+            try:
+                await self._claim_loop(client, stop)
+                if self.tasks:
+                    await asyncio.wait(self.tasks)
+            finally:
+                stop.set()
+                await writing
+                await self._flush()
+                self.claimer.shutdown()
+                self.writer.shutdown()
+
+    async def _claim_loop(self, client, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            free = settings.WEBHOOKS_SENDER_CONCURRENCY - len(self.tasks)
+            jobs: list[Job] = []
+            if free > 0:
+                try:
+                    jobs = await loop.run_in_executor(self.claimer, functools.partial(
+                        _in_thread, claims.claim, limit=free, in_flight=dict(self.in_flight), now=_now()))
+                except Exception:
+                    logger.exception("claiming webhook deliveries failed; trying again")
+                    background_failures.labels("webhooks-claim").inc()
+            for job in jobs:
+                self._start(client, job)
+            metrics.claimed.inc(len(jobs))
+            if jobs and len(jobs) == free:
+                await self._wait_for(self.slot_freed, stop, timeout=settings.WEBHOOKS_POLL_SECONDS)
+            elif not jobs:
+                await self._wait_for(None, stop, timeout=settings.WEBHOOKS_POLL_SECONDS)
+            # else: fewer than asked were due or allowed; look again at once for what became due
+
+    async def _wait_for(self, event: asyncio.Event | None, stop: asyncio.Event, *, timeout: float) -> None:
+        waiters = [asyncio.ensure_future(stop.wait())]
+        if event is not None:
+            event.clear()
+            waiters.append(asyncio.ensure_future(event.wait()))
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+
+    def _start(self, client, job: Job) -> None:
+        self.in_flight[job.endpoint_id] += 1
+        task = asyncio.create_task(self._attempt(client, job))
+        self.tasks.add(task)
+
+        def done(finished: asyncio.Task) -> None:
+            self.tasks.discard(finished)
+            self.in_flight[job.endpoint_id] -= 1
+            if self.in_flight[job.endpoint_id] <= 0:
+                del self.in_flight[job.endpoint_id]
+            self.slot_freed.set()
+
+        task.add_done_callback(done)
+
+    async def _attempt(self, client, job: Job) -> None:
+        try:
+            result = await attempt(client, job, resolver=self.resolver)
+        except Exception as error:  # a bug of ours must not lose the delivery: recorded as a failed attempt
+            logger.exception("webhook delivery %s failed unexpectedly", job.delivery_id)
+            result = Result(job, False, error=f"Internal error: {type(error).__name__}")
+        if result.duration_ms is not None:
+            metrics.attempt_seconds.observe(result.duration_ms / 1000)
+        self.results.append(result)
+
+    async def _write_loop(self, stop: asyncio.Event) -> None:
+        while not (stop.is_set() and not self.tasks):
+            await asyncio.sleep(WRITE_INTERVAL)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.results:
+            batch, self.results = self.results[:WRITE_BATCH], self.results[WRITE_BATCH:]
+            try:
+                await loop.run_in_executor(self.writer, functools.partial(_in_thread, outcomes.record, batch,
+                                                                          now=_now()))
+            except Exception:
+                # Not written: the deliveries are claimed again after their lease and sent again.
+                logger.exception("recording %d webhook results failed", len(batch))
+                background_failures.labels("webhooks-record").inc()
+                return

@@ -1,0 +1,113 @@
+"""The delivery log and replay (docs/webhooks.md "The delivery log"): a test event
+through the same path, the log with its status filter, retry now, the retention
+trim; and the retry schedule's computed times."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from webhooks import services
+from webhooks.models import WebhookDelivery
+from webhooks.outcomes import retry_delay
+from webhooks.tasks import trim_deliveries
+from webhooks.tests.helpers import commit_events, run_reactions, running_sender, wait_until
+from webhooks.tests.receiver import Answer, running_receiver
+
+SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
+
+
+def test_the_retry_schedule_with_its_jitter_bounds(settings):
+    rng = random.Random(7)
+    for attempt, delay in enumerate(SCHEDULE, start=1):
+        found = [retry_delay(attempt, rng=rng) for _ in range(200)]
+        assert all(delay * 0.8 <= value <= delay * 1.2 for value in found)
+        assert max(found) - min(found) > delay * 0.2  # it does vary
+    assert retry_delay(len(SCHEDULE) + 1) is None  # eight attempts, then the delivery fails
+    assert retry_delay(1, retry_after=30) == 30
+    assert retry_delay(1, retry_after=10**9) == settings.WEBHOOKS_RETRY_AFTER_MAX_SECONDS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_test_event_is_delivered_through_the_same_path(admin_key, workspace):
+    with running_receiver([]) as receiver:
+        webhook = admin_key.post("/api/v1/webhooks", {"url": receiver.url}).json()
+        receiver.secrets.append(webhook["secret"])
+
+        response = admin_key.post(f"/api/v1/webhooks/{webhook['id']}/test")
+        assert response.status_code == 202
+        assert response.json()["status"] == "pending" and response.json()["event_type"] == "webhook-test"
+        with running_sender():
+            wait_until(lambda: WebhookDelivery.objects.filter(status="succeeded").exists(),
+                       message="the test event was delivered")
+
+    [received] = receiver.received
+    assert received.event["type"] == "webhook-test"
+    assert received.event["data"]["webhook_id"] == webhook["id"]
+    assert received.headers["webhook-id"] == response.json()["event_id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retry_now_sends_a_failed_delivery_again_with_the_same_id(admin_key, workspace, settings):
+    settings.WEBHOOKS_RETRY_SCHEDULE = [1]
+    with running_receiver([], lambda request, index: Answer(500) if index < 2 else Answer()) as receiver:
+        webhook = admin_key.post("/api/v1/webhooks", {"url": receiver.url}).json()
+        receiver.secrets.append(webhook["secret"])
+        commit_events(workspace, 1)
+        run_reactions(workspace)
+        with running_sender():
+            wait_until(lambda: WebhookDelivery.objects.filter(status="failed").exists(),
+                       message="the delivery failed")
+            base = f"/api/v1/webhooks/{webhook['id']}/deliveries"
+            [failed] = admin_key.get(base, {"status": "failed"}).json()["results"]
+
+            # when
+            response = admin_key.post(f"{base}/{failed['id']}/retry")
+
+            # then
+            assert response.status_code == 202 and response.json()["status"] == "retrying"
+            wait_until(lambda: WebhookDelivery.objects.filter(status="succeeded").exists(),
+                       message="the retry succeeded")
+
+    assert len(set(receiver.event_ids())) == 1 and len(receiver.received) == 3
+    detail = admin_key.get(base).json()["results"][0]
+    assert detail["status"] == "succeeded" and detail["attempts"] == 3 and detail["next_attempt_at"] is None
+
+
+@pytest.mark.django_db
+def test_the_log_filters_by_status_and_refuses_an_unknown_one(admin_key, workspace):
+    webhook = admin_key.post("/api/v1/webhooks", {"url": "https://hooks.example.com/in"}).json()
+    admin_key.post(f"/api/v1/webhooks/{webhook['id']}/test")
+    base = f"/api/v1/webhooks/{webhook['id']}/deliveries"
+
+    assert admin_key.get(base, {"status": "pending"}).json()["total_count"] == 1
+    assert admin_key.get(base, {"status": "succeeded,failed"}).json()["total_count"] == 0
+    bad = admin_key.get(base, {"status": "lost"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_status"
+
+
+@pytest.mark.django_db
+def test_test_and_retry_of_a_disabled_webhook_are_409(admin_key, workspace):
+    webhook = admin_key.post("/api/v1/webhooks", {"url": "https://hooks.example.com/in"}).json()
+    delivery = admin_key.post(f"/api/v1/webhooks/{webhook['id']}/test").json()
+    admin_key.patch(f"/api/v1/webhooks/{webhook['id']}", {"enabled": False})
+
+    tested = admin_key.post(f"/api/v1/webhooks/{webhook['id']}/test")
+    retried = admin_key.post(f"/api/v1/webhooks/{webhook['id']}/deliveries/{delivery['id']}/retry")
+
+    assert (tested.status_code, retried.status_code) == (409, 409)
+    assert tested.json()["error"]["code"] == "webhook_disabled"
+    assert WebhookDelivery.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_deliveries_older_than_the_retention_are_trimmed(workspace, settings):
+    settings.WEBHOOKS_DELIVERY_RETENTION_DAYS = 30
+    endpoint, _ = services.webhook_create(workspace=workspace, url="https://hooks.example.com/in")
+    old, recent = (services.webhook_send_test(workspace=workspace, endpoint_id=endpoint.pk) for _ in range(2))
+    WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+
+    assert trim_deliveries() == 1
+
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [recent.pk]
