@@ -69,6 +69,7 @@ DEFAULT_VARIANTS = {
     "campaign": ["ours"],
     "schedules": ["ours"],
     "exports": ["ours"],
+    "webhooks": ["ours"],
 }
 VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
 # Scenarios that draw a shape (cost as work grows), not a contract number: one run of
@@ -1629,13 +1630,49 @@ def scenario_exports(variant: Variant, args, tag: str) -> dict:
                        if key not in ("status",)})
     return result
 
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+def _webhooks_phase(variant: Variant, args, tag: str, fail_endpoints: int) -> dict:
+    argv = [PY, "bench/webhooks_bench.py", "run", "--rate", str(args.webhooks_rate),
+            "--duration", str(args.webhooks_duration), "--endpoints", str(args.webhooks_endpoints),
+            "--senders", str(args.webhooks_senders), "--publishers", str(args.webhooks_publishers),
+            "--fail-endpoints", str(fail_endpoints), "--fail-seconds", str(args.webhooks_fail_seconds),
+            "--logs", str(variant.setup.logs / tag)]
+    for item in args.webhooks_env:
+        argv += ["--env", item]
+    done = subprocess.run(argv, cwd=ROOT, env=variant.env(), capture_output=True, text=True,  # noqa: S603
+                          timeout=args.webhooks_duration + 900, check=False)
+    if done.returncode != 0:
+        raise RuntimeError("webhooks_bench failed: " + done.stderr[-2000:])
+    return json.loads(done.stdout)
+
+
+def scenario_webhooks(variant: Variant, args, tag: str) -> dict:
+    """--webhooks-rate events/s for --webhooks-duration s in one workspace, each to every
+    one of --webhooks-endpoints webhooks on a local receiver (bench/webhooks_bench.py),
+    then the same with the first endpoint answering 500 for --webhooks-fail-seconds:
+    delivered exactly, latency from commit to receipt, deliveries/s, CPU. Not in the
+    default run: --scenarios webhooks."""
+    if variant.setup.db.kind != "postgresql":
+        raise RuntimeError("the webhooks scenario needs PostgreSQL: set BENCH_DATABASE_URL or DATABASE_URL")
+    result = {}
+    for phase, failing in (("", 0), ("failing_run_", 1)):
+        measured = _webhooks_phase(variant, args, f"{tag}-{phase or 'healthy'}", failing)
+        measured.pop("progress", None)
+        for key, value in measured.items():
+            if not isinstance(value, dict | list):
+                result[phase + key] = value
+    return result
+
+
 SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_many,
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
              "connects": scenario_connects, "decode": scenario_decode,
              "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed,
              "rest": scenario_rest, "upload": scenario_upload, "curves": scenario_curves,
              "soak": scenario_soak, "campaign": scenario_campaign, "schedules": scenario_schedules,
-             "exports": scenario_exports}
+             "exports": scenario_exports, "webhooks": scenario_webhooks}
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -1816,6 +1853,15 @@ def main(argv=None) -> int:
                         help="seconds past the runs' instant to wait for every run")
     parser.add_argument("--export-sizes", default="100000,1000000",
                         help="rows of each calls export of the exports scenario (comma list)")
+    parser.add_argument("--webhooks-rate", type=float, default=1000, help="workspace events/s (webhooks)")
+    parser.add_argument("--webhooks-duration", type=float, default=60, help="seconds of publishing")
+    parser.add_argument("--webhooks-endpoints", type=int, default=10, help="webhooks taking every event")
+    parser.add_argument("--webhooks-senders", type=int, default=1, help="run_webhook_sender processes")
+    parser.add_argument("--webhooks-publishers", type=int, default=2, help="publishing processes")
+    parser.add_argument("--webhooks-fail-seconds", type=float, default=30,
+                        help="the failing run's first endpoint answers 500 this long")
+    parser.add_argument("--webhooks-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment of the webhooks worker and senders (repeatable)")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -2028,6 +2074,10 @@ BRIEF_KEYS = {
                  "overlapping_dials", "calls_per_s", "end_to_next_dial_p50_ms"],
     "schedules": ["all_run", "runs_recorded", "runs_per_scheduled_time_max", "executed", "failed", "missed",
                   "calls_with_schedule_id", "lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms"],
+    "webhooks": ["expected", "received_unique", "missing", "duplicates", "p50_ms", "p99_ms", "max_ms",
+                 "deliveries_per_s_publishing", "senders_cpu_pct", "worker_cpu_pct",
+                 "failing_run_p50_ms", "failing_run_p99_ms", "failing_run_failing_all_after_recovery",
+                 "failing_run_missing"],
     "exports": ["rows_per_s_100000", "peak_rss_mb_100000", "rows_per_s_1000000", "peak_rss_mb_1000000",
                 "first_event_ms_1000000", "first_progress_ms_1000000"],
 }
@@ -2152,6 +2202,17 @@ ROWS = [
     ("schedules", "lateness_max_ms", "schedules: lateness, max (ms)"),
     ("schedules", "runs_per_s", "schedules: runs executed per second (first to last)"),
     ("schedules", "machine_cpu_busy_pct", "schedules: machine CPU busy from due to the last run (%)"),
+    ("webhooks", "expected", "webhooks: deliveries expected (events x endpoints)"),
+    ("webhooks", "missing", "webhooks: deliveries missing"),
+    ("webhooks", "duplicates", "webhooks: deliveries received twice"),
+    ("webhooks", "p50_ms", "webhooks: commit to receipt, p50 (ms)"),
+    ("webhooks", "p99_ms", "webhooks: commit to receipt, p99 (ms)"),
+    ("webhooks", "deliveries_per_s_publishing", "webhooks: deliveries/s while publishing"),
+    ("webhooks", "senders_cpu_pct", "webhooks: sender CPU (% of a core)"),
+    ("webhooks", "worker_cpu_pct", "webhooks: Celery worker CPU (% of a core)"),
+    ("webhooks", "failing_run_p50_ms", "webhooks, one endpoint failing 30 s: the others' p50 (ms)"),
+    ("webhooks", "failing_run_p99_ms", "webhooks, one endpoint failing 30 s: the others' p99 (ms)"),
+    ("webhooks", "failing_run_failing_all_after_recovery", "webhooks: the failing one's events all after"),
 ]
 
 
