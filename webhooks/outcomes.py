@@ -23,7 +23,7 @@ import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from project.metrics import background_failures
 from webhooks import metrics, services
@@ -32,8 +32,7 @@ from webhooks.models import OPEN_STATUSES, DeliveryStatus, DisabledReason, Webho
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
-FIELDS = ["status", "response_status_code", "response_body", "last_error", "duration_ms", "next_attempt_at",
-          "delivered_at"]
+WRITE_CHUNK = 500  # rows per UPDATE
 
 
 def retry_delay(attempts: int, *, retry_after: float | None = None, rng=random) -> float | None:
@@ -62,6 +61,30 @@ def _apply(delivery: WebhookDelivery, result: Result, now: datetime) -> None:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING, now + timedelta(seconds=delay)
 
 
+# One UPDATE ... FROM (VALUES ...) per batch: Django's bulk_update builds a CASE per
+# field and row in Python, which held the GIL long enough to stall the sender's event
+# loop (docs/PERFORMANCE.md "Webhooks").
+_UPDATE = """
+    UPDATE webhooks_webhookdelivery AS d SET status = v.status, response_status_code = v.code,
+           response_body = v.body, last_error = v.error, duration_ms = v.duration,
+           next_attempt_at = v.next_at, delivered_at = v.delivered_at
+    FROM (VALUES {rows}) AS v(id, status, code, body, error, duration, next_at, delivered_at)
+    WHERE d.id = v.id"""
+_ROW = ("(%s::uuid, %s::varchar, %s::smallint, %s::varchar, %s::varchar, %s::integer, %s::timestamptz,"
+        " %s::timestamptz)")
+
+
+def _write(deliveries: list[WebhookDelivery]) -> None:
+    for start in range(0, len(deliveries), WRITE_CHUNK):
+        chunk = deliveries[start:start + WRITE_CHUNK]
+        params = []
+        for d in chunk:
+            params += [d.pk, d.status, d.response_status_code, d.response_body, d.last_error, d.duration_ms,
+                       d.next_attempt_at, d.delivered_at]
+        with connection.cursor() as cursor:
+            cursor.execute(_UPDATE.format(rows=", ".join([_ROW] * len(chunk))), params)
+
+
 def record(results: list[Result], *, now: datetime) -> int:
     """Writes the results; how many were still current."""
     succeeded = {result.job.endpoint_id for result in results if result.succeeded}
@@ -77,7 +100,7 @@ def record(results: list[Result], *, now: datetime) -> int:
                    if delivery.attempts == by_id[str(delivery.pk)].job.attempts]
         for delivery in current:
             _apply(delivery, by_id[str(delivery.pk)], now)
-        WebhookDelivery.objects.bulk_update(current, FIELDS, batch_size=500)
+        _write(current)
     for delivery in current:
         metrics.attempts.labels(delivery.status).inc()
     _disable_after_commit(results, failing, now)

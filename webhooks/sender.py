@@ -3,8 +3,8 @@ docs/webhooks.md "How deliveries are sent", docs/operations.md "Webhooks").
 
 A loop claims due deliveries while it has free slots (WEBHOOKS_SENDER_CONCURRENCY
 in all, WEBHOOKS_CONCURRENCY_PER_ENDPOINT per endpoint; webhooks/claims.py),
-starts one attempt per delivery on one shared httpx.AsyncClient (a connection
-pool per host), and a writer records the results in batches
+starts one attempt per delivery on its endpoint's httpx.AsyncClient (a connection
+pool per endpoint; webhooks/transport.py), and a writer records the results in batches
 (webhooks/outcomes.py). The database is used from two threads of their own (a
 claimer and a writer, a connection each), never from the event loop. With nothing
 due it looks again every WEBHOOKS_POLL_SECONDS. Stopping (SIGTERM, SIGINT) claims
@@ -25,7 +25,7 @@ from django.db import close_old_connections
 from project.metrics import background_failures
 from webhooks import claims, metrics, outcomes
 from webhooks.attempt import Job, Resolver, Result, attempt, system_resolver
-from webhooks.transport import make_client
+from webhooks.transport import Clients
 
 logger = logging.getLogger(__name__)
 WRITE_BATCH = 500  # results per transaction
@@ -56,10 +56,10 @@ class Sender:
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="webhook-results")
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with make_client() as client:
+        async with Clients() as clients:
             writing = asyncio.create_task(self._write_loop(stop))
             try:
-                await self._claim_loop(client, stop)
+                await self._claim_loop(clients, stop)
                 if self.tasks:
                     await asyncio.wait(self.tasks)
             finally:
@@ -69,9 +69,10 @@ class Sender:
                 self.claimer.shutdown()
                 self.writer.shutdown()
 
-    async def _claim_loop(self, client, stop: asyncio.Event) -> None:
+    async def _claim_loop(self, clients: Clients, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
+            await clients.close_idle(self.in_flight)
             free = settings.WEBHOOKS_SENDER_CONCURRENCY - len(self.tasks)
             jobs: list[Job] = []
             if free > 0:
@@ -82,7 +83,7 @@ class Sender:
                     logger.exception("claiming webhook deliveries failed; trying again")
                     background_failures.labels("webhooks-claim").inc()
             for job in jobs:
-                self._start(client, job)
+                self._start(clients.get(job.endpoint_id), job)
             metrics.claimed.inc(len(jobs))
             if jobs and len(jobs) == free:
                 await self._wait_for(self.slot_freed, stop, timeout=settings.WEBHOOKS_POLL_SECONDS)

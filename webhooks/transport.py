@@ -7,9 +7,16 @@ connects to the address the current attempt resolved and checked
 (`pinned_addresses`, a context variable set by webhooks/attempt.py). A name whose
 DNS answer changes between the check and the connection (DNS rebinding) therefore
 cannot send a request to a private address. A name with no checked address is
-refused, never looked up."""
+refused, never looked up.
+
+Each endpoint gets a client (a pool) of its own, of at most
+WEBHOOKS_CONCURRENCY_PER_ENDPOINT connections (`Clients`): httpcore's pool
+looks through its queued requests and its connections on every request, so one
+pool of WEBHOOKS_SENDER_CONCURRENCY connections cost the sender most of its CPU
+(docs/PERFORMANCE.md "Webhooks"). A client unused for IDLE_CLIENT_SECONDS is closed."""
 
 import ssl
+import time
 from contextvars import ContextVar
 
 import certifi
@@ -52,11 +59,48 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def make_client() -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=settings.WEBHOOKS_SENDER_CONCURRENCY,
-                          max_keepalive_connections=settings.WEBHOOKS_SENDER_CONCURRENCY, keepalive_expiry=30)
+IDLE_CLIENT_SECONDS = 120
+
+
+def make_client(connections: int | None = None) -> httpx.AsyncClient:
+    connections = connections or settings.WEBHOOKS_SENDER_CONCURRENCY
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
+                          keepalive_expiry=30)
     timeout = httpx.Timeout(settings.WEBHOOKS_TIMEOUT_SECONDS)
     # No redirects (a 3xx is a failed attempt), no proxy or netrc from the environment.
     return httpx.AsyncClient(transport=PinnedTransport(limits=limits), timeout=timeout,
                              follow_redirects=False, trust_env=False,
                              headers={"user-agent": "Callboard-Webhooks/1"})
+
+
+class Clients:
+    """A client per endpoint, made on first use, closed after IDLE_CLIENT_SECONDS unused."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, tuple[httpx.AsyncClient, float]] = {}
+
+    def get(self, endpoint_id: str) -> httpx.AsyncClient:
+        client = self._clients.get(endpoint_id, (None, 0))[0]
+        if client is None:
+            client = make_client(settings.WEBHOOKS_CONCURRENCY_PER_ENDPOINT)
+        self._clients[endpoint_id] = (client, time.monotonic())
+        return client
+
+    async def close_idle(self, busy) -> None:
+        """Closes the clients unused for IDLE_CLIENT_SECONDS whose endpoint is not in `busy`."""
+        cutoff = time.monotonic() - IDLE_CLIENT_SECONDS
+        for endpoint_id, (client, used) in list(self._clients.items()):
+            if used < cutoff and endpoint_id not in busy:
+                del self._clients[endpoint_id]
+                await client.aclose()
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, {}
+        for client, _ in clients.values():
+            await client.aclose()
+
+    async def __aenter__(self) -> "Clients":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
