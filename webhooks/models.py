@@ -80,6 +80,9 @@ class WebhookDelivery(TenantModel):
     attempts = models.PositiveIntegerField(default=0)
     # When an open delivery is due; while a sender holds it, the end of its lease.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set by a sender's claim, cleared when its result is recorded: with the lease
+    # (next_attempt_at) still ahead, an attempt is under way (`in_flight` in the API).
+    claimed = models.BooleanField(default=False)
     response_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.CharField(max_length=4096, blank=True, default="")
     last_error = models.CharField(max_length=500, blank=True, default="")

@@ -33,7 +33,7 @@ from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 FIELDS = ["status", "response_status_code", "response_body", "last_error", "duration_ms", "next_attempt_at",
-          "delivered_at"]
+          "delivered_at", "claimed"]
 
 
 def retry_delay(attempts: int, *, retry_after: float | None = None, rng=random) -> float | None:
@@ -52,6 +52,7 @@ def _apply(delivery: WebhookDelivery, result: Result, now: datetime) -> None:
     delivery.response_body = result.body.replace("\x00", "")
     delivery.last_error = result.error
     delivery.duration_ms = result.duration_ms
+    delivery.claimed = False
     if result.succeeded:
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, now, None
         return

@@ -24,7 +24,7 @@ from realtime.models import StreamCounter
 from realtime.wire import dumps, envelope, new_event_id
 from webhooks import filters, safety, signing
 from webhooks.filters import ALL
-from webhooks.models import DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint
+from webhooks.models import OPEN_STATUSES, DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -58,8 +58,16 @@ def endpoint_object(endpoint: WebhookEndpoint, *, secret: str | None = None) -> 
     return body
 
 
+def in_flight(delivery: WebhookDelivery, *, now: datetime | None = None) -> bool:
+    """Whether a sender is making an attempt at it now: claimed, and the claim's lease
+    (next_attempt_at meanwhile) not over. A claim whose sender died is over with its lease."""
+    return (delivery.claimed and delivery.status in OPEN_STATUSES and delivery.next_attempt_at is not None
+            and delivery.next_attempt_at > (now or _now()))
+
+
 def delivery_object(delivery: WebhookDelivery) -> dict[str, Any]:
-    open_ = delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+    sending = in_flight(delivery)
+    open_ = delivery.status in OPEN_STATUSES and not sending
     return {
         "id": str(delivery.pk),
         "webhook_id": str(delivery.endpoint_id),
@@ -67,6 +75,7 @@ def delivery_object(delivery: WebhookDelivery) -> dict[str, Any]:
         "event_type": delivery.event_type,
         "status": delivery.status,
         "attempts": delivery.attempts,
+        "in_flight": sending,
         "response_status_code": delivery.response_status_code,
         "response_body": delivery.response_body,
         "last_error": delivery.last_error or None,
@@ -213,7 +222,9 @@ def webhook_send_test(*, workspace: Workspace, endpoint_id) -> WebhookDelivery:
 
 def webhook_delivery_retry(*, workspace: Workspace, endpoint_id, delivery_id) -> WebhookDelivery:
     """Sends the delivery again now, whatever its status (a succeeded one too: a
-    replay); same body, same `webhook-id`. 409 `webhook_disabled` when the endpoint is."""
+    replay); same body, same `webhook-id`. 409 `webhook_disabled` when the endpoint
+    is; 409 `delivery_in_flight` while a sender is making an attempt at it (made due
+    now, a second sender would send it at the same time)."""
     with transaction.atomic():
         endpoint = _locked(workspace, endpoint_id)
         _require_enabled(endpoint)
@@ -222,9 +233,13 @@ def webhook_delivery_retry(*, workspace: Workspace, endpoint_id, delivery_id) ->
                 pk=delivery_id, endpoint=endpoint)
         except (WebhookDelivery.DoesNotExist, ValidationError, ValueError):
             raise NotFound("Delivery not found.") from None
+        now = _now()
+        if in_flight(delivery, now=now):
+            raise Conflict("This delivery is being sent now; retry it once that attempt is over.",
+                           code="delivery_in_flight", details={"attempts": delivery.attempts})
         delivery.status = DeliveryStatus.RETRYING if delivery.attempts else DeliveryStatus.PENDING
-        delivery.next_attempt_at = _now()
-        delivery.save(update_fields=["status", "next_attempt_at"])
+        delivery.next_attempt_at, delivery.claimed = now, False
+        delivery.save(update_fields=["status", "next_attempt_at", "claimed"])
     return delivery
 
 
