@@ -63,6 +63,8 @@ class DeliveryStatus(models.TextChoices):
 
 # Deliveries the sender still has to send: claimed when next_attempt_at is due.
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+# The last_error of the deliveries a disabling failed (webhooks.services; webhooks/claims.py says it too).
+DISABLED_BEFORE_SENT = "The webhook was disabled before this delivery was sent."
 
 
 class WebhookDelivery(TenantModel):

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from project.errors import Conflict, NotFound
 from project.timestamps import iso_utc
@@ -24,7 +25,14 @@ from realtime.models import StreamCounter
 from realtime.wire import dumps, envelope, new_event_id
 from webhooks import filters, safety, signing
 from webhooks.filters import ALL
-from webhooks.models import OPEN_STATUSES, DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint
+from webhooks.models import (
+    DISABLED_BEFORE_SENT,
+    OPEN_STATUSES,
+    DeliveryStatus,
+    DisabledReason,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -135,9 +143,21 @@ def webhook_create(*, workspace: Workspace, url: str, event_types: list[str] | s
     return endpoint, secret
 
 
+def _fail_unsent(endpoint: WebhookEndpoint) -> None:
+    """A webhook being disabled: its deliveries not yet sent fail now, so that enabling
+    it again sends none of them (only what commits after; the log's Retry sends one).
+    One under way is left to its attempt, whose result is recorded as it comes."""
+    now = _now()
+    unsent = WebhookDelivery.objects.filter(endpoint_id=endpoint.pk, status__in=OPEN_STATUSES)
+    under_way = Q(claimed=True, next_attempt_at__gt=now)
+    unsent.exclude(under_way).update(status=DeliveryStatus.FAILED, next_attempt_at=None, claimed=False,
+                                     last_error=DISABLED_BEFORE_SENT)
+
+
 def webhook_update(*, workspace: Workspace, endpoint_id, changes: dict[str, Any]) -> WebhookEndpoint:
     """Changes the given fields (`url`, `event_types`, `description`, `enabled`).
-    Enabling starts the failure count afresh; a change of `enabled` emits
+    Enabling starts the failure count afresh; disabling fails the deliveries not yet
+    sent (`_fail_unsent`); a change of `enabled` emits
     `webhook-status-changed` (reason `manual`)."""
     if "url" in changes:
         changes["url"] = safety.clean_url(changes["url"])
@@ -154,6 +174,8 @@ def webhook_update(*, workspace: Workspace, endpoint_id, changes: dict[str, Any]
             if endpoint.enabled:  # what was committed while it was disabled is not sent
                 endpoint.since_seq = _current_seq(workspace)
         endpoint.save()
+        if previous_enabled and not endpoint.enabled:
+            _fail_unsent(endpoint)
         if endpoint.enabled != previous_enabled:
             _emit_status(endpoint, previous_enabled=previous_enabled, reason=DisabledReason.MANUAL)
     return endpoint
@@ -182,14 +204,15 @@ def webhook_rotate_secret(*, workspace: Workspace, endpoint_id, now: datetime | 
 
 
 def webhook_disable(*, workspace: Workspace, endpoint_id, reason: str) -> bool:
-    """Disabled by the sender (`gone`, `failing`); whether it was enabled. Its open
-    deliveries fail when the sender next claims them."""
+    """Disabled by the sender (`gone`, `failing`); whether it was enabled. Its
+    deliveries not yet sent fail (`_fail_unsent`)."""
     with transaction.atomic():
         endpoint = _locked(workspace, endpoint_id)
         if not endpoint.enabled:
             return False
         endpoint.enabled, endpoint.disabled_reason = False, reason
         endpoint.save(update_fields=["enabled", "disabled_reason", "updated_at"])
+        _fail_unsent(endpoint)
         _emit_status(endpoint, previous_enabled=True, reason=reason)
     return True
 

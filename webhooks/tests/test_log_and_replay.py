@@ -167,3 +167,41 @@ def test_a_delivery_whose_lease_ran_out_is_not_in_flight_and_may_be_retried(admi
     response = admin_key.post(f"{base}/{delivery.pk}/retry")
 
     assert response.status_code == 202 and response.json()["in_flight"] is False
+
+
+# --- disabling ends what was still to send -------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("disable", ["user", "sender"])
+def test_disabling_fails_the_deliveries_not_yet_sent_so_enabling_again_sends_none_of_them(workspace, disable):
+    # given a webhook with a delivery waiting to retry in two hours, and one not yet tried
+    endpoint, _ = services.webhook_create(workspace=workspace, url="https://hooks.example.com/in")
+    waiting, fresh = (services.webhook_send_test(workspace=workspace, endpoint_id=endpoint.pk)
+                      for _ in range(2))
+    later = timezone.now() + timedelta(hours=2)
+    WebhookDelivery.objects.filter(pk=waiting.pk).update(status="retrying", attempts=1, next_attempt_at=later)
+
+    # when it is disabled (by a user, or by the sender after a 410), then enabled again at once
+    if disable == "user":
+        services.webhook_update(workspace=workspace, endpoint_id=endpoint.pk, changes={"enabled": False})
+    else:
+        services.webhook_disable(workspace=workspace, endpoint_id=endpoint.pk, reason="gone")
+    services.webhook_update(workspace=workspace, endpoint_id=endpoint.pk, changes={"enabled": True})
+
+    # then both failed when it was disabled, and no sender ever sends them
+    for delivery in (waiting, fresh):
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.next_attempt_at) == ("failed", None)
+        assert delivery.last_error == "The webhook was disabled before this delivery was sent."
+    assert claims.claim(limit=10, in_flight={}, now=later + timedelta(minutes=1)) == []
+
+
+@pytest.mark.django_db
+def test_disabling_leaves_a_delivery_being_sent_to_its_attempt(workspace):
+    endpoint, delivery = _claimed(workspace)
+
+    services.webhook_update(workspace=workspace, endpoint_id=endpoint.pk, changes={"enabled": False})
+
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and services.in_flight(delivery)  # its result is recorded as it comes
