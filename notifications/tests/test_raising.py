@@ -276,5 +276,6 @@ def test_webhook_disabled_names_the_host_only_for_readers_who_may_not_see_webhoo
 
     # then a read key sees the notification, naming the host, and nothing of the URL's path or query
     [shown] = read_key.get("/api/v1/notifications").json()["results"]
-    assert shown["kind"] == "webhook-disabled" and shown["subject"] == {"type": "webhook", "id": str(endpoint.pk)}
+    assert shown["kind"] == "webhook-disabled"
+    assert shown["subject"] == {"type": "webhook", "id": str(endpoint.pk)}
     assert "hooks.example.com" in shown["body"] and "s3cr3t" not in shown["body"]
