@@ -11,7 +11,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -83,8 +82,10 @@ async def attempt(client: httpx.AsyncClient, job: Job, *, resolver: Resolver = s
 
 
 async def _send(client: httpx.AsyncClient, job: Job, resolver: Resolver) -> Result:
-    parts = urlsplit(job.url)
-    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    # The host as the connection pool will ask for it: httpx's form (IDNA for an
+    # internationalised name, lower case), so that the pinned address is found.
+    url = httpx.URL(job.url)
+    host, port = url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80)
     addresses = await resolver(host, port)
     if not addresses:
         raise OSError(f"{host} has no address")
