@@ -102,8 +102,14 @@ async def _send(client: httpx.AsyncClient, job: Job, resolver: Resolver) -> Resu
 
 
 async def _read_capped(response: httpx.Response) -> str:
+    """The start of the body, reading at most the cap (and one network chunk past it).
+    Read raw: never inflated, since a small compressed body can inflate to gigabytes;
+    a compressed one (sent although `accept-encoding: identity` was asked) is not kept."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        return f"(a {encoding[:40]}-encoded body, not kept)"
     cap, chunks, size = settings.WEBHOOKS_RESPONSE_BODY_BYTES, [], 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():
         chunks.append(chunk)
         size += len(chunk)
         if size >= cap:
