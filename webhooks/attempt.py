@@ -137,7 +137,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit alone takes ² and other scripts' digits
         return float(value)
     try:
         moment = parsedate_to_datetime(value)

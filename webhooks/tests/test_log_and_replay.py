@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from webhooks import claims, services
+from webhooks.attempt import retry_after_seconds
 from webhooks.models import WebhookDelivery
 from webhooks.outcomes import retry_delay
 from webhooks.tasks import trim_deliveries
@@ -205,3 +206,18 @@ def test_disabling_leaves_a_delivery_being_sent_to_its_attempt(workspace):
 
     delivery.refresh_from_db()
     assert delivery.status == "pending" and services.in_flight(delivery)  # its result is recorded as it comes
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("120", 120.0), (" 7 ", 7.0), ("0", 0.0), ("9" * 40, float("9" * 40)),  # bounded by retry_delay
+    ("-5", None), ("1.5", None), ("soon", None), ("", None), (None, None),
+    ("\N{SUPERSCRIPT TWO}", None), ("\N{ARABIC-INDIC DIGIT THREE}", None),  # digits to str.isdigit only
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date gone by: now
+])
+def test_retry_after_is_read_as_seconds_or_an_http_date_and_anything_else_is_ignored(header, expected):
+    assert retry_after_seconds(header) == expected
+
+
+def test_retry_after_as_a_future_http_date():
+    moment = timezone.now() + timedelta(minutes=10)
+    assert 590 <= retry_after_seconds(moment.strftime("%a, %d %b %Y %H:%M:%S GMT")) <= 600
