@@ -76,6 +76,8 @@ async def attempt(client: httpx.AsyncClient, job: Job, *, resolver: Resolver = s
         result = Result(job, False, error=str(refused)[:500])
     except OSError as error:  # DNS
         result = Result(job, False, error=f"Could not resolve the host: {error}"[:500])
+    except httpx.InvalidURL as error:  # stored before its URL was checked as the sender parses it
+        result = Result(job, False, error=f"The URL cannot be used: {error}"[:500])
     except httpx.HTTPError as error:
         result = Result(job, False, error=f"{type(error).__name__}: {error}"[:500] or type(error).__name__)
     return Result(**{**result.__dict__, "duration_ms": int((time.monotonic() - started) * 1000)})

@@ -11,6 +11,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpx
 from django.conf import settings
 
 from project.errors import BadRequest
@@ -72,8 +73,10 @@ def clean_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        raise _invalid("The URL cannot be parsed.") from None
+        httpx.URL(url)  # the sender's parser: a URL it refuses would fail every attempt
+    except (ValueError, httpx.InvalidURL):
+        raise _invalid("The URL cannot be parsed (control characters, or a host name that is not valid "
+                       "IDNA).") from None
     allowed_schemes = ("https", "http") if private_allowed() else ("https",)
     if parts.scheme not in allowed_schemes:
         raise _invalid("The URL must start with https://." if not private_allowed()
