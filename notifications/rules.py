@@ -10,6 +10,7 @@ still running, a schedule run that executed). It only reads; the reaction
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.db.models import Count
 
@@ -115,13 +116,16 @@ WEBHOOK_REASONS = {
 
 
 def _webhook_status_changed(workspace: Workspace, data: dict) -> Draft | None:
-    """Disabled by the sender (410, or failing for days); not when a user disabled it."""
+    """Disabled by the sender (410, or failing for days); not when a user disabled it.
+    It names the URL's host only: every reader of the workspace sees notifications,
+    a webhook's URL is for admins (its path or query often holds a token)."""
     if data["enabled"] or data["reason"] not in WEBHOOK_REASONS:
         return None
     webhook_id = data["webhook_id"]
     url = scoped(WebhookEndpoint, workspace).filter(pk=webhook_id).values_list("url", flat=True).first()
+    host = urlsplit(url).hostname if url else None
     return Draft(Kind.WEBHOOK_DISABLED, Severity.ERROR, "Webhook disabled",
-                 f"The webhook to {url or 'a deleted URL'} was disabled: {WEBHOOK_REASONS[data['reason']]}. "
+                 f"The webhook to {host or 'a deleted URL'} was disabled: {WEBHOOK_REASONS[data['reason']]}. "
                  "Fix the receiver, then enable it again.", "webhook", webhook_id)
 
 

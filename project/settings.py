@@ -428,6 +428,11 @@ WEBHOOKS_MAX_ENDPOINTS_PER_WORKSPACE = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_WORKS
 WEBHOOKS_SECRET_BYTES = env.int("WEBHOOKS_SECRET_BYTES", default=32)
 if not 24 <= WEBHOOKS_SECRET_BYTES <= 64:
     raise ImproperlyConfigured("WEBHOOKS_SECRET_BYTES must be 24 to 64.")
+# Webhook secrets are encrypted at rest under the first of these; every one listed
+# decrypts (rotation: the new key first, the old after it, then reseal_webhook_secrets).
+# Unset: SECRET_KEY, which then cannot change without them (docs/webhooks.md "Secrets at rest").
+WEBHOOKS_SECRETS_KEYS = ([key for key in env.list("WEBHOOKS_SECRETS_KEYS", default=[]) if key.strip()]
+                         or [SECRET_KEY])
 # After a rotation the old secret still signs (beside the new one) this long.
 WEBHOOKS_SECRET_GRACE_HOURS = env.float("WEBHOOKS_SECRET_GRACE_HOURS", default=24.0)
 # Seconds between attempts after each failure (then the delivery fails), with jitter.

@@ -11,7 +11,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -77,14 +76,18 @@ async def attempt(client: httpx.AsyncClient, job: Job, *, resolver: Resolver = s
         result = Result(job, False, error=str(refused)[:500])
     except OSError as error:  # DNS
         result = Result(job, False, error=f"Could not resolve the host: {error}"[:500])
+    except httpx.InvalidURL as error:  # stored before its URL was checked as the sender parses it
+        result = Result(job, False, error=f"The URL cannot be used: {error}"[:500])
     except httpx.HTTPError as error:
         result = Result(job, False, error=f"{type(error).__name__}: {error}"[:500] or type(error).__name__)
     return Result(**{**result.__dict__, "duration_ms": int((time.monotonic() - started) * 1000)})
 
 
 async def _send(client: httpx.AsyncClient, job: Job, resolver: Resolver) -> Result:
-    parts = urlsplit(job.url)
-    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    # The host as the connection pool will ask for it: httpx's form (IDNA for an
+    # internationalised name, lower case), so that the pinned address is found.
+    url = httpx.URL(job.url)
+    host, port = url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80)
     addresses = await resolver(host, port)
     if not addresses:
         raise OSError(f"{host} has no address")
@@ -101,8 +104,14 @@ async def _send(client: httpx.AsyncClient, job: Job, resolver: Resolver) -> Resu
 
 
 async def _read_capped(response: httpx.Response) -> str:
+    """The start of the body, reading at most the cap (and one network chunk past it).
+    Read raw: never inflated, since a small compressed body can inflate to gigabytes;
+    a compressed one (sent although `accept-encoding: identity` was asked) is not kept."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        return f"(a {encoding[:40]}-encoded body, not kept)"
     cap, chunks, size = settings.WEBHOOKS_RESPONSE_BODY_BYTES, [], 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():
         chunks.append(chunk)
         size += len(chunk)
         if size >= cap:
@@ -130,7 +139,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit alone takes ² and other scripts' digits
         return float(value)
     try:
         moment = parsedate_to_datetime(value)

@@ -49,10 +49,10 @@ def _take(chosen: list, now: datetime) -> list[Job]:
     endpoints = WebhookEndpoint.objects.in_bulk(set(rows.values_list("endpoint_id", flat=True)))
     usable = [pk for pk, endpoint_id in rows.values_list("pk", "endpoint_id")
               if endpoint_id in endpoints and endpoints[endpoint_id].enabled]
-    rows.exclude(pk__in=usable).update(status=DeliveryStatus.FAILED, next_attempt_at=None,
+    rows.exclude(pk__in=usable).update(status=DeliveryStatus.FAILED, next_attempt_at=None, claimed=False,
                                        last_error="The webhook was disabled before this delivery was sent.")
     WebhookDelivery.objects.filter(pk__in=usable).update(
-        attempts=F("attempts") + 1, last_attempt_at=now,
+        attempts=F("attempts") + 1, last_attempt_at=now, claimed=True,
         next_attempt_at=now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS),
     )
     jobs = []

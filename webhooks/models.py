@@ -6,16 +6,29 @@ event for one endpoint: created by the reaction (webhooks/reactions.py), unique
 per (endpoint, event), sent and retried by the sender process
 (webhooks/sender.py), kept as the delivery log until WEBHOOKS_DELIVERY_RETENTION_DAYS.
 
-The secret is kept as it was issued: signing needs it (an HMAC key cannot be
-kept as a hash). It is shown to the user once, on create and on rotate, and
-never by the admin or the API afterwards."""
+The secret is kept as it was issued, for signing needs it (an HMAC key cannot
+be kept as a hash), but sealed: encrypted with WEBHOOKS_SECRETS_KEYS
+(webhooks/sealing.py). It is shown to the user once, on create and on rotate,
+and never by the admin or the API afterwards."""
 
 import uuid
 
 from django.db import models
 from django.db.models import Q
 
+from webhooks import sealing
 from workspaces.models import TenantModel
+
+
+class SealedSecretField(models.CharField):
+    """A secret, encrypted in the database and plain in Python (webhooks/sealing.py)."""
+
+    def from_db_value(self, value, expression, connection):
+        return value if value is None else sealing.unseal(value)
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return sealing.seal(value) if value else value
 
 
 class DisabledReason(models.TextChoices):
@@ -35,9 +48,9 @@ class WebhookEndpoint(TenantModel):
     event_types = models.JSONField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=16, choices=DisabledReason.choices, blank=True, default="")
-    secret = models.CharField(max_length=120)
+    secret = SealedSecretField(max_length=400)
     # After a rotation, the secret before it, still signing until previous_secret_expires_at.
-    previous_secret = models.CharField(max_length=120, blank=True, default="")
+    previous_secret = SealedSecretField(max_length=400, blank=True, default="")
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     # The workspace's event cursor when it was created or last enabled: it receives the
     # events committed after it, not the history the reaction may still be working through.
@@ -63,6 +76,8 @@ class DeliveryStatus(models.TextChoices):
 
 # Deliveries the sender still has to send: claimed when next_attempt_at is due.
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+# The last_error of the deliveries a disabling failed (webhooks.services; webhooks/claims.py says it too).
+DISABLED_BEFORE_SENT = "The webhook was disabled before this delivery was sent."
 
 
 class WebhookDelivery(TenantModel):
@@ -80,6 +95,9 @@ class WebhookDelivery(TenantModel):
     attempts = models.PositiveIntegerField(default=0)
     # When an open delivery is due; while a sender holds it, the end of its lease.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set by a sender's claim, cleared when its result is recorded: with the lease
+    # (next_attempt_at) still ahead, an attempt is under way (`in_flight` in the API).
+    claimed = models.BooleanField(default=False)
     response_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.CharField(max_length=4096, blank=True, default="")
     last_error = models.CharField(max_length=500, blank=True, default="")

@@ -8,8 +8,10 @@ address (webhooks/transport.py), so a name that changes its answer between the
 check and the connection (DNS rebinding) cannot reach a private address."""
 
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
+import httpx
 from django.conf import settings
 
 from project.errors import BadRequest
@@ -71,8 +73,10 @@ def clean_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        raise _invalid("The URL cannot be parsed.") from None
+        httpx.URL(url)  # the sender's parser: a URL it refuses would fail every attempt
+    except (ValueError, httpx.InvalidURL):
+        raise _invalid("The URL cannot be parsed (control characters, or a host name that is not valid "
+                       "IDNA).") from None
     allowed_schemes = ("https", "http") if private_allowed() else ("https",)
     if parts.scheme not in allowed_schemes:
         raise _invalid("The URL must start with https://." if not private_allowed()
@@ -89,12 +93,27 @@ def clean_url(url: str) -> str:
     return url
 
 
-def _refuse_private_host(host: str) -> None:
-    if host.lower().rstrip(".") in BLOCKED_NAMES or host.lower().endswith(".localhost"):
-        raise _invalid(f"{host} is a local name: deliveries may not go there.")
+def _literal_address(host: str) -> str | None:
+    """The IP address `host` spells, if it spells one: the canonical forms, and the
+    IPv4 forms resolvers accept too (2130706433, 0x7f000001, 017700000001, 127.1,
+    a trailing dot); None for a name."""
+    host = host.rstrip(".")
     try:
-        problem = address_problem(host)
+        return str(ipaddress.ip_address(host.split("%", 1)[0]))
     except ValueError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def _refuse_private_host(host: str) -> None:
+    if host.lower().rstrip(".") in BLOCKED_NAMES or host.lower().rstrip(".").endswith(".localhost"):
+        raise _invalid(f"{host} is a local name: deliveries may not go there.")
+    address = _literal_address(host)
+    if address is None:
         return  # a name: checked when a delivery resolves it
+    problem = address_problem(address)
     if problem:
         raise _invalid(f"{host} is {problem}: deliveries may not go there.")

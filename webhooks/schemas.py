@@ -67,6 +67,9 @@ class DeliveryOut(Schema):
     event_type: str
     status: DeliveryStatus
     attempts: int
+    in_flight: bool = Field(description="A sender is making an attempt now (its result is not in yet); "
+                                        "`next_attempt_at` is null meanwhile, and retrying it is 409 "
+                                        "`delivery_in_flight`.")
     response_status_code: int | None = Field(description="The last attempt's HTTP status, if it got one.")
     response_body: str = Field(description="The start of the last answer's body (at most 4 KiB).")
     last_error: str | None = Field(description="Why the last attempt failed, if it did.")

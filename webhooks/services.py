@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from project.errors import Conflict, NotFound
 from project.timestamps import iso_utc
@@ -24,7 +25,14 @@ from realtime.models import StreamCounter
 from realtime.wire import dumps, envelope, new_event_id
 from webhooks import filters, safety, signing
 from webhooks.filters import ALL
-from webhooks.models import DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint
+from webhooks.models import (
+    DISABLED_BEFORE_SENT,
+    OPEN_STATUSES,
+    DeliveryStatus,
+    DisabledReason,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from workspaces.models import Workspace
 from workspaces.scoping import scoped
 
@@ -58,8 +66,16 @@ def endpoint_object(endpoint: WebhookEndpoint, *, secret: str | None = None) -> 
     return body
 
 
+def in_flight(delivery: WebhookDelivery, *, now: datetime | None = None) -> bool:
+    """Whether a sender is making an attempt at it now: claimed, and the claim's lease
+    (next_attempt_at meanwhile) not over. A claim whose sender died is over with its lease."""
+    return (delivery.claimed and delivery.status in OPEN_STATUSES and delivery.next_attempt_at is not None
+            and delivery.next_attempt_at > (now or _now()))
+
+
 def delivery_object(delivery: WebhookDelivery) -> dict[str, Any]:
-    open_ = delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+    sending = in_flight(delivery)
+    open_ = delivery.status in OPEN_STATUSES and not sending
     return {
         "id": str(delivery.pk),
         "webhook_id": str(delivery.endpoint_id),
@@ -67,6 +83,7 @@ def delivery_object(delivery: WebhookDelivery) -> dict[str, Any]:
         "event_type": delivery.event_type,
         "status": delivery.status,
         "attempts": delivery.attempts,
+        "in_flight": sending,
         "response_status_code": delivery.response_status_code,
         "response_body": delivery.response_body,
         "last_error": delivery.last_error or None,
@@ -126,9 +143,21 @@ def webhook_create(*, workspace: Workspace, url: str, event_types: list[str] | s
     return endpoint, secret
 
 
+def _fail_unsent(endpoint: WebhookEndpoint) -> None:
+    """A webhook being disabled: its deliveries not yet sent fail now, so that enabling
+    it again sends none of them (only what commits after; the log's Retry sends one).
+    One under way is left to its attempt, whose result is recorded as it comes."""
+    now = _now()
+    unsent = WebhookDelivery.objects.filter(endpoint_id=endpoint.pk, status__in=OPEN_STATUSES)
+    under_way = Q(claimed=True, next_attempt_at__gt=now)
+    unsent.exclude(under_way).update(status=DeliveryStatus.FAILED, next_attempt_at=None, claimed=False,
+                                     last_error=DISABLED_BEFORE_SENT)
+
+
 def webhook_update(*, workspace: Workspace, endpoint_id, changes: dict[str, Any]) -> WebhookEndpoint:
     """Changes the given fields (`url`, `event_types`, `description`, `enabled`).
-    Enabling starts the failure count afresh; a change of `enabled` emits
+    Enabling starts the failure count afresh; disabling fails the deliveries not yet
+    sent (`_fail_unsent`); a change of `enabled` emits
     `webhook-status-changed` (reason `manual`)."""
     if "url" in changes:
         changes["url"] = safety.clean_url(changes["url"])
@@ -145,6 +174,8 @@ def webhook_update(*, workspace: Workspace, endpoint_id, changes: dict[str, Any]
             if endpoint.enabled:  # what was committed while it was disabled is not sent
                 endpoint.since_seq = _current_seq(workspace)
         endpoint.save()
+        if previous_enabled and not endpoint.enabled:
+            _fail_unsent(endpoint)
         if endpoint.enabled != previous_enabled:
             _emit_status(endpoint, previous_enabled=previous_enabled, reason=DisabledReason.MANUAL)
     return endpoint
@@ -173,14 +204,15 @@ def webhook_rotate_secret(*, workspace: Workspace, endpoint_id, now: datetime | 
 
 
 def webhook_disable(*, workspace: Workspace, endpoint_id, reason: str) -> bool:
-    """Disabled by the sender (`gone`, `failing`); whether it was enabled. Its open
-    deliveries fail when the sender next claims them."""
+    """Disabled by the sender (`gone`, `failing`); whether it was enabled. Its
+    deliveries not yet sent fail (`_fail_unsent`)."""
     with transaction.atomic():
         endpoint = _locked(workspace, endpoint_id)
         if not endpoint.enabled:
             return False
         endpoint.enabled, endpoint.disabled_reason = False, reason
         endpoint.save(update_fields=["enabled", "disabled_reason", "updated_at"])
+        _fail_unsent(endpoint)
         _emit_status(endpoint, previous_enabled=True, reason=reason)
     return True
 
@@ -213,7 +245,9 @@ def webhook_send_test(*, workspace: Workspace, endpoint_id) -> WebhookDelivery:
 
 def webhook_delivery_retry(*, workspace: Workspace, endpoint_id, delivery_id) -> WebhookDelivery:
     """Sends the delivery again now, whatever its status (a succeeded one too: a
-    replay); same body, same `webhook-id`. 409 `webhook_disabled` when the endpoint is."""
+    replay); same body, same `webhook-id`. 409 `webhook_disabled` when the endpoint
+    is; 409 `delivery_in_flight` while a sender is making an attempt at it (made due
+    now, a second sender would send it at the same time)."""
     with transaction.atomic():
         endpoint = _locked(workspace, endpoint_id)
         _require_enabled(endpoint)
@@ -222,9 +256,13 @@ def webhook_delivery_retry(*, workspace: Workspace, endpoint_id, delivery_id) ->
                 pk=delivery_id, endpoint=endpoint)
         except (WebhookDelivery.DoesNotExist, ValidationError, ValueError):
             raise NotFound("Delivery not found.") from None
+        now = _now()
+        if in_flight(delivery, now=now):
+            raise Conflict("This delivery is being sent now; retry it once that attempt is over.",
+                           code="delivery_in_flight", details={"attempts": delivery.attempts})
         delivery.status = DeliveryStatus.RETRYING if delivery.attempts else DeliveryStatus.PENDING
-        delivery.next_attempt_at = _now()
-        delivery.save(update_fields=["status", "next_attempt_at"])
+        delivery.next_attempt_at, delivery.claimed = now, False
+        delivery.save(update_fields=["status", "next_attempt_at", "claimed"])
     return delivery
 
 

@@ -67,10 +67,11 @@ def make_client(connections: int | None = None) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
                           keepalive_expiry=30)
     timeout = httpx.Timeout(settings.WEBHOOKS_TIMEOUT_SECONDS)
-    # No redirects (a 3xx is a failed attempt), no proxy or netrc from the environment.
+    # No redirects (a 3xx is a failed attempt), no proxy or netrc from the environment;
+    # no compressed answers (a small gzip can inflate to gigabytes: webhooks/attempt.py).
     return httpx.AsyncClient(transport=PinnedTransport(limits=limits), timeout=timeout,
                              follow_redirects=False, trust_env=False,
-                             headers={"user-agent": "Callboard-Webhooks/1"})
+                             headers={"user-agent": "Callboard-Webhooks/1", "accept-encoding": "identity"})
 
 
 class Clients:

@@ -93,7 +93,8 @@ def delivery_list(request: HttpRequest, webhook_id: str, filters: Query[Delivery
              response={202: DeliveryOut, **ONE, **documented_errors(409)}, auth=AUTH)
 def delivery_retry(request: HttpRequest, webhook_id: str, delivery_id: str):
     """Sends this delivery again now (a failed one, or a replay of any other): the
-    same body and `webhook-id`. 409 `webhook_disabled`."""
+    same body and `webhook-id`. 409 `webhook_disabled`, `delivery_in_flight` (an
+    attempt at it is under way)."""
     delivery = services.webhook_delivery_retry(workspace=request.auth.workspace, endpoint_id=webhook_id,
                                                delivery_id=delivery_id)
     return Status(202, services.delivery_object(delivery))

@@ -302,3 +302,39 @@ def test_a_member_gets_no_link_and_no_admin_controls(tmp_path, teammate):
     assert seen["controls"] == 0
     assert seen["api"][0] == 403
     assert seen["problems"] == []
+
+
+def watch_a_delivery_being_sent(page, base_url: str, username: str, key: str, webhook_id: str) -> dict:
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    open_webhooks_page(page, base_url, username)
+    page.click(f"#webhook-{webhook_id} .open-campaign")
+    page.wait_for_selector("#deliveries tr[data-delivery-id][data-in-flight=true]", timeout=WAIT_MS)
+    seen = {"row": newest_delivery(page),
+            "retry_hidden": page.locator("#deliveries tr[data-delivery-id] button").is_hidden()}
+    seen["problems"] = problems
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_being_sent_shows_sending_and_offers_no_retry(tmp_path, workspace_admin, admin_key):
+    # given a failed delivery whose retry a sender has just claimed (its attempt under way)
+    from django.utils import timezone
+
+    from webhooks import claims
+    from webhooks.models import WebhookDelivery
+
+    with running_server(tmp_path, env=ENV) as server:
+        webhook = api(server.url, admin_key.key, "POST", "/webhooks", {"url": "http://127.0.0.1:9/hook"}).json()
+        api(server.url, admin_key.key, "POST", f"/webhooks/{webhook['id']}/test")
+        WebhookDelivery.objects.update(status="retrying", attempts=1)
+        assert len(claims.claim(limit=1, in_flight={}, now=timezone.now())) == 1
+
+        # when an admin opens its log
+        seen = in_browser(watch_a_delivery_being_sent, server.url, workspace_admin.username, admin_key.key,
+                          webhook["id"])
+
+    # then it shows as being sent, with no due time and no Retry (the API would refuse it)
+    assert seen["row"]["status"] == "sending" and seen["row"]["attempts"] == "2"
+    assert seen["row"]["next"] == "\N{EN DASH}" and seen["retry_hidden"]
+    assert seen["problems"] == []

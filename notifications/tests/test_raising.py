@@ -260,3 +260,22 @@ def test_another_workspace_s_events_raise_nothing_in_this_one(workspace, other_w
     assert notifications_of(workspace) == []
     assert kinds_of(other_workspace) == [("low-balance", "warning")]
     assert emitted(workspace, "notification") == []
+
+
+def test_webhook_disabled_names_the_host_only_for_readers_who_may_not_see_webhooks(workspace, react,
+                                                                                    read_key):
+    # given a webhook whose URL carries a token (as many receivers' do), which only admins may read
+    from webhooks import services as webhooks
+
+    url = "https://hooks.example.com/services/T0/B0/s3cr3t-path?token=s3cr3t-query"
+    endpoint, _ = webhooks.webhook_create(workspace=workspace, url=url)
+
+    # when the sender disables it (410)
+    webhooks.webhook_disable(workspace=workspace, endpoint_id=endpoint.pk, reason="gone")
+    react(workspace)
+
+    # then a read key sees the notification, naming the host, and nothing of the URL's path or query
+    [shown] = read_key.get("/api/v1/notifications").json()["results"]
+    assert shown["kind"] == "webhook-disabled"
+    assert shown["subject"] == {"type": "webhook", "id": str(endpoint.pk)}
+    assert "hooks.example.com" in shown["body"] and "s3cr3t" not in shown["body"]

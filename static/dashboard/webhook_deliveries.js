@@ -1,15 +1,16 @@
 // The opened endpoint's delivery log (`GET /webhooks/{id}/deliveries`, newest first,
 // 20 a page, older ones on request): each delivery's event type, status, attempts,
 // the last answer's HTTP status, the last error and its times, and Retry on one
-// that failed or is waiting to retry (`POST …/deliveries/{id}/retry`).
+// that failed or is waiting to retry (`POST …/deliveries/{id}/retry`). One a sender
+// is sending now (`in_flight`) shows "sending" and no Retry (the API refuses it, 409).
 //
 // No event tells of a delivery (the sender writes them), so the newest page is read
 // again: after an action here (a test event, a retry, enabling or disabling), on the
 // endpoint's status events, on Refresh, and while a delivery shown is still open
 // (pending or retrying): a second after a change, then twice as long after each read
 // that changed nothing, at most 30 s, and never much later than the next attempt is
-// due (an attempt under way shows its lease's end as due, so the doubling is what
-// finds its result). One read at a time; an answer for an endpoint no longer opened
+// due (an attempt under way, `in_flight`, has no due time: read again a second
+// later). One read at a time; an answer for an endpoint no longer opened
 // is dropped. Rows are updated in place, so focus survives a read.
 
 import { api, problem } from "./api.js";
@@ -136,7 +137,8 @@ function merge(deliveries) {
   const fresh = deliveries.filter((delivery) => !shown.deliveries.has(delivery.id));
   const changed = fresh.length > 0 || deliveries.some((delivery) => {
     const known = shown.deliveries.get(delivery.id);
-    return known.status !== delivery.status || known.attempts !== delivery.attempts;
+    return known.status !== delivery.status || known.attempts !== delivery.attempts
+      || known.in_flight !== delivery.in_flight;
   });
   body.prepend(...fresh.map(newRow));
   for (const delivery of deliveries) draw(delivery);
@@ -185,10 +187,11 @@ function draw(delivery) {
   const row = document.getElementById(`delivery-${delivery.id}`);
   if (!row) return;
   row.dataset.status = delivery.status;
+  row.dataset.inFlight = String(delivery.in_flight);
   row.dataset.eventId = delivery.event_id;
   const text = {
     event: delivery.event_type,
-    status: delivery.status,
+    status: delivery.in_flight ? "sending" : delivery.status,
     attempts: String(delivery.attempts),
     response: delivery.response_status_code == null ? "–" : String(delivery.response_status_code),
     error: delivery.last_error ?? "",
@@ -200,7 +203,7 @@ function draw(delivery) {
   for (const [name, value] of Object.entries(text)) row.querySelector(`[data-field="${name}"]`).textContent = value;
   row.querySelector('[data-field="event"]').title = `Event ${delivery.event_id}`;
   const retry = row.querySelector('[data-field="retry"] button');
-  const hide = !RETRYABLE.has(delivery.status);
+  const hide = !RETRYABLE.has(delivery.status) || delivery.in_flight;
   if (hide && document.activeElement === retry) document.getElementById("deliveries-title").focus();
   retry.hidden = hide;
 }

@@ -85,6 +85,26 @@ def test_the_host_is_resolved_once_and_the_request_goes_to_that_address(workspac
     assert received.headers["host"] == f"rebind.test:{port}"
 
 
+def test_an_internationalised_host_name_is_resolved_and_reached_by_its_ascii_form(workspace):
+    # given a webhook to an internationalised name (as a user types it)
+    with running_receiver([]) as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        _, secret = services.webhook_create(workspace=workspace, url=f"http://bücher.test:{port}/hook")
+        receiver.secrets.append(secret)
+        resolver = CountingResolver(["127.0.0.1"])
+        commit_events(workspace, 1)
+        run_reactions(workspace)
+
+        # when the sender sends it
+        with running_sender(resolver=resolver):
+            wait_until(lambda: WebhookDelivery.objects.filter(status="succeeded").exists(),
+                       message=lambda: f"the delivery succeeded ({WebhookDelivery.objects.get().last_error})")
+
+    # then the name asked and the Host sent are its IDNA form, as DNS and the receiver know it
+    assert resolver.questions == ["xn--bcher-kva.test"]
+    assert receiver.received[0].headers["host"] == f"xn--bcher-kva.test:{port}"
+
+
 def test_the_address_checks():
     for address in ["127.0.0.1", "10.0.0.1", "172.16.0.1", "169.254.169.254", "::1", "fe80::1", "0.0.0.0",  # noqa: S104
                     "100.100.100.200"]:

@@ -2,6 +2,8 @@
 reaches every matching endpoint, signed, verified by a real receiver; retries on
 the schedule; 410 disables; Retry-After honoured; redirects and timeouts fail."""
 
+import gzip
+import tracemalloc
 from datetime import timedelta
 
 import pytest
@@ -104,7 +106,7 @@ def test_410_disables_the_endpoint_emits_its_event_and_raises_the_notification(w
     notification = Notification.objects.get(workspace=workspace, kind="webhook-disabled")
     assert (notification.severity, notification.subject_type, notification.subject_id) == (
         "error", "webhook", str(endpoint.pk))
-    assert receiver.url in notification.body
+    assert "to 127.0.0.1 was disabled" in notification.body and receiver.url not in notification.body
 
 
 def test_an_endpoint_failing_for_days_is_disabled(workspace):
@@ -179,6 +181,30 @@ def test_a_long_answer_is_kept_up_to_4_kib(workspace):
             wait_until(_settled(1), message="the delivery succeeded")
 
     assert WebhookDelivery.objects.get().response_body == "x" * 4096
+
+
+def test_a_compressed_answer_is_not_inflated_past_the_cap(workspace):
+    # given a receiver that answers 64 MB of zeros, gzipped to about 64 KB (a decompression bomb)
+    bomb = gzip.compress(b"\0" * 64_000_000, compresslevel=9)
+    answer = Answer(200, headers={"Content-Encoding": "gzip"}, body=bomb)
+    with running_receiver([], _answers(answer)) as receiver:
+        _endpoint(workspace, receiver)
+        commit_events(workspace, 1)
+        run_reactions(workspace)
+
+        # when the sender sends to it
+        tracemalloc.start()
+        try:
+            with running_sender():
+                wait_until(_settled(1), message="the delivery succeeded")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    # then it asked for no encoding, and the answer was never inflated in memory
+    assert receiver.received[0].headers["accept-encoding"] == "identity"
+    assert peak < 16_000_000, f"{peak:,} bytes at the peak"
+    assert WebhookDelivery.objects.get().response_body == "(a gzip-encoded body, not kept)"
 
 
 def test_the_schedule_is_spent_then_the_delivery_fails(workspace, settings):

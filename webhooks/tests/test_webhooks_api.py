@@ -209,6 +209,34 @@ def test_plain_http_and_private_addresses_are_refused_unless_the_deployment_allo
     assert not WebhookEndpoint.objects.exists()
 
 
+@pytest.mark.parametrize("url", [
+    # the other spellings of loopback, unspecified and private addresses that resolvers accept
+    "https://2130706433/", "https://0x7f000001/", "https://017700000001/", "https://127.1/",
+    "https://0x7f.0.0.1/", "https://127.0.0.1./", "https://0.0.0.0/", "https://0/", "https://[::]/",
+    "https://[::ffff:7f00:1]/", "https://[::ffff:169.254.169.254]/", "https://167772161/",
+    "https://LOCALHOST./", "https://[fe80::1%25eth0]/",
+])
+def test_every_spelling_of_a_private_address_is_refused(admin_key, private_urls_refused, url):
+    response = _create(admin_key, url=url)
+
+    assert response.status_code == 400, url
+    assert response.json()["error"]["code"] == "invalid_webhook_url"
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("url", [
+    "https://exa\tmple.com/hook", "https://example.com/\x7f", "https://example.com/\x1fhook",
+    "https://\N{SNOWMAN}\N{ZERO WIDTH JOINER}.com/", "https://a\N{SOFT HYPHEN}b.com/",
+])
+def test_a_url_the_sender_could_not_send_to_is_refused(admin_key, url):
+    # (accepted, each would fail every attempt with an internal error: the sender's HTTP client refuses it)
+    response = _create(admin_key, url=url)
+
+    assert response.status_code == 400, url
+    assert response.json()["error"]["code"] == "invalid_webhook_url"
+    assert not WebhookEndpoint.objects.exists()
+
+
 def test_plain_http_to_a_loopback_receiver_is_allowed_where_the_deployment_allows_it(admin_key):
     assert _create(admin_key, url="http://127.0.0.1:8080/hook").status_code == 201
 
