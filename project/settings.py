@@ -445,8 +445,8 @@ WEBHOOKS_RETRY_AFTER_MAX_SECONDS = env.int("WEBHOOKS_RETRY_AFTER_MAX_SECONDS", d
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=15.0)
 # An endpoint whose every attempt failed for this long is disabled (and a notification raised).
 WEBHOOKS_DISABLE_AFTER_DAYS = env.float("WEBHOOKS_DISABLE_AFTER_DAYS", default=5.0)
-# The sender process (manage.py run_webhook_sender): requests in flight, per process and
-# per endpoint; how long a claimed delivery is held before another sender may take it.
+# The sender process (manage.py run_webhook_sender): requests in flight per process, and
+# per endpoint across every sender; how long a claimed delivery is held before another sender may take it.
 WEBHOOKS_SENDER_CONCURRENCY = env.int("WEBHOOKS_SENDER_CONCURRENCY", default=200)
 WEBHOOKS_CONCURRENCY_PER_ENDPOINT = env.int("WEBHOOKS_CONCURRENCY_PER_ENDPOINT", default=20)
 WEBHOOKS_LEASE_SECONDS = env.float("WEBHOOKS_LEASE_SECONDS", default=60.0)

@@ -118,6 +118,9 @@ class WebhookDelivery(TenantModel):
             # The sender's claim: open deliveries by due time, and nothing else.
             models.Index(fields=["next_attempt_at"], name="webhook_delivery_due",
                          condition=Q(status__in=["pending", "retrying"])),
+            # Attempts in flight per endpoint, counted by every claim (webhooks/claims.py):
+            # a few hundred rows at most, whatever the log holds.
+            models.Index(fields=["endpoint"], name="webhook_delivery_in_flight", condition=Q(claimed=True)),
             # The retention trim by age, and the admin's list across workspaces.
             models.Index(fields=["created_at"], name="webhook_delivery_age"),
         ]

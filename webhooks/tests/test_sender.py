@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from project.testing import emitted
-from webhooks import services
+from webhooks import claims, services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.tests.helpers import PROGRESS, commit_events, run_reactions, running_sender, wait_until
 from webhooks.tests.receiver import Answer, running_receiver
@@ -219,3 +219,24 @@ def test_the_schedule_is_spent_then_the_delivery_fails(workspace, settings):
     delivery = WebhookDelivery.objects.get()
     assert (delivery.attempts, delivery.next_attempt_at) == (2, None)
     assert len(receiver.received) == 2
+
+
+def test_the_per_endpoint_limit_holds_across_senders(workspace, settings):
+    # given five due deliveries to one endpoint, whose limit is two attempts at once
+    settings.WEBHOOKS_CONCURRENCY_PER_ENDPOINT = 2
+    with running_receiver([]) as receiver:
+        _endpoint(workspace, receiver)
+        commit_events(workspace, 5)
+        run_reactions(workspace)
+        now = timezone.now()
+
+        # when one sender claims, then another (each with nothing in flight of its own)
+        first = claims.claim(limit=10, in_flight={}, now=now)
+        second = claims.claim(limit=10, in_flight={}, now=now)
+
+        # then the first took the endpoint's two slots and the second none
+        assert (len(first), len(second)) == (2, 0)
+
+        # and once the first sender's leases have run out (it died), another takes them over
+        later = now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS + 1)
+        assert len(claims.claim(limit=10, in_flight={}, now=later)) == 2
