@@ -20,10 +20,15 @@ seal_stored_secrets = importlib.import_module("webhooks.migrations.0004_sealed_s
 pytestmark = pytest.mark.django_db
 
 
+def _db_id(endpoint):
+    """The id as this database stores it (a uuid on PostgreSQL, 32 hex digits on SQLite)."""
+    return WebhookEndpoint._meta.pk.get_db_prep_value(endpoint.pk, connection)
+
+
 def _stored(endpoint) -> tuple[str, str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT secret, previous_secret FROM webhooks_webhookendpoint WHERE id = %s",
-                       [endpoint.pk])
+                       [_db_id(endpoint)])
         return cursor.fetchone()
 
 
@@ -77,7 +82,8 @@ def test_a_row_written_before_encryption_is_still_read(workspace):
     endpoint, _ = services.webhook_create(workspace=workspace, url="https://hooks.example.com/in")
     legacy = signing.new_secret()
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE webhooks_webhookendpoint SET secret = %s WHERE id = %s", [legacy, endpoint.pk])
+        cursor.execute("UPDATE webhooks_webhookendpoint SET secret = %s WHERE id = %s",
+                       [legacy, _db_id(endpoint)])
 
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == legacy
 
