@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
@@ -39,11 +38,11 @@ from campaigns.models import (
 )
 from campaigns.progress import campaign_progress_flush
 from campaigns.progress import campaign_stats as campaign_stats  # the interface, re-exported
-from project.errors import Conflict, NotFound, PaymentRequired
+from project.errors import Conflict, PaymentRequired
 from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
 from workspaces.models import Workspace
-from workspaces.scoping import scoped
+from workspaces.scoping import get_scoped_for_update, scoped
 
 DRAFT, SCHEDULED, RUNNING = CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING
 PAUSED, COMPLETED, CANCELED = CampaignStatus.PAUSED, CampaignStatus.COMPLETED, CampaignStatus.CANCELED
@@ -79,12 +78,7 @@ def campaign_locked(workspace: Workspace, campaign_id) -> Campaign:
     `transaction.atomic()`), taken after the workspace's event cursor; 404 when the
     workspace has no such campaign."""
     hold_cursor(workspace)
-    try:
-        campaign = scoped(Campaign, workspace).select_for_update().get(pk=campaign_id)
-    except (Campaign.DoesNotExist, ValidationError, ValueError):
-        raise NotFound("Campaign not found.") from None
-    campaign.workspace = workspace
-    return campaign
+    return get_scoped_for_update(Campaign, workspace, campaign_id, not_found="Campaign not found.")
 
 
 def _contacts(campaign: Campaign) -> QuerySet:

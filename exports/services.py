@@ -17,18 +17,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
 from django.db import transaction
 
 from exports import kinds, links
 from exports.models import ACTIVE_EXPORT_STATUSES, DataExport, ExportStatus
-from project.errors import Conflict, NotFound, TooManyRequests
+from project.errors import Conflict, TooManyRequests
 from project.metrics import background_failures
 from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
 from workspaces.models import Workspace
-from workspaces.scoping import scoped
+from workspaces.scoping import get_scoped_for_update, scoped
 
 RUNNING = ExportStatus.RUNNING
 logger = logging.getLogger(__name__)
@@ -79,12 +78,7 @@ def _emit_status(export: DataExport) -> None:
 
 def _locked(workspace: Workspace, export_id) -> DataExport:
     hold_cursor(workspace)
-    try:
-        export = scoped(DataExport, workspace).select_for_update().get(pk=export_id)
-    except (DataExport.DoesNotExist, ValidationError, ValueError):
-        raise NotFound("Export not found.") from None
-    export.workspace = workspace
-    return export
+    return get_scoped_for_update(DataExport, workspace, export_id, not_found="Export not found.")
 
 
 def export_create(*, workspace: Workspace, kind: str, format: str, filters: dict,
@@ -153,7 +147,7 @@ def export_claim(export_id: str) -> DataExport | Waiting | None:
     if export is None or export.status not in ACTIVE_EXPORT_STATUSES:
         return None
     stale = _now() - timedelta(seconds=settings.EXPORTS_STALE_SECONDS / 2)
-    if export.status == ExportStatus.QUEUED and _running_count(export.workspace_id, export.pk, stale) >= \
+    if export.status == ExportStatus.QUEUED and _running_count(export.workspace, export.pk, stale) >= \
             settings.EXPORTS_MAX_RUNNING_PER_WORKSPACE:
         return _wait(export)
     # Counted before the workspace's lock: a count of a million rows takes a moment,
@@ -164,7 +158,7 @@ def export_claim(export_id: str) -> DataExport | Waiting | None:
         taken_over = export.status == RUNNING and (export.heartbeat_at or export.created_at) < stale
         if export.status != ExportStatus.QUEUED and not taken_over:
             return None
-        if not taken_over and _running_count(export.workspace_id, export.pk, stale) >= \
+        if not taken_over and _running_count(export.workspace, export.pk, stale) >= \
                 settings.EXPORTS_MAX_RUNNING_PER_WORKSPACE:
             return _wait(export)
         now = _now()
@@ -177,8 +171,8 @@ def export_claim(export_id: str) -> DataExport | Waiting | None:
     return export
 
 
-def _running_count(workspace_id, export_id, stale: datetime) -> int:
-    running = DataExport.objects.filter(workspace_id=workspace_id, status=RUNNING, heartbeat_at__gte=stale)
+def _running_count(workspace: Workspace, export_id, stale: datetime) -> int:
+    running = scoped(DataExport, workspace).filter(status=RUNNING, heartbeat_at__gte=stale)
     return running.exclude(pk=export_id).count()
 
 

@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from project.errors import BadRequest, Conflict, NotFound
+from project.errors import BadRequest, Conflict
 from project.timestamps import iso_utc
 from realtime.emit import emit, hold_cursor
 from schedules import timing
@@ -28,7 +27,7 @@ from schedules.models import (
     ScheduleStatus,
 )
 from workspaces.models import Workspace
-from workspaces.scoping import scoped
+from workspaces.scoping import get_scoped_for_update, scoped
 
 ACTIVE, PAUSED = ScheduleStatus.ACTIVE, ScheduleStatus.PAUSED
 ACTIONS: dict[str, frozenset[str]] = {
@@ -52,12 +51,7 @@ def schedule_locked(workspace: Workspace, schedule_id) -> Schedule:
     """The schedule, locked until the caller's transaction ends, taken after the
     workspace's event cursor; 404 when the workspace has no such schedule."""
     hold_cursor(workspace)
-    try:
-        schedule = scoped(Schedule, workspace).select_for_update().get(pk=schedule_id)
-    except (Schedule.DoesNotExist, ValidationError, ValueError):
-        raise NotFound("Schedule not found.") from None
-    schedule.workspace = workspace
-    return schedule
+    return get_scoped_for_update(Schedule, workspace, schedule_id, not_found="Schedule not found.")
 
 
 def upcoming_runs(schedule: Schedule) -> list[datetime]:

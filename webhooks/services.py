@@ -34,7 +34,7 @@ from webhooks.models import (
     WebhookEndpoint,
 )
 from workspaces.models import Workspace
-from workspaces.scoping import scoped
+from workspaces.scoping import get_scoped_for_update, scoped
 
 TRIM_BATCH = 2000  # deliveries one trim statement deletes
 
@@ -100,12 +100,7 @@ def delivery_object(delivery: WebhookDelivery) -> dict[str, Any]:
 
 def _locked(workspace: Workspace, endpoint_id) -> WebhookEndpoint:
     hold_cursor(workspace)
-    try:
-        endpoint = scoped(WebhookEndpoint, workspace).select_for_update().get(pk=endpoint_id)
-    except (WebhookEndpoint.DoesNotExist, ValidationError, ValueError):
-        raise NotFound("Webhook not found.") from None
-    endpoint.workspace = workspace
-    return endpoint
+    return get_scoped_for_update(WebhookEndpoint, workspace, endpoint_id, not_found="Webhook not found.")
 
 
 def _current_seq(workspace: Workspace) -> int:

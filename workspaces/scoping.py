@@ -39,3 +39,15 @@ def get_scoped_or_404(model: type[Model], workspace: Workspace, **lookup) -> Mod
         return scoped(model, workspace).get(**lookup)
     except (model.DoesNotExist, ValidationError, ValueError):
         raise NotFound(f"{capfirst(model._meta.verbose_name)} not found.") from None
+
+
+def get_scoped_for_update(model: type[Model], workspace: Workspace, pk, *, not_found: str) -> Model:
+    """The row `pk` of the workspace, locked until the caller's transaction ends
+    (`SELECT … FOR UPDATE`), with its `workspace` set; 404 `not_found` otherwise. Services
+    take the workspace's event cursor first (`realtime.emit.hold_cursor`): the lock order."""
+    try:
+        row = scoped(model, workspace).select_for_update().get(pk=pk)
+    except (model.DoesNotExist, ValidationError, ValueError):
+        raise NotFound(not_found) from None
+    row.workspace = workspace
+    return row
