@@ -24,3 +24,9 @@ def access_channel() -> str:
     whichever workspaces it watches, because any may hold the principal's streams
     or a cached key."""
     return f"{PREFIX}:access"
+
+
+def reactions_queued_key(workspace_id: str) -> str:
+    """Set while a run of the workspace's reactions is queued and not yet started
+    (realtime/reactions.py `trigger`)."""
+    return f"{PREFIX}:reactions-queued:{workspace_id}"

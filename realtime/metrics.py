@@ -14,6 +14,10 @@ reaction_triggers_lost = Counter(
     "callboard_reaction_triggers_lost_total",
     "Runs of a workspace's reactions that could not be enqueued after a commit (the sweep runs them).",
 )
+reaction_triggers_coalesced = Counter(
+    "callboard_reaction_triggers_coalesced_total",
+    "Commits that enqueued no run of their workspace's reactions: a run was queued and not yet started.",
+)
 reaction_retention_overruns = Counter(
     "callboard_reaction_retention_overruns_total",
     "Workspaces whose events past REALTIME_HISTORY_HOURS a trim kept because the reaction has not "

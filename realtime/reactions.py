@@ -10,9 +10,10 @@ be handed over again. Delivery is therefore at least once; effects in the
 database, exactly once.
 
 A run starts right after an emitting transaction commits (`trigger_after_commit`,
-called by `realtime.emit`, enqueues `realtime.tasks.run_reactions`), and the beat
-task `sweep_reactions` runs what a lost trigger left behind. See
-docs/architecture.md, "Reacting to committed events".
+called by `realtime.emit`, enqueues `realtime.tasks.run_reactions`), unless a run
+of the workspace is already queued and not yet started: that run will read the
+commit (`trigger`). The beat task `sweep_reactions` runs what a lost trigger left
+behind. See docs/architecture.md, "Reacting to committed events".
 """
 
 import logging
@@ -27,8 +28,9 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from project.metrics import background_failures
+from project.redis_client import get_redis
 from project.request_context import workspace_id_var
-from realtime import catalogue, metrics
+from realtime import catalogue, channels, metrics
 from realtime.models import Event, ReactionCursor, StreamCounter
 from realtime.wire import envelope
 from workspaces.models import Workspace
@@ -39,6 +41,7 @@ BATCH = 500  # events per handler call, and per transaction
 MAX_ROUNDS = 20  # batches per reaction per run; past them the run enqueues its continuation
 SWEEP_LIMIT = 100  # workspaces one sweep runs
 TRIGGER_BACKOFF_SECONDS = 10.0  # after the broker refused a trigger (see `trigger`)
+QUEUED_FLAG_SECONDS = 30  # a queued run's flag outlives a lost task by at most this (see `trigger`)
 NAME_MAX_LENGTH = 64  # ReactionCursor.reaction
 
 Handler = Callable[[Workspace, list[dict]], None]
@@ -143,6 +146,7 @@ def run(workspace_id) -> int:
     later run; the other reactions go on. A reaction that stopped after
     MAX_ROUNDS with events still waiting enqueues another run (the queue stays
     fair between workspaces)."""
+    _clear_queued(workspace_id)  # before any read: a commit after this enqueues a run of its own
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return 0
@@ -254,8 +258,18 @@ def _envelope(row: Event) -> dict:
 
 
 def trigger(workspace_id) -> None:
-    """Enqueues a run of the workspace's reactions. Never raises: when the broker
-    refuses, the sweep runs them instead (counted, logged).
+    """Enqueues a run of the workspace's reactions, unless one is queued and has not
+    started yet. Never raises: when the broker refuses, the sweep runs them instead
+    (counted, logged).
+
+    Coalescing: a run clears the workspace's "queued" flag in Redis before it reads
+    anything (`run`), and a trigger enqueues only when it sets the flag itself (SET
+    NX). A commit that finds the flag set therefore precedes a run that has not
+    started, and that run reads it. Without this, every emitting transaction cost a
+    task, and at 1,000 commits a second all but one per round found the cursor
+    locked and returned (docs/PERFORMANCE.md "Webhooks"). The flag expires after
+    QUEUED_FLAG_SECONDS, so a task lost on its way costs that long at most (the
+    sweep repairs it too); when Redis cannot be asked, the trigger enqueues anyway.
 
     It runs after an emitting request's commit, before its response. kombu takes
     about 6 s to give up on a broker that refuses (`broker_connection_timeout`
@@ -268,14 +282,37 @@ def trigger(workspace_id) -> None:
     if time.monotonic() < _skip_triggers_until:
         metrics.reaction_triggers_lost.inc()
         return
+    if not _mark_queued(workspace_id):
+        metrics.reaction_triggers_coalesced.inc()
+        return
     try:
         run_reactions.apply_async(args=[str(workspace_id)], retry=False)
     except Exception:
+        _clear_queued(workspace_id)
         _skip_triggers_until = time.monotonic() + TRIGGER_BACKOFF_SECONDS
         metrics.reaction_triggers_lost.inc()
         logger.warning("could not enqueue the reactions of workspace %s; the sweep will run them, and this "
                        "process skips enqueueing for %.0f s", workspace_id, TRIGGER_BACKOFF_SECONDS,
                        exc_info=True)
+
+
+def _mark_queued(workspace_id) -> bool:
+    """Sets the workspace's "run queued" flag; whether it was not set already (True
+    as well when Redis cannot be asked: better a run too many than none)."""
+    try:
+        return bool(get_redis().set(channels.reactions_queued_key(str(workspace_id)), "1", nx=True,
+                                    ex=QUEUED_FLAG_SECONDS))
+    except Exception:
+        logger.warning("could not read the queued-run flag of workspace %s; enqueueing a run", workspace_id,
+                       exc_info=True)
+        return True
+
+
+def _clear_queued(workspace_id) -> None:
+    try:
+        get_redis().delete(channels.reactions_queued_key(str(workspace_id)))
+    except Exception:  # the flag expires on its own; until then the sweep covers
+        logger.warning("could not clear the queued-run flag of workspace %s", workspace_id, exc_info=True)
 
 
 class _AfterCommit:

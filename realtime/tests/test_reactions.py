@@ -9,6 +9,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.checks import run_checks
 from django.db import connection, connections, transaction
@@ -368,6 +369,37 @@ def test_a_trigger_rolled_back_with_its_savepoint_is_registered_again(
 
     # then the commit still enqueues the run
     assert queued_tasks() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commits_while_a_run_is_queued_share_it_and_a_started_run_reads_them_all(workspace, recorder):
+    before = queued_tasks()
+    # given three transactions that each commit an event the reaction wants, before any worker starts
+    emit_committed(workspace, 3)
+
+    # then one run was enqueued for the three of them
+    assert queued_tasks() == before + 1
+
+    # when that run starts, it hands over all three
+    assert reactions.run(workspace.pk) == 3
+    assert recorder.seqs() == [1, 2, 3]
+
+    # and the next commit, after the run started, enqueues a run of its own
+    emit_committed(workspace)
+    assert queued_tasks() == before + 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trigger_that_cannot_ask_redis_whether_a_run_is_queued_enqueues_one(
+        workspace, recorder, monkeypatch):
+    before = queued_tasks()
+    unreachable = redis.Redis.from_url(unreachable_redis_url(), socket_connect_timeout=0.2,
+                                       socket_timeout=0.2)
+    monkeypatch.setattr(reactions, "get_redis", lambda: unreachable)
+    # when two transactions commit while the flag cannot be read
+    emit_committed(workspace, 2)
+    # then each enqueued a run: a run too many, never none
+    assert queued_tasks() == before + 2
 
 
 LOSING_EMITTER = """
