@@ -1,24 +1,22 @@
 """One attempt to deliver one delivery (docs/webhooks.md "What is sent").
 
-Resolve the host once, check every address (webhooks/safety.py), sign the body
-(webhooks/signing.py) and POST it to the checked address (webhooks/transport.py),
-within WEBHOOKS_TIMEOUT_SECONDS for the whole attempt; keep the start of the
-answer's body. What the answer means for the delivery is webhooks/outcomes.py's."""
+Sign the body (webhooks/signing.py) and POST it on the endpoint's session, whose
+connector resolves the host and connects only to checked addresses
+(webhooks/transport.py), within WEBHOOKS_TIMEOUT_SECONDS for the whole attempt;
+keep the start of the answer's body. What the answer means for the delivery is
+webhooks/outcomes.py's."""
 
 import asyncio
-import socket
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-import httpx
+import aiohttp
+import yarl
+from aiohttp.helpers import is_ip_address
 from django.conf import settings
 
 from webhooks import safety, signing
-from webhooks.transport import pinned_addresses
-
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 @dataclass(frozen=True)
@@ -50,11 +48,6 @@ class Result:
         return self.status_code == 410
 
 
-async def system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
-
-
 def headers_for(job: Job, *, timestamp: int) -> dict[str, str]:
     return {
         "content-type": "application/json",
@@ -65,62 +58,61 @@ def headers_for(job: Job, *, timestamp: int) -> dict[str, str]:
     }
 
 
-async def attempt(client: httpx.AsyncClient, job: Job, *, resolver: Resolver = system_resolver) -> Result:
+async def attempt(session: aiohttp.ClientSession, job: Job) -> Result:
     started = time.monotonic()
     try:
         async with asyncio.timeout(settings.WEBHOOKS_TIMEOUT_SECONDS):
-            result = await _send(client, job, resolver)
-    except TimeoutError:
+            result = await _send(session, job)
+    except TimeoutError:  # ours, or aiohttp's (its timeouts are TimeoutErrors too)
         result = Result(job, False, error=f"No answer within {settings.WEBHOOKS_TIMEOUT_SECONDS:g} s.")
     except safety.UnsafeAddress as refused:
         result = Result(job, False, error=str(refused)[:500])
-    except OSError as error:  # DNS
-        result = Result(job, False, error=f"Could not resolve the host: {error}"[:500])
-    except httpx.InvalidURL as error:  # stored before its URL was checked as the sender parses it
+    except aiohttp.ClientConnectorDNSError as error:
+        result = Result(job, False, error=f"Could not resolve the host: {error.os_error}"[:500])
+    except aiohttp.InvalidURL as error:  # stored before its URL was checked as the sender parses it
         result = Result(job, False, error=f"The URL cannot be used: {error}"[:500])
-    except httpx.HTTPError as error:
+    except (aiohttp.ClientError, OSError) as error:
         result = Result(job, False, error=f"{type(error).__name__}: {error}"[:500] or type(error).__name__)
     return Result(**{**result.__dict__, "duration_ms": int((time.monotonic() - started) * 1000)})
 
 
-async def _send(client: httpx.AsyncClient, job: Job, resolver: Resolver) -> Result:
-    # The host as the connection pool will ask for it: httpx's form (IDNA for an
-    # internationalised name, lower case), so that the pinned address is found.
-    url = httpx.URL(job.url)
-    host, port = url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80)
-    addresses = await resolver(host, port)
-    if not addresses:
-        raise OSError(f"{host} has no address")
-    safety.check_addresses(host, addresses)
-    token = pinned_addresses.set({host: addresses[0]})
-    try:
-        timestamp = int(time.time())
-        headers = headers_for(job, timestamp=timestamp)
-        async with client.stream("POST", job.url, content=job.payload.encode(), headers=headers) as response:
-            body = await _read_capped(response)
-    finally:
-        pinned_addresses.reset(token)
-    return _judged(job, response, body)
+async def _send(session: aiohttp.ClientSession, job: Job) -> Result:
+    _check_literal_address(job.url)
+    headers = headers_for(job, timestamp=int(time.time()))
+    async with session.post(job.url, data=job.payload.encode(), headers=headers,
+                            allow_redirects=False) as response:
+        body = await _read_capped(response)
+        return _judged(job, response, body)
 
 
-async def _read_capped(response: httpx.Response) -> str:
-    """The start of the body, reading at most the cap (and one network chunk past it).
-    Read raw: never inflated, since a small compressed body can inflate to gigabytes;
-    a compressed one (sent although `accept-encoding: identity` was asked) is not kept."""
+def _check_literal_address(url: str) -> None:
+    """aiohttp asks no resolver for a host that is an IP address, so such a host is
+    checked here (a URL stored while private addresses were allowed, say)."""
+    host = yarl.URL(url).host or ""
+    if is_ip_address(host):
+        safety.check_addresses(host, [host])
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> str:
+    """The start of the body, reading at most the cap. Read raw: never inflated, since a
+    small compressed body can inflate to gigabytes; a compressed one (sent although
+    `accept-encoding: identity` was asked) is not kept. What is left unread closes the
+    connection instead of returning it to the pool."""
     encoding = response.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         return f"(a {encoding[:40]}-encoded body, not kept)"
     cap, chunks, size = settings.WEBHOOKS_RESPONSE_BODY_BYTES, [], 0
-    async for chunk in response.aiter_raw():
+    while size < cap:
+        chunk = await response.content.read(cap - size)
+        if not chunk:
+            break
         chunks.append(chunk)
         size += len(chunk)
-        if size >= cap:
-            break
-    return b"".join(chunks)[:cap].decode("utf-8", errors="replace")[:cap]
+    return b"".join(chunks).decode("utf-8", errors="replace")[:cap]
 
 
-def _judged(job: Job, response: httpx.Response, body: str) -> Result:
-    code = response.status_code
+def _judged(job: Job, response: aiohttp.ClientResponse, body: str) -> Result:
+    code = response.status
     if 200 <= code < 300:
         return Result(job, True, status_code=code, body=body)
     if 300 <= code < 400:

@@ -12,6 +12,7 @@ import socket
 from urllib.parse import urlsplit
 
 import httpx
+import yarl
 from django.conf import settings
 
 from project.errors import BadRequest
@@ -73,7 +74,8 @@ def clean_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
-        httpx.URL(url)  # the sender's parser: a URL it refuses would fail every attempt
+        httpx.URL(url)  # strict: control characters and names that are not IDNA are refused
+        yarl.URL(url)  # the sender's parser: a URL it refuses would fail every attempt
     except (ValueError, httpx.InvalidURL):
         raise _invalid("The URL cannot be parsed (control characters, or a host name that is not valid "
                        "IDNA).") from None

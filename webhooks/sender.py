@@ -3,7 +3,7 @@ docs/webhooks.md "How deliveries are sent", docs/operations.md "Webhooks").
 
 A loop claims due deliveries while it has free slots (WEBHOOKS_SENDER_CONCURRENCY
 in all, WEBHOOKS_CONCURRENCY_PER_ENDPOINT per endpoint; webhooks/claims.py),
-starts one attempt per delivery on its endpoint's httpx.AsyncClient (a connection
+starts one attempt per delivery on its endpoint's aiohttp session (a connection
 pool per endpoint; webhooks/transport.py), and a writer records the results in batches
 (webhooks/outcomes.py). The database is used from two threads of their own (a
 claimer and a writer, a connection each), never from the event loop. With nothing
@@ -24,8 +24,8 @@ from django.db import close_old_connections
 
 from project.metrics import background_failures
 from webhooks import claims, metrics, outcomes
-from webhooks.attempt import Job, Resolver, Result, attempt, system_resolver
-from webhooks.transport import Clients
+from webhooks.attempt import Job, Result, attempt
+from webhooks.transport import Clients, Resolver, system_resolver
 
 logger = logging.getLogger(__name__)
 WRITE_BATCH = 500  # results per transaction
@@ -56,7 +56,7 @@ class Sender:
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="webhook-results")
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with Clients() as clients:
+        async with Clients(self.resolver) as clients:
             writing = asyncio.create_task(self._write_loop(stop))
             try:
                 await self._claim_loop(clients, stop)
@@ -116,7 +116,7 @@ class Sender:
 
     async def _attempt(self, client, job: Job) -> None:
         try:
-            result = await attempt(client, job, resolver=self.resolver)
+            result = await attempt(client, job)
         except Exception as error:  # a bug of ours must not lose the delivery: recorded as a failed attempt
             logger.exception("webhook delivery %s failed unexpectedly", job.delivery_id)
             result = Result(job, False, error=f"Internal error: {type(error).__name__}")
