@@ -13,78 +13,116 @@ that dies mid-attempt loses nothing: once the lease is over the delivery is due
 again and any sender claims it. Deliveries of a disabled (or deleted) endpoint are
 failed instead of claimed."""
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count
 
 from webhooks import signing
 from webhooks.attempt import Job
-from webhooks.models import OPEN_STATUSES, DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from webhooks.models import (
+    DISABLED_BEFORE_SENT,
+    OPEN_STATUSES,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 SCAN_FACTOR = 4  # candidates read per free slot, so that a busy endpoint's backlog leaves room for others
 CLAIM_LOCK = 0x77686B73  # pg_advisory_xact_lock's key for the senders' claims ("whks")
 
 
-def claim(*, limit: int, in_flight: dict[str, int], now: datetime) -> list[Job]:
-    """At most `limit` deliveries to send now; `in_flight` counts this sender's
-    attempts per endpoint (those whose results are not written yet); the
-    per-endpoint limit includes them and every other sender's."""
+@dataclass(frozen=True)
+class Claimed:
+    jobs: list[Job]
+    # Due deliveries were left because their endpoints were at their limit: the sender
+    # claims again when one of its attempts ends, rather than after its poll interval.
+    held_back: bool
+
+
+def claim(*, limit: int, in_flight: dict[str, int], finished: dict[str, int], now: datetime) -> Claimed:
+    """At most `limit` deliveries to send now. `in_flight` counts this sender's
+    attempts under way per endpoint; `finished` its attempts that ended and whose
+    results are not written yet (their rows still say claimed, but their
+    connections are free). The per-endpoint limit counts every sender's attempts."""
     cap = settings.WEBHOOKS_CONCURRENCY_PER_ENDPOINT
     with transaction.atomic():
         if connection.vendor == "postgresql":  # SQLite serializes every writer anyway
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
-        in_flight = _in_flight_everywhere(in_flight, now)
+        in_flight = _in_flight_everywhere(in_flight, finished, now)
         full = [endpoint_id for endpoint_id, count in in_flight.items() if count >= cap]
         candidates = list(
             WebhookDelivery.objects.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=now)
             .exclude(endpoint_id__in=full).order_by("next_attempt_at")
             .select_for_update(skip_locked=True).values_list("pk", "endpoint_id")[:limit * SCAN_FACTOR]
         )
-        chosen, taken = [], dict(in_flight)
+        chosen, taken = {}, dict(in_flight)
         for delivery_id, endpoint_id in candidates:
             key = str(endpoint_id)
             if taken.get(key, 0) < cap and len(chosen) < limit:
                 taken[key] = taken.get(key, 0) + 1
-                chosen.append(delivery_id)
-        if not chosen:
-            return []
-        return _take(chosen, now)
+                chosen[delivery_id] = endpoint_id
+        held_back = bool(full) or len(candidates) > len(chosen)
+        return Claimed(_take(chosen, now) if chosen else [], held_back)
 
 
-def _in_flight_everywhere(mine: dict[str, int], now: datetime) -> dict[str, int]:
-    """Attempts in flight per endpoint: every sender's claimed deliveries whose lease
-    is ahead, or this sender's own count where it is higher (a result written but
-    its attempt not yet let go)."""
+def _in_flight_everywhere(mine: dict[str, int], finished: dict[str, int], now: datetime) -> dict[str, int]:
+    """Attempts under way per endpoint: every sender's claimed deliveries whose lease
+    is ahead, less this sender's finished ones, or this sender's own count where it
+    is higher."""
     claimed = (WebhookDelivery.objects.filter(claimed=True, next_attempt_at__gt=now)
                .values_list("endpoint_id").annotate(count=Count("pk")).order_by())
-    counts = {str(endpoint_id): count for endpoint_id, count in claimed}
+    counts = {str(endpoint_id): max(0, count - finished.get(str(endpoint_id), 0))
+              for endpoint_id, count in claimed}
     for endpoint_id, count in mine.items():
         counts[endpoint_id] = max(counts.get(endpoint_id, 0), count)
     return counts
 
 
-def _take(chosen: list, now: datetime) -> list[Job]:
-    rows = WebhookDelivery.objects.filter(pk__in=chosen)
-    endpoints = WebhookEndpoint.objects.in_bulk(set(rows.values_list("endpoint_id", flat=True)))
-    usable = [pk for pk, endpoint_id in rows.values_list("pk", "endpoint_id")
+_TAKE = """
+    UPDATE webhooks_webhookdelivery SET attempts = attempts + 1, last_attempt_at = %s, claimed = %s,
+           next_attempt_at = %s
+    WHERE id IN ({ids})
+    RETURNING id, workspace_id, endpoint_id, event_id, payload, attempts"""
+
+
+def _take(chosen: dict, now: datetime) -> list[Job]:
+    """Marks the chosen deliveries as claimed for a lease, and reads what sending them
+    needs in the same statement; those of a disabled webhook fail instead."""
+    endpoints = WebhookEndpoint.objects.in_bulk(set(chosen.values()))
+    usable = [pk for pk, endpoint_id in chosen.items()
               if endpoint_id in endpoints and endpoints[endpoint_id].enabled]
-    rows.exclude(pk__in=usable).update(status=DeliveryStatus.FAILED, next_attempt_at=None, claimed=False,
-                                       last_error="The webhook was disabled before this delivery was sent.")
-    WebhookDelivery.objects.filter(pk__in=usable).update(
-        attempts=F("attempts") + 1, last_attempt_at=now, claimed=True,
-        next_attempt_at=now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS),
-    )
+    if len(usable) < len(chosen):
+        WebhookDelivery.objects.filter(pk__in=set(chosen) - set(usable)).update(
+            status=DeliveryStatus.FAILED, next_attempt_at=None, claimed=False,
+            last_error=DISABLED_BEFORE_SENT)
+    if not usable:
+        return []
+    secrets = {endpoint_id: tuple(signing.signing_secrets(endpoint, now=now))
+               for endpoint_id, endpoint in endpoints.items()}
+    field = WebhookDelivery._meta.get_field("last_attempt_at")
+    claimed_at = field.get_db_prep_value(now, connection)
+    lease_end = field.get_db_prep_value(now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS), connection)
+    prep = WebhookDelivery._meta.pk.get_db_prep_value
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE.format(ids=", ".join(["%s"] * len(usable))),
+                       [claimed_at, True, lease_end, *(prep(pk, connection) for pk in usable)])
+        rows = cursor.fetchall()
     jobs = []
-    for delivery in WebhookDelivery.objects.filter(pk__in=usable).only(
-            "pk", "workspace_id", "endpoint_id", "event_id", "payload", "attempts"):
-        endpoint = endpoints[delivery.endpoint_id]
+    for delivery_id, workspace_id, endpoint_id, event_id, payload, attempts in rows:
+        endpoint_id = _uuid(endpoint_id)
         jobs.append(Job(
-            delivery_id=str(delivery.pk), workspace_id=str(delivery.workspace_id),
-            endpoint_id=str(delivery.endpoint_id), url=endpoint.url,
-            secrets=tuple(signing.signing_secrets(endpoint, now=now)), event_id=str(delivery.event_id),
-            payload=delivery.payload, attempts=delivery.attempts,
+            delivery_id=str(_uuid(delivery_id)), workspace_id=str(_uuid(workspace_id)),
+            endpoint_id=str(endpoint_id), url=endpoints[endpoint_id].url, secrets=secrets[endpoint_id],
+            event_id=str(_uuid(event_id)), payload=payload, attempts=attempts,
         ))
     return jobs
+
+
+def _uuid(value) -> uuid.UUID:
+    """A UUID as the database returns it (PostgreSQL: a UUID; SQLite: 32 hex digits)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

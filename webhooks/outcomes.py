@@ -64,31 +64,32 @@ def _apply(delivery: WebhookDelivery, result: Result, now: datetime) -> None:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING, now + timedelta(seconds=delay)
 
 
-# One UPDATE ... FROM (VALUES ...) per batch: Django's bulk_update builds a CASE per
+# One UPDATE ... FROM unnest(arrays) per batch: Django's bulk_update builds a CASE per
 # field and row in Python, which held the GIL long enough to stall the sender's event
-# loop (docs/PERFORMANCE.md "Webhooks").
+# loop, and a VALUES list of 8 placeholders a row cost psycopg's client-side binding
+# a parse of thousands of placeholders per batch (docs/PERFORMANCE.md "Webhooks").
 _UPDATE = """
     UPDATE webhooks_webhookdelivery AS d SET status = v.status, response_status_code = v.code,
            response_body = v.body, last_error = v.error, duration_ms = v.duration,
            next_attempt_at = v.next_at, delivered_at = v.delivered_at, claimed = false
-    FROM (VALUES {rows}) AS v(id, status, code, body, error, duration, next_at, delivered_at)
+    FROM unnest(%s::uuid[], %s::varchar[], %s::smallint[], %s::varchar[], %s::varchar[], %s::integer[],
+                %s::timestamptz[], %s::timestamptz[])
+         AS v(id, status, code, body, error, duration, next_at, delivered_at)
     WHERE d.id = v.id"""
-_ROW = ("(%s::uuid, %s::varchar, %s::smallint, %s::varchar, %s::varchar, %s::integer, %s::timestamptz,"
-        " %s::timestamptz)")
 
 
 def _write(deliveries: list[WebhookDelivery]) -> None:
-    if connection.vendor != "postgresql":  # SQLite, a laptop's `make run`: no casts, no hot path
+    if connection.vendor != "postgresql":  # SQLite, a laptop's `make run`: no arrays, no hot path
         WebhookDelivery.objects.bulk_update(deliveries, FIELDS, batch_size=WRITE_CHUNK)
         return
     for start in range(0, len(deliveries), WRITE_CHUNK):
         chunk = deliveries[start:start + WRITE_CHUNK]
-        params = []
-        for d in chunk:
-            params += [d.pk, d.status, d.response_status_code, d.response_body, d.last_error, d.duration_ms,
-                       d.next_attempt_at, d.delivered_at]
+        columns = [[d.pk for d in chunk], [d.status for d in chunk], [d.response_status_code for d in chunk],
+                   [d.response_body for d in chunk], [d.last_error for d in chunk],
+                   [d.duration_ms for d in chunk], [d.next_attempt_at for d in chunk],
+                   [d.delivered_at for d in chunk]]
         with connection.cursor() as cursor:
-            cursor.execute(_UPDATE.format(rows=", ".join([_ROW] * len(chunk))), params)
+            cursor.execute(_UPDATE, columns)
 
 
 def record(results: list[Result], *, now: datetime) -> int:
@@ -102,8 +103,9 @@ def record(results: list[Result], *, now: datetime) -> int:
         endpoints.filter(pk__in=succeeded, failing_since__isnull=False).update(failing_since=None)
         endpoints.filter(pk__in=failing, failing_since__isnull=True).update(failing_since=now)
         open_ = WebhookDelivery.objects.filter(pk__in=by_id, status__in=OPEN_STATUSES)
-        current = [delivery for delivery in open_.select_for_update().order_by("pk").only("pk", "attempts")
-                   if delivery.attempts == by_id[str(delivery.pk)].job.attempts]
+        current = [WebhookDelivery(pk=pk, attempts=attempts)
+                   for pk, attempts in open_.select_for_update().order_by("pk").values_list("pk", "attempts")
+                   if attempts == by_id[str(pk)].job.attempts]
         for delivery in current:
             _apply(delivery, by_id[str(delivery.pk)], now)
         _write(current)

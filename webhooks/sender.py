@@ -4,10 +4,12 @@ docs/webhooks.md "How deliveries are sent", docs/operations.md "Webhooks").
 A loop claims due deliveries while it has free slots (WEBHOOKS_SENDER_CONCURRENCY
 in all, WEBHOOKS_CONCURRENCY_PER_ENDPOINT per endpoint; webhooks/claims.py),
 starts one attempt per delivery on its endpoint's aiohttp session (a connection
-pool per endpoint; webhooks/transport.py), and a writer records the results in batches
-(webhooks/outcomes.py). The database is used from two threads of their own (a
-claimer and a writer, a connection each), never from the event loop. With nothing
-due it looks again every WEBHOOKS_POLL_SECONDS. Stopping (SIGTERM, SIGINT) claims
+pool per endpoint; webhooks/transport.py), and the results are written in batches
+(webhooks/outcomes.py). The database is used from one thread of its own (one
+connection), never from the event loop: claims and writes take turns there, so a
+claim sees which of this sender's finished attempts are written (`Unwritten`).
+With nothing due it looks again every WEBHOOKS_POLL_SECONDS; with deliveries due
+but their endpoints at their limit, as soon as one of its attempts ends. Stopping (SIGTERM, SIGINT) claims
 nothing more, lets the attempts in flight end (each bounded by
 WEBHOOKS_TIMEOUT_SECONDS) and writes their results; a kill loses only the
 results in memory, and those deliveries are claimed again after their lease."""
@@ -15,6 +17,7 @@ results in memory, and those deliveries are claimed again after their lease."""
 import asyncio
 import functools
 import logging
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -45,15 +48,44 @@ def _in_thread(function, *args, **kwargs):
         close_old_connections()
 
 
+class Unwritten:
+    """Per endpoint, this sender's attempts that ended and whose results are not
+    written yet. Their rows still say claimed, but their connections are free: a
+    claim subtracts them, so an endpoint's next deliveries do not wait for the
+    write. Counted up on the event loop, down in the database thread right after
+    the write commits; the claim reads them in that same thread, so it never
+    subtracts a result that is already written."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def add(self, endpoint_id: str) -> None:
+        with self._lock:
+            self._counts[endpoint_id] += 1
+
+    def remove(self, results: list[Result]) -> None:
+        with self._lock:
+            for result in results:
+                endpoint_id = result.job.endpoint_id
+                self._counts[endpoint_id] -= 1
+                if self._counts[endpoint_id] <= 0:
+                    del self._counts[endpoint_id]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
 class Sender:
     def __init__(self, *, resolver: Resolver = system_resolver):
         self.resolver = resolver
         self.in_flight: dict[str, int] = defaultdict(int)
         self.tasks: set[asyncio.Task] = set()
         self.results: list[Result] = []
+        self.unwritten = Unwritten()
         self.slot_freed = asyncio.Event()
-        self.claimer = ThreadPoolExecutor(1, thread_name_prefix="webhook-claims")
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="webhook-results")
+        self.database = ThreadPoolExecutor(1, thread_name_prefix="webhook-database")
 
     async def run(self, stop: asyncio.Event) -> None:
         async with Clients(self.resolver) as clients:
@@ -66,30 +98,32 @@ class Sender:
                 stop.set()
                 await writing
                 await self._flush()
-                self.claimer.shutdown()
-                self.writer.shutdown()
+                self.database.shutdown()
 
     async def _claim_loop(self, clients: Clients, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             await clients.close_idle(self.in_flight)
             free = settings.WEBHOOKS_SENDER_CONCURRENCY - len(self.tasks)
-            jobs: list[Job] = []
+            claimed = claims.Claimed([], False)
             if free > 0:
                 try:
-                    jobs = await loop.run_in_executor(self.claimer, functools.partial(
-                        _in_thread, claims.claim, limit=free, in_flight=dict(self.in_flight), now=_now()))
+                    claimed = await loop.run_in_executor(self.database, functools.partial(
+                        _in_thread, self._claim, limit=free, in_flight=dict(self.in_flight)))
                 except Exception:
                     logger.exception("claiming webhook deliveries failed; trying again")
                     background_failures.labels("webhooks-claim").inc()
-            for job in jobs:
+            for job in claimed.jobs:
                 self._start(clients.get(job.endpoint_id), job)
-            metrics.claimed.inc(len(jobs))
-            if jobs and len(jobs) == free:
+            metrics.claimed.inc(len(claimed.jobs))
+            if (claimed.jobs and len(claimed.jobs) == free) or (claimed.held_back and self.tasks):
                 await self._wait_for(self.slot_freed, stop, timeout=settings.WEBHOOKS_POLL_SECONDS)
-            elif not jobs:
+            elif not claimed.jobs:
                 await self._wait_for(None, stop, timeout=settings.WEBHOOKS_POLL_SECONDS)
             # else: fewer than asked were due or allowed; look again at once for what became due
+
+    def _claim(self, *, limit: int, in_flight: dict[str, int]) -> claims.Claimed:
+        return claims.claim(limit=limit, in_flight=in_flight, finished=self.unwritten.snapshot(), now=_now())
 
     async def _wait_for(self, event: asyncio.Event | None, stop: asyncio.Event, *, timeout: float) -> None:
         waiters = [asyncio.ensure_future(stop.wait())]
@@ -122,6 +156,7 @@ class Sender:
             result = Result(job, False, error=f"Internal error: {type(error).__name__}")
         if result.duration_ms is not None:
             metrics.attempt_seconds.observe(result.duration_ms / 1000)
+        self.unwritten.add(job.endpoint_id)
         self.results.append(result)
 
     async def _write_loop(self, stop: asyncio.Event) -> None:
@@ -134,10 +169,17 @@ class Sender:
         while self.results:
             batch, self.results = self.results[:WRITE_BATCH], self.results[WRITE_BATCH:]
             try:
-                await loop.run_in_executor(self.writer, functools.partial(_in_thread, outcomes.record, batch,
-                                                                          now=_now()))
+                await loop.run_in_executor(self.database, functools.partial(_in_thread, self._record, batch))
             except Exception:
                 # Not written: the deliveries are claimed again after their lease and sent again.
                 logger.exception("recording %d webhook results failed", len(batch))
                 background_failures.labels("webhooks-record").inc()
                 return
+
+    def _record(self, batch: list[Result]) -> None:
+        try:
+            outcomes.record(batch, now=_now())
+        finally:
+            # Written, or not (their rows then stay claimed until the lease ends): either
+            # way their attempts are over.
+            self.unwritten.remove(batch)

@@ -122,7 +122,7 @@ def _claimed(workspace):
     """A webhook with one delivery a sender has claimed (its attempt under way)."""
     endpoint, _ = services.webhook_create(workspace=workspace, url="https://hooks.example.com/in")
     delivery = services.webhook_send_test(workspace=workspace, endpoint_id=endpoint.pk)
-    [job] = claims.claim(limit=1, in_flight={}, now=timezone.now())
+    [job] = claims.claim(limit=1, in_flight={}, finished={}, now=timezone.now()).jobs
     assert job.delivery_id == str(delivery.pk)
     return endpoint, delivery
 
@@ -141,7 +141,7 @@ def test_retry_of_a_delivery_being_sent_is_409_and_changes_nothing(admin_key, wo
     after = WebhookDelivery.objects.get(pk=delivery.pk)
     assert (after.status, after.next_attempt_at, after.attempts) == (
         before.status, before.next_attempt_at, before.attempts)
-    assert claims.claim(limit=10, in_flight={}, now=timezone.now()) == []
+    assert claims.claim(limit=10, in_flight={}, finished={}, now=timezone.now()).jobs == []
 
 
 @pytest.mark.django_db
@@ -195,7 +195,7 @@ def test_disabling_fails_the_deliveries_not_yet_sent_so_enabling_again_sends_non
         delivery.refresh_from_db()
         assert (delivery.status, delivery.next_attempt_at) == ("failed", None)
         assert delivery.last_error == "The webhook was disabled before this delivery was sent."
-    assert claims.claim(limit=10, in_flight={}, now=later + timedelta(minutes=1)) == []
+    assert claims.claim(limit=10, in_flight={}, finished={}, now=later + timedelta(minutes=1)).jobs == []
 
 
 @pytest.mark.django_db

@@ -234,12 +234,18 @@ def test_the_per_endpoint_limit_holds_across_senders(workspace, settings):
         now = timezone.now()
 
         # when one sender claims, then another (each with nothing in flight of its own)
-        first = claims.claim(limit=10, in_flight={}, now=now)
-        second = claims.claim(limit=10, in_flight={}, now=now)
+        first = claims.claim(limit=10, in_flight={}, finished={}, now=now).jobs
+        second = claims.claim(limit=10, in_flight={}, finished={}, now=now).jobs
 
         # then the first took the endpoint's two slots and the second none
         assert (len(first), len(second)) == (2, 0)
 
+        # when the first sender's two attempts have ended, their results not written yet
+        finished = {first[0].endpoint_id: 2}
+        # then it may use the two slots again, and the other sender still may not
+        assert len(claims.claim(limit=10, in_flight={}, finished=finished, now=now).jobs) == 2
+        assert claims.claim(limit=10, in_flight={}, finished={}, now=now).jobs == []
+
         # and once the first sender's leases have run out (it died), another takes them over
         later = now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS + 1)
-        assert len(claims.claim(limit=10, in_flight={}, now=later)) == 2
+        assert len(claims.claim(limit=10, in_flight={}, finished={}, now=later).jobs) == 2

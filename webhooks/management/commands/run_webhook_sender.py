@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+import uvloop
 from django.core.management.base import BaseCommand
 
 from webhooks.sender import Sender
@@ -17,7 +18,9 @@ class Command(BaseCommand):
     help = "Sends webhook deliveries until stopped (SIGTERM or SIGINT ends the attempts in flight first)."
 
     def handle(self, *args, **options) -> None:
-        asyncio.run(self._run())
+        # uvloop: the same sender spends about a quarter less CPU per request on it
+        # (docs/PERFORMANCE.md "Webhooks").
+        uvloop.run(self._run())
 
     async def _run(self) -> None:
         stop = asyncio.Event()
