@@ -18,6 +18,7 @@ import asyncio
 import functools
 import logging
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from webhooks.transport import Clients, Resolver, system_resolver
 logger = logging.getLogger(__name__)
 WRITE_BATCH = 500  # results per transaction
 WRITE_INTERVAL = 0.05  # seconds a result waits at most before it is written
+WRITE_RETRY_SECONDS = 1.0  # after a failed write
 
 
 def _now() -> datetime:
@@ -84,6 +86,7 @@ class Sender:
         self.tasks: set[asyncio.Task] = set()
         self.results: list[Result] = []
         self.unwritten = Unwritten()
+        self.write_again_at = 0.0  # time.monotonic(); after a failed write
         self.slot_freed = asyncio.Event()
         self.database = ThreadPoolExecutor(1, thread_name_prefix="webhook-database")
 
@@ -162,7 +165,8 @@ class Sender:
     async def _write_loop(self, stop: asyncio.Event) -> None:
         while not (stop.is_set() and not self.tasks):
             await asyncio.sleep(WRITE_INTERVAL)
-            await self._flush()
+            if time.monotonic() >= self.write_again_at:
+                await self._flush()
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -171,15 +175,17 @@ class Sender:
             try:
                 await loop.run_in_executor(self.database, functools.partial(_in_thread, self._record, batch))
             except Exception:
-                # Not written: the deliveries are claimed again after their lease and sent again.
-                logger.exception("recording %d webhook results failed", len(batch))
+                # Kept and written again after a pause: their rows still say claimed, so
+                # until then their endpoints' slots stay taken (a lost write would hold
+                # them for a whole lease). A sender stopped meanwhile loses them; their
+                # deliveries are claimed again after their lease and sent again.
+                logger.exception("recording %d webhook results failed; trying again in %g s", len(batch),
+                                 WRITE_RETRY_SECONDS)
                 background_failures.labels("webhooks-record").inc()
+                self.results[:0] = batch
+                self.write_again_at = time.monotonic() + WRITE_RETRY_SECONDS
                 return
 
     def _record(self, batch: list[Result]) -> None:
-        try:
-            outcomes.record(batch, now=_now())
-        finally:
-            # Written, or not (their rows then stay claimed until the lease ends): either
-            # way their attempts are over.
-            self.unwritten.remove(batch)
+        outcomes.record(batch, now=_now())
+        self.unwritten.remove(batch)  # in this thread, before the next claim runs here

@@ -3,15 +3,19 @@ reaches every matching endpoint, signed, verified by a real receiver; retries on
 the schedule; 410 disables; Retry-After honoured; redirects and timeouts fail."""
 
 import gzip
+import threading
 import tracemalloc
+import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connections, transaction
 from django.utils import timezone
 
 from notifications.models import Notification
 from project.testing import emitted
-from webhooks import claims, services
+from webhooks import claims, outcomes, services
+from webhooks.attempt import Result
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.tests.helpers import PROGRESS, commit_events, run_reactions, running_sender, wait_until
 from webhooks.tests.receiver import Answer, running_receiver
@@ -249,3 +253,47 @@ def test_the_per_endpoint_limit_holds_across_senders(workspace, settings):
         # and once the first sender's leases have run out (it died), another takes them over
         later = now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS + 1)
         assert len(claims.claim(limit=10, in_flight={}, finished={}, now=later).jobs) == 2
+
+
+def test_writing_a_result_does_not_wait_for_deliveries_being_created_for_the_same_webhook(workspace):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: row locks and a second connection")
+    # given a claimed delivery, and a transaction still open that created another for the same webhook
+    # (the reaction's insert holds a key-share lock on the webhook, through the foreign key)
+    endpoint, _ = services.webhook_create(workspace=workspace, url="https://hooks.example.com/in")
+    commit_events(workspace, 1)
+    run_reactions(workspace)
+    [job] = claims.claim(limit=1, in_flight={}, finished={}, now=timezone.now()).jobs
+    inserted, release = threading.Event(), threading.Event()
+
+    def reaction_in_progress():
+        try:
+            with transaction.atomic():
+                WebhookDelivery.objects.create(workspace=workspace, endpoint=endpoint, event_id=uuid.uuid4(),
+                                               event_type="schedule-status-changed", payload="{}")
+                with connections["default"].cursor() as cursor:  # the foreign key's check now, not at commit
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                inserted.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=reaction_in_progress, daemon=True)
+    holder.start()
+    assert inserted.wait(10)
+    try:
+        # when the sender writes the claimed delivery's result meanwhile
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '3s'")
+        written = outcomes.record([Result(job, True, status_code=204)], now=timezone.now())
+    finally:
+        release.set()
+        holder.join(30)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+    # then it was written without waiting for that transaction (which a lock on the webhook would)
+    assert written == 1
+    assert WebhookDelivery.objects.get(pk=job.delivery_id).status == "succeeded"
