@@ -363,6 +363,79 @@ def run(args) -> dict:
     return result
 
 
+def run_backlog(args) -> dict:
+    """The senders alone: --events events committed 500 to a transaction and turned into
+    deliveries by the worker before any sender runs; then --senders senders start, and
+    the run times how fast they drain that backlog to the receiver."""
+    os.environ["WEBHOOKS_ALLOW_PRIVATE_URLS"] = "true"
+    django_setup()
+    from django.db import transaction
+
+    from realtime.emit import Emission, emit_many
+    from webhooks.models import WebhookDelivery
+    from workspaces.models import Workspace
+
+    logs = Path(args.logs or tempfile.mkdtemp(prefix="webhooks-backlog-"))
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "WEBHOOKS_ALLOW_PRIVATE_URLS": "true", "PYTHONPATH": str(ROOT),
+           "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+    port = free_port()
+    processes = Processes(logs)
+    try:
+        processes.start("receiver", ["node", str(RECEIVER), str(port), str(args.verify_every)], env)
+        wait_until(lambda: _answers(port), 20, "the receiver listening")
+        workspace_id, secrets, _endpoint_index = fresh_state(args.endpoints, port)
+        processes.start("worker", [PY, "-m", "celery", "-A", "project", "worker", "--concurrency", "2",
+                                   "-Q", "celery,ticks", "--loglevel", "WARNING", "--hostname",
+                                   f"wbacklog-{port}@%h"], env)
+        workspace = Workspace.objects.get(pk=workspace_id)
+        for first in range(0, args.events, 500):
+            with transaction.atomic():
+                emit_many(workspace, [
+                    Emission("data-export-status",
+                             {"export_id": f"bench-{n}", "status": "running", "progress": 1, "row_count": n})
+                    for n in range(first, min(args.events, first + 500))])
+        expected = args.events * args.endpoints
+        deliveries = WebhookDelivery.objects.filter(workspace_id=workspace_id)
+        wait_until(lambda: processes.check() or deliveries.count() >= expected, 900, "the backlog created",
+                   every=1.0)
+        busy_before, total_before = machine_cpu()
+        started_at, t0 = time.time(), time.monotonic()
+        senders = [processes.start(f"sender-{n}", [PY, "manage.py", "run_webhook_sender"], env)
+                   for n in range(args.senders)]
+        last_change, last_count = time.monotonic(), -1
+        while time.monotonic() < t0 + args.drain_timeout:
+            time.sleep(0.5)
+            processes.check()
+            received = _count(port)
+            if received != last_count:
+                last_change, last_count = time.monotonic(), received
+            if received >= expected or time.monotonic() - last_change > args.stall_seconds:
+                break
+        sender_cpu = sum(cpu_seconds(sender.pid) for sender in senders)
+        busy_after, total_after = machine_cpu()
+        dump = logs / "received.json"
+        http(port, "/dump", {"path": str(dump)}, timeout=120)
+    finally:
+        processes.stop()
+    received = json.loads(dump.read_text())
+    verified, failed = verify_samples(received["samples"], secrets)
+    first = {}
+    for index, event_id, at in received["received"]:
+        first.setdefault((index, event_id), at)
+    drain = (max(first.values()) - started_at) if first else None
+    return {"mode": "backlog", "events": args.events, "endpoints": args.endpoints, "senders": args.senders,
+            "expected": expected, "received": len(received["received"]), "received_unique": len(first),
+            "missing": expected - len(first), "duplicates": len(received["received"]) - len(first),
+            "signatures_verified": verified, "signatures_failed": failed,
+            "drain_s": round(drain, 2) if drain else None,
+            "deliveries_per_s": round(len(first) / drain, 1) if drain else None,
+            "senders_cpu_pct": round(100 * sender_cpu / drain, 1) if drain else None,
+            "sender_cpu_ms_per_delivery": round(1000 * sender_cpu / max(1, len(first)), 3),
+            "machine_cpu_busy_pct": round(100 * (busy_after - busy_before) / (total_after - total_before), 1),
+            "logs": str(logs)}
+
+
 def _answers(port: int) -> bool:
     try:
         http(port, "/count", timeout=1)
@@ -473,6 +546,14 @@ def main() -> None:
     runner.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment of the worker and senders (repeatable)")
     runner.add_argument("--logs", default="", help="directory for the processes' logs")
+    backlog = commands.add_parser("backlog", help="the senders alone, draining a backlog")
+    backlog.add_argument("--events", type=int, default=10000)
+    backlog.add_argument("--endpoints", type=int, default=10)
+    backlog.add_argument("--senders", type=int, default=1)
+    backlog.add_argument("--verify-every", type=int, default=50)
+    backlog.add_argument("--drain-timeout", type=float, default=600)
+    backlog.add_argument("--stall-seconds", type=float, default=30)
+    backlog.add_argument("--logs", default="")
     publisher = commands.add_parser("publish")
     publisher.add_argument("--workspace", required=True)
     publisher.add_argument("--count", type=int, required=True)
@@ -483,6 +564,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "publish":
         publish(args)
+    elif args.command == "backlog":
+        print(json.dumps(run_backlog(args)))
     else:
         if urlparse(os.environ.get("DATABASE_URL", "")).scheme not in ("postgres", "postgresql"):
             raise SystemExit("the webhooks bench needs PostgreSQL (DATABASE_URL)")

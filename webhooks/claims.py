@@ -1,14 +1,15 @@
 """The sender's claim: due deliveries taken from PostgreSQL for one attempt each
 (docs/webhooks.md "How deliveries are sent").
 
-One transaction: the oldest due open deliveries are locked with `FOR UPDATE SKIP
-LOCKED` (other senders skip them, nobody waits), at most the endpoint's free
-share of WEBHOOKS_CONCURRENCY_PER_ENDPOINT each. That share counts the attempts
-in flight of every sender (claimed, lease ahead), read under a transaction-level
-advisory lock that orders the senders' claims: two senders claiming at once
-cannot both take an endpoint's last slots. A claim is a few milliseconds, so
-the lock costs the senders nothing they would notice; their attempt count goes up and
-`next_attempt_at` moves to the end of a lease of WEBHOOKS_LEASE_SECONDS. A sender
+One transaction, under a transaction-level advisory lock that orders the
+senders' claims (two senders claiming at once cannot both take an endpoint's
+last slots): the oldest due open deliveries, at most each endpoint's free share
+of WEBHOOKS_CONCURRENCY_PER_ENDPOINT, read per endpoint so that one endpoint's
+backlog never fills a claim (`_due`). That share counts the attempts in flight
+of every sender (claimed, lease ahead). A claim takes some 20 ms of a 2-core
+machine under load; their attempt count goes up and `next_attempt_at` moves to
+the end of a lease of WEBHOOKS_LEASE_SECONDS, in one UPDATE that checks again
+that each is still open and due. A sender
 that dies mid-attempt loses nothing: once the lease is over the delivery is due
 again and any sender claims it. Deliveries of a disabled (or deleted) endpoint are
 failed instead of claimed."""
@@ -31,7 +32,7 @@ from webhooks.models import (
     WebhookEndpoint,
 )
 
-SCAN_FACTOR = 4  # candidates read per free slot, so that a busy endpoint's backlog leaves room for others
+SCAN_FACTOR = 4  # candidates read per free slot: some belong to endpoints with no slot left
 CLAIM_LOCK = 0x77686B73  # pg_advisory_xact_lock's key for the senders' claims ("whks")
 
 
@@ -55,11 +56,7 @@ def claim(*, limit: int, in_flight: dict[str, int], finished: dict[str, int], no
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
         in_flight = _in_flight_everywhere(in_flight, finished, now)
         full = [endpoint_id for endpoint_id, count in in_flight.items() if count >= cap]
-        candidates = list(
-            WebhookDelivery.objects.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=now)
-            .exclude(endpoint_id__in=full).order_by("next_attempt_at")
-            .select_for_update(skip_locked=True).values_list("pk", "endpoint_id")[:limit * SCAN_FACTOR]
-        )
+        candidates = _due(limit=limit, cap=cap, full=full, now=now)
         chosen, taken = {}, dict(in_flight)
         for delivery_id, endpoint_id in candidates:
             key = str(endpoint_id)
@@ -68,6 +65,46 @@ def claim(*, limit: int, in_flight: dict[str, int], finished: dict[str, int], no
                 chosen[delivery_id] = endpoint_id
         held_back = bool(full) or len(candidates) > len(chosen)
         return Claimed(_take(chosen, now) if chosen else [], held_back)
+
+
+# Per webhook with open deliveries (found by a skip scan of the index that leads
+# with the webhook), its oldest due ones, at most its limit; then the oldest of
+# those. One webhook's backlog therefore never fills a claim: with a global scan
+# by due time, a failing webhook's thousands of due retries filled every scan, and
+# the other webhooks' deliveries waited behind them (docs/PERFORMANCE.md "Webhooks").
+_DUE = """
+    WITH RECURSIVE busy(endpoint_id) AS (
+        (SELECT endpoint_id FROM webhooks_webhookdelivery
+         WHERE status IN ('pending', 'retrying') ORDER BY endpoint_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.endpoint_id FROM webhooks_webhookdelivery d
+                WHERE d.status IN ('pending', 'retrying') AND d.endpoint_id > busy.endpoint_id
+                ORDER BY d.endpoint_id LIMIT 1)
+        FROM busy WHERE busy.endpoint_id IS NOT NULL
+    )
+    SELECT due.id, due.endpoint_id FROM busy CROSS JOIN LATERAL (
+        SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhooks_webhookdelivery d
+        WHERE d.endpoint_id = busy.endpoint_id AND d.status IN ('pending', 'retrying')
+          AND d.next_attempt_at <= %s
+        ORDER BY d.next_attempt_at LIMIT %s
+    ) due
+    WHERE busy.endpoint_id IS NOT NULL AND NOT (busy.endpoint_id = ANY(%s::uuid[]))
+    ORDER BY due.next_attempt_at LIMIT %s"""
+
+
+def _due(*, limit: int, cap: int, full: list[str], now: datetime) -> list[tuple]:
+    """(delivery id, webhook id) of due open deliveries, oldest first, at most `cap`
+    per webhook and none of the `full` webhooks'. Not locked: the senders' claims
+    are serialized by the advisory lock, and `_take`'s UPDATE checks again that each
+    is still open and due (a user's retry or disable may have come between)."""
+    if connection.vendor != "postgresql":  # SQLite, a laptop's `make run`: one sender, no hot path
+        return list(WebhookDelivery.objects.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=now)
+                    .exclude(endpoint_id__in=full).order_by("next_attempt_at")
+                    .values_list("pk", "endpoint_id")[:limit * SCAN_FACTOR])
+    with connection.cursor() as cursor:
+        full_ids = [uuid.UUID(endpoint_id) for endpoint_id in full]
+        cursor.execute(_DUE, [now, cap, full_ids, limit * SCAN_FACTOR])
+        return cursor.fetchall()
 
 
 def _in_flight_everywhere(mine: dict[str, int], finished: dict[str, int], now: datetime) -> dict[str, int]:
@@ -86,7 +123,7 @@ def _in_flight_everywhere(mine: dict[str, int], finished: dict[str, int], now: d
 _TAKE = """
     UPDATE webhooks_webhookdelivery SET attempts = attempts + 1, last_attempt_at = %s, claimed = %s,
            next_attempt_at = %s
-    WHERE id IN ({ids})
+    WHERE id IN ({ids}) AND status IN ('pending', 'retrying') AND next_attempt_at <= %s
     RETURNING id, workspace_id, endpoint_id, event_id, payload, attempts"""
 
 
@@ -110,7 +147,7 @@ def _take(chosen: dict, now: datetime) -> list[Job]:
     prep = WebhookDelivery._meta.pk.get_db_prep_value
     with connection.cursor() as cursor:
         cursor.execute(_TAKE.format(ids=", ".join(["%s"] * len(usable))),
-                       [claimed_at, True, lease_end, *(prep(pk, connection) for pk in usable)])
+                       [claimed_at, True, lease_end, *(prep(pk, connection) for pk in usable), claimed_at])
         rows = cursor.fetchall()
     jobs = []
     for delivery_id, workspace_id, endpoint_id, event_id, payload, attempts in rows:

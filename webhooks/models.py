@@ -115,8 +115,10 @@ class WebhookDelivery(TenantModel):
         indexes = [
             # The endpoint's log, newest first (project/pagination.py).
             models.Index(fields=["endpoint", "-created_at", "-id"], name="webhook_delivery_list"),
-            # The sender's claim: open deliveries by due time, and nothing else.
-            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due",
+            # The sender's claim: open deliveries per endpoint by due time, and nothing
+            # else (webhooks/claims.py `_due`: a skip scan over the endpoints, then each
+            # endpoint's oldest).
+            models.Index(fields=["endpoint", "next_attempt_at"], name="webhook_delivery_due_each",
                          condition=Q(status__in=["pending", "retrying"])),
             # Attempts in flight per endpoint, counted by every claim (webhooks/claims.py):
             # a few hundred rows at most, whatever the log holds.

@@ -255,6 +255,29 @@ def test_the_per_endpoint_limit_holds_across_senders(workspace, settings):
         assert len(claims.claim(limit=10, in_flight={}, finished={}, now=later).jobs) == 2
 
 
+def test_one_webhook_s_backlog_of_due_deliveries_does_not_keep_another_s_from_being_claimed(
+        workspace, settings):
+    # given a webhook with 100 due deliveries, all older than another webhook's 3 (its
+    # retries after a long outage, say), and a limit of 2 attempts at once per webhook
+    settings.WEBHOOKS_CONCURRENCY_PER_ENDPOINT = 2
+    backlogged, _ = services.webhook_create(workspace=workspace, url="https://hooks.example.com/a")
+    commit_events(workspace, 100)
+    run_reactions(workspace)
+    other, _ = services.webhook_create(workspace=workspace, url="https://hooks.example.com/b")
+    commit_events(workspace, 3)
+    run_reactions(workspace)
+    WebhookDelivery.objects.filter(endpoint=backlogged).update(
+        next_attempt_at=timezone.now() - timedelta(hours=1))
+
+    # when a sender with 10 free slots claims
+    jobs = claims.claim(limit=10, in_flight={}, finished={}, now=timezone.now()).jobs
+
+    # then it took the backlogged webhook's 2 and the other's deliveries too
+    taken = sorted(job.endpoint_id for job in jobs)
+    assert taken.count(str(backlogged.pk)) == 2
+    assert taken.count(str(other.pk)) == 2
+
+
 def test_writing_a_result_does_not_wait_for_deliveries_being_created_for_the_same_webhook(workspace):
     from django.db import connection
 
