@@ -97,10 +97,14 @@ def _due(*, limit: int, cap: int, full: list[str], now: datetime) -> list[tuple]
     per webhook and none of the `full` webhooks'. Not locked: the senders' claims
     are serialized by the advisory lock, and `_take`'s UPDATE checks again that each
     is still open and due (a user's retry or disable may have come between)."""
-    if connection.vendor != "postgresql":  # SQLite, a laptop's `make run`: one sender, no hot path
-        return list(WebhookDelivery.objects.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=now)
-                    .exclude(endpoint_id__in=full).order_by("next_attempt_at")
-                    .values_list("pk", "endpoint_id")[:limit * SCAN_FACTOR])
+    if connection.vendor != "postgresql":  # SQLite, a laptop's `make run`: the same choice, said simply
+        due = (WebhookDelivery.objects.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=now)
+               .exclude(endpoint_id__in=full))
+        rows = []
+        for endpoint_id in due.values_list("endpoint_id", flat=True).distinct():
+            rows += due.filter(endpoint_id=endpoint_id).order_by("next_attempt_at").values_list(
+                "next_attempt_at", "pk", "endpoint_id")[:cap]
+        return [(pk, endpoint_id) for _, pk, endpoint_id in sorted(rows)[:limit * SCAN_FACTOR]]
     with connection.cursor() as cursor:
         full_ids = [uuid.UUID(endpoint_id) for endpoint_id in full]
         cursor.execute(_DUE, [now, cap, full_ids, limit * SCAN_FACTOR])
