@@ -328,7 +328,7 @@ def test_a_delivery_being_sent_shows_sending_and_offers_no_retry(tmp_path, works
         webhook = api(server.url, admin_key.key, "POST", "/webhooks", {"url": "http://127.0.0.1:9/hook"}).json()
         api(server.url, admin_key.key, "POST", f"/webhooks/{webhook['id']}/test")
         WebhookDelivery.objects.update(status="retrying", attempts=1)
-        assert len(claims.claim(limit=1, in_flight={}, now=timezone.now())) == 1
+        assert len(claims.claim(limit=1, in_flight={}, finished={}, now=timezone.now()).jobs) == 1
 
         # when an admin opens its log
         seen = in_browser(watch_a_delivery_being_sent, server.url, workspace_admin.username, admin_key.key,
