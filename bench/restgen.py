@@ -84,14 +84,17 @@ async def main_async(args) -> dict:
     out = {"latencies": [], "statuses": {}, "connects": 0}
     started = time.monotonic() + args.warmup
     deadline = started + args.duration
+    cpu = time.process_time()
     await asyncio.gather(*(client(args, paths, started, deadline, seed, out) for seed in range(args.clients)))
     elapsed = time.monotonic() - started
+    # Shares the machine's cores with the server: what the clients took of them.
+    cpu_pct = round(100 * (time.process_time() - cpu) / (elapsed + args.warmup), 1)
     latencies = out["latencies"]
     return {
         "clients": args.clients, "requests": len(latencies), "connects": out["connects"],
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": _percentile(latencies, 0.5), "p95_ms": _percentile(latencies, 0.95),
-        "p99_ms": _percentile(latencies, 0.99), "non_200": out["statuses"],
+        "p99_ms": _percentile(latencies, 0.99), "non_200": out["statuses"], "client_cpu_pct": cpu_pct,
     }
 
 

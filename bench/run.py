@@ -1230,8 +1230,10 @@ def _rest_kind(server: Server, seeded: dict, env: dict, args, tag: str, kind: st
                                 capture_output=True, text=True, timeout=args.rest_duration + 60).stdout
     measured = json.loads(output)
     sampled = sampler.result()
-    return {**{key: measured[key] for key in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms", "non_200")},
+    return {**{key: measured[key] for key in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms", "non_200",
+                                              "client_cpu_pct")},
             "server_cpu_pct": sampled["server_cpu_pct"],
+            "machine_cpu_busy_pct": sampled["machine_cpu_busy_pct"],
             "db_connections_peak": sampled["server_db_connections_peak"],
             "profile": profiler.summary()}
 
