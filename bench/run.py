@@ -62,7 +62,8 @@ DEFAULT_VARIANTS = {
     "decode": ["ours", "ours-daphne", "stock"],
     "ingest": ["ours", "ours-daphne"],
     "ingest-mixed": ["ours"],
-    "rest": ["ours"],
+    # The REST floor: the same app and database under gunicorn's sync workers (WSGI).
+    "rest": ["ours", "wsgi-floor"],
     "upload": ["ours"],
     "curves": ["ours", "stock"],
     "soak": ["ours"],
@@ -71,7 +72,7 @@ DEFAULT_VARIANTS = {
     "exports": ["ours"],
     "webhooks": ["ours"],
 }
-VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor"]
+VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor", "wsgi-floor"]
 # Scenarios that draw a shape (cost as work grows), not a contract number: one run of
 # every variant (run F, with three of ours, took 22 minutes against a bound of 20).
 SHAPES = {"curves"}
@@ -250,8 +251,26 @@ class Database:
                 if create:
                     connection.execute(f'CREATE DATABASE "{name}"')
 
-    def connections(self, pid: int, which: str) -> dict:
-        """Database connections the process `pid` holds."""
+    def seeded_url(self, suffix: str) -> str:
+        """A database kept across runs beside this run's (its name + `_` + suffix),
+        for data that takes long to make and no scenario changes (the REST reads)."""
+        if self.kind != "postgresql":
+            raise RuntimeError("this scenario needs PostgreSQL (BENCH_DATABASE_URL or DATABASE_URL)")
+        return urlunparse(urlparse(self.ours_url)._replace(path=f"/{self.names['ours']}_{suffix}"))
+
+    def ensure(self, url: str, *, fresh: bool = False) -> None:
+        """Creates the database of `url` when it is missing (`fresh`: anew in any case)."""
+        import psycopg
+
+        name = urlparse(url).path.lstrip("/")
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            if fresh:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                connection.execute(f'CREATE DATABASE "{name}"')
+
+    def connections(self, pid: int, which: str, name: str | None = None) -> dict:
+        """Database connections the process `pid` holds (in `name`, else the run's database)."""
         if self.kind_of(which) == "sqlite":
             target = str(self.files[which])
             count = 0
@@ -267,7 +286,7 @@ class Database:
         with psycopg.connect(self.admin_url, autocommit=True) as connection:
             total, mine = connection.execute(
                 "SELECT count(*), count(*) FILTER (WHERE client_port = ANY(%s)) "
-                "FROM pg_stat_activity WHERE datname = %s", [list(ports), self.names[which]],
+                "FROM pg_stat_activity WHERE datname = %s", [list(ports), name or self.names[which]],
             ).fetchone()
         return {"db_connections": mine, "db_connections_all_clients": total}
 
@@ -366,7 +385,9 @@ class Variant:
     def __init__(self, name: str, setup: Setup):
         self.name = name
         self.setup = setup
-        self.engine = "ours" if name.startswith("ours") else "floor" if name == "floor" else "stock"
+        # wsgi-floor serves our app (our settings and database) under another server.
+        self.engine = ("ours" if name.startswith("ours") or name == "wsgi-floor"
+                       else "floor" if name == "floor" else "stock")
         self.storage = name == "stock+storage"
 
     def env(self) -> dict:
@@ -394,8 +415,10 @@ class Variant:
 
 
 class Server:
-    def __init__(self, variant: Variant, tag: str):
+    def __init__(self, variant: Variant, tag: str, env: dict | None = None):
         self.variant = variant
+        # A database other than the run's, when the env names one (the REST scenario's).
+        self.database = urlparse(env["DATABASE_URL"]).path.lstrip("/") if env else None
         self.port = free_loopback_port()
         args = variant.setup.args
         if args.listen_backlog:
@@ -404,6 +427,11 @@ class Server:
             bind = ["-b", "127.0.0.1", "-p", str(self.port)]
         if variant.name == "ours-daphne":
             argv = [PY, "-m", "project.serve", *bind, "project.asgi:application"]
+        elif variant.name == "wsgi-floor":
+            # One sync worker: the same one process as ours (--workers), one request at a time.
+            argv = [PY, "-m", "gunicorn", "bench.wsgi_floor:application", "--workers", "1",
+                    "--worker-class", "sync", "--bind", f"127.0.0.1:{self.port}",
+                    "--backlog", str(args.listen_backlog or 2048), "--log-level", "warning"]
         elif variant.engine == "floor":
             argv = [PY, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1", "--port", str(self.port),
                     "--backlog", str(args.listen_backlog or 2048), "--loop", "uvloop", "--http", "httptools",
@@ -415,10 +443,22 @@ class Server:
             argv = [PY, "-m", "daphne", *bind, "bench.stock.asgi:application"]
         self.log_path = variant.setup.logs / f"{tag}-server.log"
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=variant.env(), stdout=self._log,  # noqa: S603
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=env or variant.env(), stdout=self._log,  # noqa: S603
                                         stderr=subprocess.STDOUT)
         self.pid = self.process.pid
         self._wait_listening(30)
+        if variant.name == "wsgi-floor":
+            # gunicorn's master only watches: its worker serves, so it is the one measured.
+            self.pid = self._worker_pid(10)
+
+    def _worker_pid(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            children = process_tree(self.process.pid)[1:]
+            if children:
+                return children[0]
+            time.sleep(0.1)
+        raise RuntimeError("gunicorn started no worker")
 
     def _wait_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -435,7 +475,7 @@ class Server:
         return {"rss_kb": status["rss_kb"], "threads": status["threads"], "fds": proc_fds(self.pid)}
 
     def db_connections(self) -> dict:
-        return self.variant.setup.db.connections(self.pid, self.variant.db_which)
+        return self.variant.setup.db.connections(self.pid, self.variant.db_which, self.database)
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -1128,33 +1168,90 @@ def _scans(plan: str) -> list[str]:
             if "Scan" in line and " on " in line]
 
 
+# What the REST scenario asks for, by kind: the detail, the first page of every
+# list a dashboard reads on open, and the calls list through each of its filters.
+REST_KINDS = ["detail", "calls", "calls_filtered", "ledger", "campaigns", "contacts", "notifications",
+              "events"]
+# A seed of an older seeder exits with this; the database is made anew.
+SEED_STALE = 3
+
+
+def rest_paths(seeded: dict) -> dict[str, list[str]]:
+    from bench.restgen import list_paths
+
+    ids = seeded["ids"]
+    return {
+        "detail": [f"/api/v1/calls/{pk}" for pk in ids],
+        "calls": ["/api/v1/calls"],
+        "calls_filtered": list_paths(seeded["queries"]),
+        "ledger": ["/api/v1/billing/ledger"],
+        "campaigns": ["/api/v1/campaigns"],
+        "contacts": [f"/api/v1/campaigns/{seeded['campaign_id']}/contacts"],
+        "notifications": ["/api/v1/notifications"],
+        "events": [f"/api/v1/calls/{pk}/events" for pk in ids],
+    }
+
+
+def rest_seed(setup: Setup, args) -> tuple[dict, dict]:
+    """The seeded database of the REST scenario (bench/seed_rest.py), made once and
+    reused by later runs while it holds the same sizes; its facts and server env."""
+    if getattr(setup, "rest_seed", None) is not None:
+        return setup.rest_seed, setup.rest_env
+    url = setup.db.seeded_url(f"rest_{args.rest_calls}")
+    env = {**setup.ours_env(), "DATABASE_URL": url}
+    fresh = args.rest_reseed
+    for _ in range(2):
+        setup.db.ensure(url, fresh=fresh)
+        subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,  # noqa: S603
+                       stdout=subprocess.DEVNULL)
+        log(f"  REST data: {args.rest_calls:,} calls in each of two workspaces ({urlparse(url).path[1:]})")
+        done = subprocess.run([PY, "bench/seed_rest.py", "--calls", str(args.rest_calls), "--plans"],  # noqa: S603
+                              cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != SEED_STALE:
+            break
+        log("  it holds another seed: made anew")
+        fresh = True
+    if done.returncode != 0:
+        raise RuntimeError("bench/seed_rest.py failed: " + done.stderr[-2000:])
+    seeded = json.loads(done.stdout)
+    log("  reused the seeded rows" if seeded["reused"] else f"  seeded in {seeded['seeded_in_s']} s")
+    setup.rest_seed, setup.rest_env = seeded, env
+    return seeded, env
+
+
+def _rest_kind(server: Server, seeded: dict, env: dict, args, tag: str, kind: str, paths: list[str]) -> dict:
+    paths_file = server.variant.setup.logs / f"{tag}-{kind}-paths.json"
+    paths_file.write_text(json.dumps(paths))
+    argv = [PY, "-m", "bench.restgen", "--port", str(server.port), "--key", seeded["api_key"],
+            "--paths-file", str(paths_file), "--clients", str(args.rest_clients),
+            "--duration", str(args.rest_duration)]
+    with Sampler(server) as sampler, Profiler(server, f"{tag}-{kind}", args.profile) as profiler:
+        output = subprocess.run(argv, cwd=ROOT, env=env, check=True,  # noqa: S603
+                                capture_output=True, text=True, timeout=args.rest_duration + 60).stdout
+    measured = json.loads(output)
+    sampled = sampler.result()
+    return {**{key: measured[key] for key in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms", "non_200",
+                                              "client_cpu_pct")},
+            "server_cpu_pct": sampled["server_cpu_pct"],
+            "machine_cpu_busy_pct": sampled["machine_cpu_busy_pct"],
+            "db_connections_peak": sampled["server_db_connections_peak"],
+            "profile": profiler.summary()}
+
+
 def scenario_rest(variant: Variant, args, tag: str) -> dict:
-    """GET /calls (its filters, page_size 50, with total_count) and GET /calls/{id}
-    with --rest-calls calls in the workspace: requests/s, latency, and the plan of
-    each query (which index serves it)."""
-    setup = variant.setup
-    if getattr(setup, "rest_seed", None) is None:
-        log(f"  seeding {args.rest_calls:,} calls")
-        setup.rest_seed = seed_calls(variant, "--history", str(args.rest_calls), "--plans")
-    seeded = setup.rest_seed
-    server = Server(variant, tag)
+    """The reads a dashboard makes on open, with --rest-calls calls in each of two
+    workspaces: per kind (REST_KINDS), --rest-clients clients for --rest-duration
+    seconds, requests/s and latency; and the plan of each calls list query."""
+    seeded, env = rest_seed(variant.setup, args)
+    server = Server(variant, tag, env=env)
     result = {"calls_in_workspace": args.rest_calls, "clients": args.rest_clients}
+    kinds = [kind.strip() for kind in args.rest_kinds.split(",") if kind.strip()]
     try:
-        for kind in ("list", "detail"):
-            argv = [PY, "-m", "bench.restgen", "--port", str(server.port), "--key", setup.api_key,
-                    "--kind", kind, "--ids", ",".join(seeded["ids_sample"]),
-                    "--queries", json.dumps(seeded["queries"]), "--clients", str(args.rest_clients),
-                    "--duration", str(args.rest_duration)]
-            with Sampler(server) as sampler, Profiler(server, f"{tag}-{kind}", args.profile) as profiler:
-                output = subprocess.run(argv, cwd=ROOT, env=variant.env(), check=True,  # noqa: S603
-                                        capture_output=True, text=True,
-                                        timeout=args.rest_duration + 60).stdout
-            measured = json.loads(output)
-            result[f"{kind}_profile"] = profiler.summary()
-            result.update({f"{kind}_{key}": value for key, value in measured.items()
-                           if key in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms", "non_200")})
-            result[f"{kind}_server_cpu_pct"] = sampler.result()["server_cpu_pct"]
-            result[f"{kind}_db_connections_peak"] = sampler.result()["server_db_connections_peak"]
+        for kind, paths in rest_paths(seeded).items():
+            if kind not in kinds:
+                continue
+            measured = _rest_kind(server, seeded, env, args, tag, kind, paths)
+            result.update({f"{kind}_{key}": value for key, value in measured.items()})
     finally:
         server.stop()
     plans = seeded.get("plans") or {}
@@ -1708,6 +1805,18 @@ CONTRACT = [
     ("ingest-mixed", "accepted_events_per_s", ">=", 2_000, "end to end ≥ 2,000 events/s, half ephemeral"),
     ("rest", "pages_by_index", "==", True,
      "every calls list page and the detail read through an index (plans, {rest_calls:,} calls)"),
+    # Issue #20, one web process, {rest_clients} clients, two workspaces of {rest_calls:,} calls.
+    ("rest", "detail_requests_per_s", ">=", 1_500,
+     "GET /calls/{{id}} ≥ 1,500 requests/s ({rest_clients} clients, {rest_calls:,} calls a workspace)"),
+    ("rest", "detail_p99_ms", "<=", 50, "GET /calls/{{id}} p99 ≤ 50 ms"),
+    ("rest", "calls_requests_per_s", ">=", 600, "GET /calls first page ≥ 600 requests/s"),
+    ("rest", "calls_p99_ms", "<=", 50, "GET /calls first page p99 ≤ 50 ms"),
+    ("rest", "slowest_list_vs_calls", ">=", 0.5,
+     "ledger, campaigns, contacts, notifications, call events: each within 2x of the calls list "
+     "(requests/s, the slowest over the calls list's)"),
+    ("rest", "detail_vs_floor", ">=", 0.8,
+     "GET /calls/{{id}}: ours ≥ 80 % of the WSGI floor's requests/s (gunicorn, same app and database)"),
+    ("rest", "calls_vs_floor", ">=", 0.8, "GET /calls: ours ≥ 80 % of the WSGI floor's requests/s"),
     # A 10-fold file must not cost the web process more memory (2 MB: this machine's noise).
     ("upload", "csv_growth_difference_mb", "<=", 2,
      "contacts upload: web RSS does not grow with the file (CSV, {upload_sizes} rows; MB more)"),
@@ -1730,8 +1839,16 @@ CONTRACT = [
 ]
 
 
+# The lists a dashboard reads beside the calls list, held to within 2x of it (issue #20).
+REST_OTHER_LISTS = ["ledger", "campaigns", "contacts", "notifications", "events"]
+
+
 def derived(scenario: str, result: dict) -> dict:
     out = dict(result)
+    if scenario == "rest" and result.get("calls_requests_per_s"):
+        others = [result.get(f"{kind}_requests_per_s") for kind in REST_OTHER_LISTS]
+        if all(isinstance(value, int | float) for value in others):
+            out["slowest_list_vs_calls"] = round(min(others) / result["calls_requests_per_s"], 2)
     if scenario == "idle":
         out["threads_growth"] = (result["threads_full"] or 0) - (result["threads_base"] or 0)
     if scenario in ("storm", "replay"):
@@ -1742,6 +1859,17 @@ def derived(scenario: str, result: dict) -> dict:
         # share one channel, so it decodes them all).
         out["foreign_decode_free"] = result["foreign_channel_subscribed"] is False
     return out
+
+
+def compare_with_floor(medians: dict) -> None:
+    """Ours' requests/s over the WSGI floor's, per REST kind, into ours' medians."""
+    ours, floor = medians.get("ours"), medians.get("wsgi-floor")
+    if not ours or not floor:
+        return
+    for kind in REST_KINDS:
+        mine, theirs = ours.get(f"{kind}_requests_per_s"), floor.get(f"{kind}_requests_per_s")
+        if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
+            ours[f"{kind}_vs_floor"] = round(mine / theirs, 2)
 
 
 def judge(op: str, value, target) -> bool | None:
@@ -1781,9 +1909,10 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition (~3 minutes)")
     parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
-    parser.add_argument("--engines", default="ours,ours-daphne,stock,stock+storage,floor",
+    parser.add_argument("--engines", default="ours,ours-daphne,stock,stock+storage,floor,wsgi-floor",
                         help="variants to run where the scenario measures them: ours (uvicorn), "
-                             "ours-daphne, stock, stock+storage, floor (bench/floor.py)")
+                             "ours-daphne, stock, stock+storage, floor (bench/floor.py), "
+                             "wsgi-floor (our app under gunicorn, bench/wsgi_floor.py)")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions per scenario (median taken)")
     parser.add_argument("--repeat-others", type=int, default=1,
                         help="repetitions of the variants other than ours (at most --repeat)")
@@ -1815,7 +1944,12 @@ def main(argv=None) -> int:
     parser.add_argument("--ingest-web-procs", type=int, default=2,
                         help="web processes the runtimes post to (the streams read the first); "
                              "one per core, as docs/operations.md deploys them")
-    parser.add_argument("--rest-calls", type=int, default=100_000, help="calls in the workspace (rest)")
+    parser.add_argument("--rest-calls", type=int, default=1_000_000,
+                        help="calls in each of the two workspaces (rest; seeded once, kept in the "
+                             "database <bench database>_rest_<calls> for later runs)")
+    parser.add_argument("--rest-reseed", action="store_true", help="seed the REST database anew")
+    parser.add_argument("--rest-kinds", default=",".join(REST_KINDS),
+                        help="the REST requests measured (comma list of " + ", ".join(REST_KINDS) + ")")
     parser.add_argument("--rest-clients", type=int, default=20, help="concurrent REST clients")
     parser.add_argument("--rest-duration", type=float, default=10, help="seconds per REST request kind")
     parser.add_argument("--upload-sizes", default="10000,100000",
@@ -1894,7 +2028,7 @@ def main(argv=None) -> int:
                  "campaign_contacts": 1_000, "campaign_concurrency": 50,
                  # Ours under uvicorn beside stock without storage: under 3 minutes. Stock
                  # with storage alone took 90 s of a storm (a thread per stream).
-                 "engines": "ours,stock,floor"}
+                 "engines": "ours,stock,floor,wsgi-floor"}
         for key, value in quick.items():
             if getattr(args, key) == parser.get_default(key):
                 setattr(args, key, value)
@@ -1944,6 +2078,8 @@ def main(argv=None) -> int:
                     log("  " + brief(scenario, result))
                 record["runs"][name] = runs
                 record["median"][name] = median_result(runs)
+            if scenario == "rest":
+                compare_with_floor(record["median"])
             record["contract"] = [
                 {"line": text.format(**vars(args)), "metric": metric,
                  "target": (getattr(args, target) if isinstance(target, str) else target),
@@ -1988,8 +2124,6 @@ CASE_FIELDS = {
                "lost": "lost"},
     "ingest-mixed": {"subscribers": ("args", "ingest_calls"), "deliveries_per_s": "accepted_events_per_s",
                      "lost": "lost"},
-    "rest": {"subscribers": ("args", "rest_clients"), "deliveries_per_s": "list_requests_per_s",
-             "p50_ms": "list_p50_ms", "p99_ms": "list_p99_ms"},
     "soak": {"subscribers": ("args", "soak_streams"), "rate": ("args", "soak_rate"),
              "p50_ms": "place_p50_ms", "p99_ms": "place_p99_ms"},
 }
@@ -2000,11 +2134,34 @@ RATIOS = [("idle", "rss_per_stream_kb", False), ("idle", "threads_full", False),
           ("storm", "reconnects_per_s", True), ("storm", "reconnect_all_back_s", False)]
 
 
+def rest_cases(medians: dict, args) -> list[dict]:
+    """A case per REST request kind and server: ours (uvicorn) beside the WSGI floor."""
+    cases = []
+    for kind in REST_KINDS:
+        for variant, values in medians.items():
+            if f"{kind}_requests_per_s" not in values:
+                continue
+            cases.append({
+                "name": f"rest/{kind}/{variant}",
+                "system": "floor" if variant == "wsgi-floor" else "callboard",
+                "server": "gunicorn" if variant == "wsgi-floor" else "uvicorn",
+                "clients": args.rest_clients, "calls_per_workspace": args.rest_calls,
+                "requests_per_s": values[f"{kind}_requests_per_s"],
+                "p50_ms": values.get(f"{kind}_p50_ms"), "p99_ms": values.get(f"{kind}_p99_ms"),
+                "vs_floor": values.get(f"{kind}_vs_floor"),
+                "non_200": values.get(f"{kind}_non_200"), "error": values.get("error"),
+            })
+    return cases
+
+
 def latest_document(summary: dict, args, command: str) -> dict:
     """bench/results/latest.json: one case per scenario and server, the shape issue #5 names."""
     cases = []
     for scenario, record in summary.items():
         fields = CASE_FIELDS.get(scenario, {})
+        if scenario == "rest":
+            cases.extend(rest_cases(record["median"], args))
+            continue
         for variant, medians in record["median"].items():
             def read(name, default=None, fields=fields, medians=medians):
                 source = fields.get(name, name if name in medians else None)
@@ -2061,7 +2218,9 @@ BRIEF_KEYS = {
                "server_cpu_pct", "server_db_connections_peak"],
     "ingest-mixed": ["accepted_events_per_s", "p50_ms", "p99_ms", "lost", "stream_duplicates", "item_errors",
                      "server_cpu_pct", "server_db_connections_peak"],
-    "rest": ["list_requests_per_s", "list_p99_ms", "detail_requests_per_s", "detail_p99_ms",
+    "rest": ["detail_requests_per_s", "detail_p99_ms", "calls_requests_per_s", "calls_p99_ms",
+             "calls_filtered_requests_per_s", "ledger_requests_per_s", "campaigns_requests_per_s",
+             "contacts_requests_per_s", "notifications_requests_per_s", "events_requests_per_s",
              "pages_by_index"],
     "upload": ["csv_100000_rows_per_s", "csv_10000_rss_growth_mb", "csv_100000_rss_growth_mb",
                "json_100000_rows_per_s", "json_10000_rss_growth_mb", "json_100000_rss_growth_mb",
@@ -2089,6 +2248,10 @@ def brief(scenario: str, result: dict) -> str:
     return ", ".join(f"{k}={result.get(k)}" for k in BRIEF_KEYS[scenario])
 
 
+REST_LABELS = {"detail": "GET /calls/{id}", "calls": "GET /calls, first page",
+               "calls_filtered": "GET /calls, each filter", "ledger": "GET /billing/ledger",
+               "campaigns": "GET /campaigns", "contacts": "GET /campaigns/{id}/contacts",
+               "notifications": "GET /notifications", "events": "GET /calls/{id}/events"}
 ROWS = [
     ("idle", "streams_established", "idle streams established"),
     ("idle", "rss_per_stream_kb", "RSS per idle stream (KB)"),
@@ -2155,12 +2318,14 @@ ROWS = [
     ("ingest-mixed", "accepted_events_per_s", "ingest, half ephemeral: accepted events/s"),
     ("ingest-mixed", "p99_ms", "ingest, half ephemeral: to stream, p99 (ms)"),
     ("ingest-mixed", "lost", "ingest, half ephemeral: lost"),
-    ("rest", "list_requests_per_s", "REST: calls list requests/s"),
-    ("rest", "list_p50_ms", "REST: calls list p50 (ms)"),
-    ("rest", "list_p99_ms", "REST: calls list p99 (ms)"),
-    ("rest", "detail_requests_per_s", "REST: call detail requests/s"),
-    ("rest", "detail_p99_ms", "REST: call detail p99 (ms)"),
-    ("rest", "list_db_connections_peak", "REST: DB connections, peak"),
+    *[row for kind, label in REST_LABELS.items()
+      for row in [("rest", f"{kind}_requests_per_s", f"REST: {label} requests/s"),
+                  ("rest", f"{kind}_p50_ms", f"REST: {label} p50 (ms)"),
+                  ("rest", f"{kind}_p99_ms", f"REST: {label} p99 (ms)"),
+                  ("rest", f"{kind}_server_cpu_pct", f"REST: {label} server CPU (% of one core)")]],
+    ("rest", "detail_vs_floor", "REST: GET /calls/{id}, ours over the WSGI floor (requests/s)"),
+    ("rest", "calls_vs_floor", "REST: GET /calls, ours over the WSGI floor (requests/s)"),
+    ("rest", "calls_db_connections_peak", "REST: DB connections, peak (calls list)"),
     ("upload", "csv_10000_rows_per_s", "upload: CSV, 10,000 rows: rows/s"),
     ("upload", "csv_100000_rows_per_s", "upload: CSV, 100,000 rows: rows/s"),
     ("upload", "csv_10000_rss_growth_mb", "upload: CSV, 10,000 rows: web RSS peak over before (MB)"),
