@@ -2,19 +2,22 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-django_asgi_app = get_asgi_application()
+# What django.core.asgi.get_asgi_application does, with our handler (project/django_asgi.py).
+django.setup(set_prefix=False)
 
 # Imported after Django is set up: these touch models and settings.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import SessionMiddlewareStack  # noqa: E402
 
 from project.body_limit import BodyLimit  # noqa: E402
+from project.django_asgi import OneThreadPerRequestHandler  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 from realtime.asgi import StreamRouter  # noqa: E402
 
+django_asgi_app = OneThreadPerRequestHandler()
 # The body limit sits in front of everything that could read a body: Django reads
 # it whole before its own middleware runs (project/body_limit.py).
 http_app = BodyLimit(StreamRouter(django_asgi_app))

@@ -81,9 +81,8 @@ MIDDLEWARE = [
     "project.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.middleware.ContentSecurityPolicyMiddleware",
-    # Before sessions and auth: a static file needs neither. It is sync-only, so
-    # Django runs everything inside it in one thread per request (see
-    # docs/operations.md "Static files" for the measurement).
+    # Before sessions and auth: a static file needs neither. It is sync-only; under
+    # ASGI the whole chain runs in sync mode in one call (project/django_asgi.py).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,0 +1,52 @@
+"""Django's ASGI handler, with a request's sync code run in one call on a reused thread.
+
+Django's own handler loads the middleware in async mode wherever a middleware
+allows it. Ours are all async-capable except WhiteNoise, so the chain ran on
+the event loop down to WhiteNoise, hopped into a thread for it, hopped back
+to the loop for the middleware inside it (sessions, CSRF, auth, ...), and
+every hook of those (`MiddlewareMixin`) and the sync view hopped into the
+thread again: about sixteen hops per request, on a thread created for the
+request and a second one created to join it (asgiref's `ThreadSensitiveContext`).
+
+Here the chain is loaded in sync mode, as under WSGI, and a request runs it
+in one call on a thread taken from a free list: the request-started signal,
+the chain and the response's close each take one hop, all to the same
+thread, so its database connection is handed back to the pool where it was
+taken. The views, middleware and errors are Django's and django-ninja's,
+unchanged. A request that finds no idle thread gets a new one, which joins the
+list when it is done: no request waits for another's thread (a slow file
+download holds one, as before), and threads are made only at a new peak of
+concurrent requests.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
+
+# Idle threads kept for the next requests; past this, a finished request's thread ends.
+MAX_IDLE_THREADS = 32
+
+
+class OneThreadPerRequestHandler(ASGIHandler):
+    def __init__(self) -> None:
+        BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+        self._idle: list[ThreadPoolExecutor] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        executor = self._idle.pop() if self._idle else ThreadPoolExecutor(1, thread_name_prefix="request")
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            if len(self._idle) < MAX_IDLE_THREADS:
+                self._idle.append(executor)
+            else:
+                executor.shutdown(wait=False)
+
+    async def get_response_async(self, request):
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)

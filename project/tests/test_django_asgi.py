@@ -1,0 +1,108 @@
+"""The ASGI handler (project/django_asgi.py): each request's sync code on one
+thread, threads reused, concurrent requests on threads of their own."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.core.signals import request_finished, request_started
+from django.http import JsonResponse
+from django.test import override_settings
+from django.urls import path
+
+from project.django_asgi import OneThreadPerRequestHandler
+
+seen: list[tuple[str, int]] = []
+both_inside = threading.Barrier(2, timeout=5)
+
+
+def where(request):
+    seen.append(("view", threading.get_ident()))
+    return JsonResponse({"thread": threading.get_ident()})
+
+
+def meet(request):
+    both_inside.wait()  # raises BrokenBarrierError when the other never arrives
+    return JsonResponse({"thread": threading.get_ident()})
+
+
+urlpatterns = [path("where", where), path("meet", meet)]
+
+
+def _scope(route: str) -> dict:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "https", "path": f"/{route}", "raw_path": f"/{route}".encode(), "query_string": b"",
+            "root_path": "", "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 50000),
+            "server": ("localhost", 443)}
+
+
+async def _get(handler, route: str) -> tuple[int, bytes]:
+    communicator = ApplicationCommunicator(handler, _scope(route))
+    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await communicator.receive_output(5)
+    body = b""
+    while True:
+        message = await communicator.receive_output(5)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await communicator.wait(5)
+    return start["status"], body
+
+
+def _note(name):
+    def receiver(**kwargs):
+        seen.append((name, threading.get_ident()))
+    return receiver
+
+
+@pytest.fixture
+def handler():
+    seen.clear()
+    started, finished = _note("started"), _note("finished")
+    request_started.connect(started)
+    request_finished.connect(finished)
+    with override_settings(ROOT_URLCONF=__name__, ALLOWED_HOSTS=["localhost"]):
+        yield OneThreadPerRequestHandler()
+    request_started.disconnect(started)
+    request_finished.disconnect(finished)
+
+
+def test_a_request_runs_its_signals_and_view_on_one_thread_off_the_loop(handler):
+    # given the handler
+    # when one request goes through it
+    status, _ = asyncio.run(_get(handler, "where"))
+
+    # then the request-started signal, the view and the close ran on one thread, not the loop's
+    assert status == 200
+    assert [name for name, _ in seen] == ["started", "view", "finished"]
+    assert len({ident for _, ident in seen}) == 1
+    assert seen[0][1] != threading.get_ident()
+
+
+def test_a_finished_requests_thread_serves_the_next(handler):
+    # given a request that has been answered
+    async def two():
+        await _get(handler, "where")
+        await _get(handler, "where")
+
+    # when another comes after it
+    asyncio.run(two())
+
+    # then it runs on the same thread: no thread is made per request
+    views = [ident for name, ident in seen if name == "view"]
+    assert len(views) == 2 and views[0] == views[1]
+
+
+def test_concurrent_requests_run_on_threads_of_their_own(handler):
+    # given two requests whose views each wait for the other to be inside
+    async def together():
+        return await asyncio.gather(_get(handler, "meet"), _get(handler, "meet"))
+
+    # when they arrive together
+    answers = asyncio.run(together())
+
+    # then both are answered (on one shared thread the first would wait for the second forever)
+    assert [status for status, _ in answers] == [200, 200]
+    assert answers[0][1] != answers[1][1]
