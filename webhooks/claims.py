@@ -143,8 +143,8 @@ def _take(chosen: dict, now: datetime) -> list[Job]:
             last_error=DISABLED_BEFORE_SENT)
     if not usable:
         return []
-    secrets = {endpoint_id: tuple(signing.signing_secrets(endpoint, now=now))
-               for endpoint_id, endpoint in endpoints.items()}
+    secrets = {endpoint_id: tuple(signing.signing_secrets(endpoints[endpoint_id], now=now))
+               for endpoint_id in {chosen[pk] for pk in usable}}
     field = WebhookDelivery._meta.get_field("last_attempt_at")
     claimed_at = field.get_db_prep_value(now, connection)
     lease_end = field.get_db_prep_value(now + timedelta(seconds=settings.WEBHOOKS_LEASE_SECONDS), connection)

@@ -175,10 +175,10 @@ class Sender:
             try:
                 await loop.run_in_executor(self.database, functools.partial(_in_thread, self._record, batch))
             except Exception:
-                # Kept and written again after a pause: their rows still say claimed, so
-                # until then their endpoints' slots stay taken (a lost write would hold
-                # them for a whole lease). A sender stopped meanwhile loses them; their
-                # deliveries are claimed again after their lease and sent again.
+                # Kept and written again after a pause. Their rows still say claimed;
+                # they stay counted as unwritten, so claims keep their slots free (a
+                # dropped batch would hold them for a whole lease). A sender stopped
+                # meanwhile loses them: their deliveries are sent again after the lease.
                 logger.exception("recording %d webhook results failed; trying again in %g s", len(batch),
                                  WRITE_RETRY_SECONDS)
                 background_failures.labels("webhooks-record").inc()

@@ -23,6 +23,7 @@ IDLE_CLIENT_SECONDS is closed. Sessions keep no cookies, follow no redirects
 (webhooks/attempt.py), read no proxy from the environment and inflate nothing."""
 
 import asyncio
+import functools
 import socket
 import ssl
 import time
@@ -68,14 +69,9 @@ class CheckedResolver(AbstractResolver):
         return None
 
 
-_ssl_context: ssl.SSLContext | None = None
-
-
+@functools.cache
 def _tls() -> ssl.SSLContext:
-    global _ssl_context
-    if _ssl_context is None:
-        _ssl_context = ssl.create_default_context(cafile=certifi.where())
-    return _ssl_context
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def make_session(resolver: Resolver, connections: int) -> aiohttp.ClientSession:
