@@ -8,8 +8,9 @@ from billing import services
 from billing.models import LedgerEntry
 from billing.schemas import BalanceOut, LedgerEntryOut, LedgerPage, LedgerParams, TopUpIn
 from project.errors import BadRequest, documented_errors
-from project.pagination import PageParams, paginated
+from project.pagination import PageParams, paginated, unfiltered
 from workspaces.auth import ADMIN, READ, WorkspaceAuth
+from workspaces.tallies import tallied_count
 
 router = Router(tags=["billing"])
 AUTH_ERRORS = documented_errors(400, 401, 403, 429)  # 429: rate limits (docs/operations.md)
@@ -39,7 +40,8 @@ def balance(request: HttpRequest):
 def ledger(request: HttpRequest, filters: Query[LedgerParams], params: Query[PageParams]):
     """The ledger, newest first: every change of the balance with the balance it left."""
     entries = services.ledger(request.auth.workspace, kind=filters.kind, call_id=filters.call_id)
-    return paginated(entries, params, entry_out)
+    total = tallied_count(LedgerEntry, request.auth.workspace) if unfiltered(filters) else None
+    return paginated(entries, params, entry_out, total_count=total)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from ninja.responses import Status
 
 from calls import agents, ingest, selectors, services
 from calls.events import CallObject
-from calls.models import Agent, CallEvent
+from calls.models import Agent, Call, CallEvent
 from calls.schemas import (
     AgentIn,
     AgentOut,
@@ -26,10 +26,11 @@ from calls.schemas import (
     SubscriptionOut,
 )
 from project.errors import PayloadTooLarge, documented_errors
-from project.pagination import PageParams, paginate, paginated
+from project.pagination import PageParams, paginate, paginated, unfiltered
 from realtime import subscriptions
 from workspaces.auth import ADMIN, READ, RUNTIME, WRITE, WorkspaceAuth
 from workspaces.scoping import get_scoped_or_404, scoped
+from workspaces.tallies import tallied_count
 
 router = Router(tags=["calls"])
 AUTH_ERRORS = documented_errors(400, 401, 403, 429)  # 429: rate limits (docs/operations.md)
@@ -59,7 +60,8 @@ def call_create(request: HttpRequest, payload: CallIn):
 @router.get("/calls", response={200: CallPage, **AUTH_ERRORS}, auth=WorkspaceAuth(READ))
 def call_list(request: HttpRequest, filters: Query[CallListParams], params: Query[PageParams]):
     calls = selectors.call_list(request.auth.workspace, **filters.dict())
-    return paginated(calls, params, selectors.call_object)
+    total = tallied_count(Call, request.auth.workspace) if unfiltered(filters) else None
+    return paginated(calls, params, selectors.call_object, total_count=total)
 
 
 @router.get("/calls/{call_id}", response={200: CallObject, **ONE}, auth=WorkspaceAuth(READ))

@@ -19,10 +19,12 @@ from campaigns.contact_schemas import (
     SuppressionPage,
     UploadOut,
 )
+from campaigns.models import Contact
 from campaigns.uploads import MAX_ROWS, copy_body
 from project.errors import BadRequest, UnsupportedMediaType, documented_errors
-from project.pagination import PageParams, paginated
+from project.pagination import PageParams, paginated, unfiltered
 from workspaces.auth import READ, WRITE, WorkspaceAuth
+from workspaces.tallies import tallied_count
 
 router = Router(tags=["contacts"])
 AUTH_ERRORS = documented_errors(400, 401, 403, 429)  # 429: rate limits (docs/operations.md)
@@ -98,7 +100,9 @@ def contacts_upload(request: HttpRequest, campaign_id: str):
 def contact_list(request: HttpRequest, campaign_id: str, filters: Query[ContactListParams],
                  params: Query[PageParams]):
     found = contacts.contact_list(request.auth.workspace, campaign_id, status=filters.status)
-    return paginated(found, params, contacts.contact_object)
+    # contact_list answered 404 for a campaign that is not the workspace's.
+    total = tallied_count(Contact, request.auth.workspace, scope=campaign_id) if unfiltered(filters) else None
+    return paginated(found, params, contacts.contact_object, total_count=total)
 
 
 @router.get("/suppressions", response={200: SuppressionPage, **AUTH_ERRORS}, auth=WorkspaceAuth(READ),

@@ -46,8 +46,16 @@ def _decode(token: str) -> tuple:
     return moment, pk
 
 
-def paginate(queryset: QuerySet, *, page_size: int, page_token: str = "") -> Page:
-    total = queryset.count()
+def unfiltered(filters: Schema) -> bool:
+    """No filter of the list is set: its count is the whole list's (a row tally's)."""
+    return all(value is None or value == "" for value in filters.dict().values())
+
+
+def paginate(queryset: QuerySet, *, page_size: int, page_token: str = "",
+             total_count: int | None = None) -> Page:
+    """A page of `queryset`, with its count, or `total_count` when the caller knows
+    it without counting (workspaces/tallies.py)."""
+    total = queryset.count() if total_count is None else total_count
     ordered = queryset.order_by("-created_at", "-pk")
     if page_token:
         created_at, pk = _decode(page_token)
@@ -65,9 +73,11 @@ def paginate(queryset: QuerySet, *, page_size: int, page_token: str = "") -> Pag
     return Page(results=rows, next_page_token=next_token, total_count=total)
 
 
-def paginated(queryset: QuerySet, params: PageParams, item: Callable[[Any], Any]) -> Page:
+def paginated(queryset: QuerySet, params: PageParams, item: Callable[[Any], Any], *,
+              total_count: int | None = None) -> Page:
     """The page `params` ask for, each row turned into what the list answers by `item`:
     a list endpoint's whole answer."""
-    page = paginate(queryset, page_size=params.page_size, page_token=params.page_token)
+    page = paginate(queryset, page_size=params.page_size, page_token=params.page_token,
+                    total_count=total_count)
     return Page(results=[item(row) for row in page.results], next_page_token=page.next_page_token,
                 total_count=page.total_count)

@@ -111,3 +111,25 @@ class ApiKey(TenantModel):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class RowTally(TenantModel):
+    """How many rows of one kind a workspace, or one of its campaigns, holds: the
+    `total_count` of a list without counting its rows (docs/reference/rest.md
+    "Pagination"). PostgreSQL triggers keep it in the transaction that adds or
+    removes the rows (workspaces/tallies.py); a scope's count is the sum of its
+    shards, so concurrent writers of one workspace rarely wait on the same row."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=40)  # the counted model's label, "calls.call"
+    scope = models.UUIDField()  # the workspace itself, or the campaign of its contacts
+    shard = models.SmallIntegerField()
+    total = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "scope", "shard"], name="one_row_tally_a_shard"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.scope} (shard {self.shard}): {self.total}"
