@@ -44,7 +44,7 @@ PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects", "decode", "ingest",
-                 "ingest-mixed", "rest", "upload", "curves", "soak", "campaign", "schedules"]
+                 "ingest-mixed", "rest", "rest_streams", "upload", "curves", "soak", "campaign", "schedules"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
 # ours-daphne: the same engine under daphne (project.serve).
@@ -64,6 +64,8 @@ DEFAULT_VARIANTS = {
     "ingest-mixed": ["ours"],
     # The REST floor: the same app and database under gunicorn's sync workers (WSGI).
     "rest": ["ours", "wsgi-floor"],
+    # Streams beside REST load in one process of ours: what it measures is our process.
+    "rest_streams": ["ours"],
     "upload": ["ours"],
     "curves": ["ours", "stock"],
     "soak": ["ours"],
@@ -253,7 +255,8 @@ class Database:
 
     def seeded_url(self, suffix: str) -> str:
         """A database kept across runs beside this run's (its name + `_` + suffix),
-        for data that takes long to make and no scenario changes (the REST reads)."""
+        for data that takes long to make and no scenario changes (the REST reads;
+        rest_streams adds its stream events to the realtime history, which none reads)."""
         if self.kind != "postgresql":
             raise RuntimeError("this scenario needs PostgreSQL (BENCH_DATABASE_URL or DATABASE_URL)")
         return urlunparse(urlparse(self.ours_url)._replace(path=f"/{self.names['ours']}_{suffix}"))
@@ -644,11 +647,13 @@ def summarize_profile(path: Path, top: int = 15) -> dict:
 class Clients:
     """The load generator processes, each holding a share of the streams."""
 
-    def __init__(self, variant: Variant, server: Server, procs: int, tag: str):
+    def __init__(self, variant: Variant, server: Server, procs: int, tag: str,
+                 headers: list[str] | None = None):
         self.workers = []
         argv = [PY, "-m", "bench.loadgen", "--host", "127.0.0.1", "--port", str(server.port),
                 "--path", variant.path]
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_LOADGEN_HEADERS": json.dumps(variant.headers)}
+        headers = variant.headers if headers is None else headers
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_LOADGEN_HEADERS": json.dumps(headers)}
         for i in range(procs):
             self.workers.append(
                 JsonProcess(f"loadgen-{i}", argv, env, variant.setup.logs / f"{tag}-loadgen.log"))
@@ -762,15 +767,18 @@ def _round(value, digits=1):
 
 
 @contextlib.contextmanager
-def world(variant: Variant, tag: str, procs: int, publisher: bool = True):
-    """A fresh server, its publisher and the load generators; all stopped at the end."""
-    server = Server(variant, tag)
+def world(variant: Variant, tag: str, procs: int, publisher: bool = True, env: dict | None = None,
+          headers: list[str] | None = None):
+    """A fresh server, its publisher and the load generators; all stopped at the end.
+    `env` puts server and publisher on another database (the REST seed's), `headers`
+    are then the streams' (a key of that database)."""
+    server = Server(variant, tag, env=env)
     clients = pub = None
     try:
         if publisher:
             pub = JsonProcess("publisher", [PY, "-m", "bench.publish", "--engine", variant.engine],
-                              variant.env(), variant.setup.logs / f"{tag}-publisher.log")
-        clients = Clients(variant, server, procs, tag)
+                              env or variant.env(), variant.setup.logs / f"{tag}-publisher.log")
+        clients = Clients(variant, server, procs, tag, headers=headers)
         yield server, clients, pub
     finally:
         for thing in (clients, pub):
@@ -888,51 +896,65 @@ def scenario_idle(variant: Variant, args, tag: str) -> dict:
     }
 
 
-def _delivery_phase(variant, args, tag, subscribers, rate, duration) -> dict:
+def _warm_up(clients: Clients, pub, target: str, rate: float) -> None:
+    """The first events pay for imports, caches and the feed; not measured."""
+    clients.reset(5)
+    pub.call(60, cmd="publish", target=target, count=5, rate=rate, start_n=0)
+    clients.wait(timeout=15, idle=2)
+
+
+def _measured_delivery(variant, args, tag, server, clients, pub, target, streams, rate, duration) -> dict:
+    """`rate` events/s for `duration` s to the open `streams`: what arrived, how late,
+    and what it cost the server and the machine meanwhile."""
     count = max(1, int(rate * duration))
-    with world(variant, tag, args.client_procs) as (server, clients, pub):
-        before_open = server.sample()
-        opened = clients.open(subscribers, args.connect_concurrency, args.connect_timeout, args.retries,
-                              args.retry_delay)
-        time.sleep(1)
-        after_open = server.sample()
-        # Warm-up: the first events pay for imports, caches and the feed; not measured.
-        clients.reset(5)
-        pub.call(60, cmd="publish", target=variant.target, count=5, rate=rate, start_n=0)
-        clients.wait(timeout=15, idle=2)
-        clients.reset(count)
-        with Sampler(server, helpers=helper_pids(variant, clients, pub)) as sampler, \
-                Profiler(server, tag, args.profile) as profiler:
-            published = pub.call(duration * 3 + 120, cmd="publish", target=variant.target, count=count,
-                                 rate=rate, start_n=0)
-            stats = clients.wait(timeout=max(30, duration * 2), idle=args.idle_timeout)
+    clients.reset(count)
+    with Sampler(server, helpers=helper_pids(variant, clients, pub)) as sampler, \
+            Profiler(server, tag, args.profile) as profiler:
+        published = pub.call(duration * 3 + 120, cmd="publish", target=target, count=count,
+                             rate=rate, start_n=0)
+        stats = clients.wait(timeout=max(30, duration * 2), idle=args.idle_timeout)
     span = (stats["last_recv"] - published["t_first"]) if stats["last_recv"] else None
     # Sustained rate: what arrived over the time events were offered. The span up to the
     # last receipt adds the last event's latency, so it can never reach the offered rate.
     offered_s = published["t_last"] - published["t_first"] + 1 / rate if rate else None
     return {
-        "subscribers": subscribers, "streams_established": opened["established"],
-        "open_attempts": opened["attempts"], "open_connects_per_s": opened["connects_per_s"],
-        "open_failures": opened["failures"], "open_statuses": opened["statuses"],
         "rate_offered": rate, "events_published": published["published"],
         "publisher_rate": published["achieved_rate"], "publisher_max_behind_ms": published["max_behind_ms"],
-        "expected_deliveries": published["published"] * opened["established"],
+        "expected_deliveries": published["published"] * streams,
         "deliveries": stats["deliveries"], "unique": stats["unique"], "duplicates": stats["duplicates"],
         "order_violations": stats["order_violations"], "id_regressions": stats["id_regressions"],
-        "missing": published["published"] * opened["established"] - stats["unique"],
+        "missing": published["published"] * streams - stats["unique"],
         "deliveries_per_s": round(stats["unique"] / offered_s, 0) if offered_s else 0,
         "deliveries_per_s_to_last_receipt": round(stats["unique"] / span, 0) if span else 0,
         "p50_ms": stats["p50_ms"], "p95_ms": stats["p95_ms"], "p99_ms": stats["p99_ms"],
         "max_ms": stats["max_ms"],
         "controls": stats["controls"], "server_closes": stats["server_closes"],
         "client_cpu_pct": stats["client_cpu_pct"], **sampler.result(),
-        "rss_per_stream_kb": round((after_open["rss_kb"] - before_open["rss_kb"])
-                                   / max(1, opened["established"]), 1),
-        "threads_open": after_open["threads"],
         # Contention-independent: what one delivery costs the server, everything included.
         "server_cpu_us_per_delivery": (round(sampler.cpu_s / stats["deliveries"] * 1e6, 1)
                                        if stats["deliveries"] else None),
         "profile": profiler.summary(),
+    }
+
+
+def _delivery_phase(variant, args, tag, subscribers, rate, duration) -> dict:
+    with world(variant, tag, args.client_procs) as (server, clients, pub):
+        before_open = server.sample()
+        opened = clients.open(subscribers, args.connect_concurrency, args.connect_timeout, args.retries,
+                              args.retry_delay)
+        time.sleep(1)
+        after_open = server.sample()
+        _warm_up(clients, pub, variant.target, rate)
+        measured = _measured_delivery(variant, args, tag, server, clients, pub, variant.target,
+                                      opened["established"], rate, duration)
+    return {
+        "subscribers": subscribers, "streams_established": opened["established"],
+        "open_attempts": opened["attempts"], "open_connects_per_s": opened["connects_per_s"],
+        "open_failures": opened["failures"], "open_statuses": opened["statuses"],
+        **measured,
+        "rss_per_stream_kb": round((after_open["rss_kb"] - before_open["rss_kb"])
+                                   / max(1, opened["established"]), 1),
+        "threads_open": after_open["threads"],
     }
 
 
@@ -1264,6 +1286,116 @@ def scenario_rest(variant: Variant, args, tag: str) -> dict:
         "Seq Scan" not in parts["page"] and "Index" in parts["page"] for parts in plans.values())
     result["counts_by_index"] = sorted(
         name for name, parts in plans.items() if "count" in parts and "Seq Scan" not in parts["count"])
+    return result
+
+
+# --- streams beside REST load -------------------------------------------------------------
+
+
+def rest_mix(paths: dict[str, list[str]], kinds: list[str]) -> list[str]:
+    """One list of paths for the REST clients: the kinds' paths in turn, each kind's
+    list cycled to the longest (detail and calls: every other request is the first page)."""
+    lists = [paths[kind] for kind in kinds if paths.get(kind)]
+    if not lists:
+        raise ValueError(f"no paths for the REST kinds {kinds}")
+    longest = max(len(each) for each in lists)
+    return [each[turn % len(each)] for turn in range(longest) for each in lists]
+
+
+def p99_ratio(with_ms, without_ms) -> float | None:
+    """p99 with the REST load over the p99 without it (None when either is missing)."""
+    if not isinstance(with_ms, int | float) or not isinstance(without_ms, int | float) or without_ms <= 0:
+        return None
+    return round(with_ms / without_ms, 2)
+
+
+class RestLoad:
+    """bench.restgen against a server for the length of a `with` block: it warms up
+    before the block's body runs and counts from there for `seconds`."""
+
+    def __init__(self, server: Server, env: dict, key: str, paths: list[str], args, tag: str, seconds: float):
+        self.paths_file = server.variant.setup.logs / f"{tag}-rest-paths.json"
+        self.paths_file.write_text(json.dumps(paths))
+        self.warmup = 1.0
+        self.seconds = seconds
+        self.argv = [PY, "-m", "bench.restgen", "--port", str(server.port), "--key", key,
+                     "--paths-file", str(self.paths_file), "--clients", str(args.rest_clients),
+                     "--duration", str(seconds), "--warmup", str(self.warmup)]
+        self.env = env
+        self.log_path = server.variant.setup.logs / f"{tag}-restgen.log"
+        self.result: dict = {}
+
+    def __enter__(self):
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,  # noqa: S603
+                                        stderr=self._log)
+        # Its interpreter starts (about 0.3 s), then it warms up: what comes after is counted.
+        time.sleep(self.warmup + 0.5)
+        if self.process.poll() is not None:
+            raise RuntimeError("restgen exited: " + self.log_path.read_text()[-2000:])
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            self.process.kill()
+        try:
+            output, _ = self.process.communicate(timeout=self.seconds + 60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        self._log.close()
+        if exc[0] is None:
+            if self.process.returncode != 0:
+                raise RuntimeError("restgen failed: " + self.log_path.read_text()[-2000:])
+            self.result = json.loads(output)
+        return False
+
+
+REST_STREAMS_PHASE_KEYS = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "deliveries", "unique", "missing",
+                           "duplicates", "order_violations", "deliveries_per_s", "publisher_rate",
+                           "server_cpu_pct", "server_cpu_system_s", "server_cpu_us_per_delivery",
+                           "machine_cpu_busy_pct", "loadgen_cpu_pct", "publisher_cpu_pct",
+                           "redis_cpu_pct", "other_processes_cpu_pct", "server_db_connections_peak",
+                           "controls", "server_closes", "profile")
+
+
+def scenario_rest_streams(variant: Variant, args, tag: str) -> dict:
+    """Issue #20: streams in the same process do not get slower while REST is under
+    load. One server of ours on the REST seed's database (rest_seed); its seeded
+    workspace gets --rest-streams-subscribers streams and --rest-streams-rate events/s
+    for --rest-streams-duration s twice: alone, then while --rest-clients clients read
+    --rest-streams-kinds (the detail and the first page of the calls, in turn) from the
+    same process. The fan-out latency of both, the REST requests/s and latency of the second."""
+    seeded, env = rest_seed(variant.setup, args)
+    kinds = [kind.strip() for kind in args.rest_streams_kinds.split(",") if kind.strip()]
+    paths = rest_mix(rest_paths(seeded), kinds)
+    # The streams and the REST clients share the seed's read key and its workspace: the
+    # one the dashboard reads, of --rest-calls calls (the other seeded workspace has no key).
+    key, target = seeded["api_key"], seeded["workspace_id"]
+    subscribers, rate, duration = (args.rest_streams_subscribers, args.rest_streams_rate,
+                                   args.rest_streams_duration)
+    result = {"subscribers": subscribers, "rate": rate, "duration": duration,
+              "rest_clients": args.rest_clients, "rest_kinds": kinds, "calls_in_workspace": args.rest_calls}
+    with world(variant, tag, args.client_procs, env=env,
+               headers=[f"Authorization: Bearer {key}"]) as (server, clients, pub):
+        opened = clients.open(subscribers, args.connect_concurrency, args.connect_timeout, args.retries,
+                              args.retry_delay)
+        result.update({"streams_established": opened["established"], "open_failures": opened["failures"],
+                       "open_statuses": opened["statuses"]})
+        time.sleep(1)
+        _warm_up(clients, pub, target, rate)
+        alone = _measured_delivery(variant, args, f"{tag}-without", server, clients, pub, target,
+                                   opened["established"], rate, duration)
+        wait_for_quiet(server, 10)
+        # The clients run 2 s past the publishing: the last events' deliveries stay under load.
+        with RestLoad(server, env, key, paths, args, tag, duration + 2) as load:
+            loaded = _measured_delivery(variant, args, f"{tag}-with", server, clients, pub, target,
+                                        opened["established"], rate, duration)
+    for prefix, measured in (("without_", alone), ("with_", loaded)):
+        result.update({prefix + name: measured.get(name) for name in REST_STREAMS_PHASE_KEYS})
+    result.update({"rest_" + name: load.result.get(name) for name in (
+        "requests", "requests_per_s", "p50_ms", "p95_ms", "p99_ms", "non_200", "client_cpu_pct")})
+    result["p99_ratio"] = p99_ratio(result["with_p99_ms"], result["without_p99_ms"])
     return result
 
 
@@ -1767,8 +1899,9 @@ SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_
              "burst": scenario_burst, "storm": scenario_storm, "replay": scenario_replay,
              "connects": scenario_connects, "decode": scenario_decode,
              "ingest": scenario_ingest_persisted, "ingest-mixed": scenario_ingest_mixed,
-             "rest": scenario_rest, "upload": scenario_upload, "curves": scenario_curves,
-             "soak": scenario_soak, "campaign": scenario_campaign, "schedules": scenario_schedules,
+             "rest": scenario_rest, "rest_streams": scenario_rest_streams, "upload": scenario_upload,
+             "curves": scenario_curves, "soak": scenario_soak, "campaign": scenario_campaign,
+             "schedules": scenario_schedules,
              "exports": scenario_exports, "webhooks": scenario_webhooks}
 
 
@@ -1817,6 +1950,12 @@ CONTRACT = [
     ("rest", "detail_vs_floor", ">=", 0.8,
      "GET /calls/{{id}}: ours ≥ 80 % of the WSGI floor's requests/s (gunicorn, same app and database)"),
     ("rest", "calls_vs_floor", ">=", 0.8, "GET /calls: ours ≥ 80 % of the WSGI floor's requests/s"),
+    # Issue #20's third goal. "Not slower" needs a tolerance on this shared 2-core machine,
+    # where the same fan-out's p99 moves by tens of per cent between runs: 1.5x.
+    ("rest_streams", "p99_ratio", "<=", 1.5,
+     "streams not slower under REST load: fan-out p99 with {rest_clients} REST clients ≤ 1.5x without, "
+     "same process (run: {rest_streams_subscribers:,} x {rest_streams_rate:g}/s, {rest_calls:,} calls)"),
+    ("rest_streams", "with_missing", "==", 0, "no stream delivery lost under REST load"),
     # A 10-fold file must not cost the web process more memory (2 MB: this machine's noise).
     ("upload", "csv_growth_difference_mb", "<=", 2,
      "contacts upload: web RSS does not grow with the file (CSV, {upload_sizes} rows; MB more)"),
@@ -1952,6 +2091,15 @@ def main(argv=None) -> int:
                         help="the REST requests measured (comma list of " + ", ".join(REST_KINDS) + ")")
     parser.add_argument("--rest-clients", type=int, default=20, help="concurrent REST clients")
     parser.add_argument("--rest-duration", type=float, default=10, help="seconds per REST request kind")
+    parser.add_argument("--rest-streams-subscribers", type=int, default=1_000,
+                        help="streams of the REST workspace (rest_streams: fan-out with and without "
+                             "REST load)")
+    parser.add_argument("--rest-streams-rate", type=float, default=10,
+                        help="events/s to them (rest_streams; 10 x 1,000: a fifth of the fanout load)")
+    parser.add_argument("--rest-streams-duration", type=float, default=10,
+                        help="seconds of publishing, once alone and once under REST load (rest_streams)")
+    parser.add_argument("--rest-streams-kinds", default="detail,calls",
+                        help="the REST requests sent during rest_streams, in turn (REST kinds, comma list)")
     parser.add_argument("--upload-sizes", default="10000,100000",
                         help="rows of the contacts files uploaded (smallest and largest compared)")
     parser.add_argument("--curve-sizes", default="100,1000,5000,10000", help="subscribers at each point")
@@ -2023,6 +2171,7 @@ def main(argv=None) -> int:
                  "replay_streams": 20, "replay_missed": 1_500,
                  "settle": 1, "idle_timeout": 2, "burst_timeout": 20,
                  "ingest_duration": 4, "rest_calls": 10_000, "rest_duration": 3, "idle_hold": 3,
+                 "rest_streams_subscribers": 200, "rest_streams_duration": 3,
                  "curve_sizes": "100,1000", "curve_duration": 2,
                  "soak_minutes": 2.5, "soak_warmup_minutes": 1, "soak_interval": 2,
                  "campaign_contacts": 1_000, "campaign_concurrency": 50,
@@ -2154,6 +2303,31 @@ def rest_cases(medians: dict, args) -> list[dict]:
     return cases
 
 
+def rest_streams_cases(medians: dict, args) -> list[dict]:
+    """Two cases per server: the streams alone and under REST load (with what the REST
+    clients got meanwhile, and the ratio of the p99s)."""
+    cases = []
+    for variant, values in medians.items():
+        for prefix, phase in (("without_", "without_rest"), ("with_", "with_rest")):
+            case = {
+                "name": f"rest_streams/{phase}/{variant}", "system": "callboard", "server": "uvicorn",
+                "subscribers": values.get("subscribers", args.rest_streams_subscribers),
+                "rate": values.get("rate", args.rest_streams_rate),
+                "p50_ms": values.get(f"{prefix}p50_ms"), "p99_ms": values.get(f"{prefix}p99_ms"),
+                "max_ms": values.get(f"{prefix}max_ms"),
+                "deliveries_per_s": values.get(f"{prefix}deliveries_per_s"),
+                "deliveries": values.get(f"{prefix}deliveries"), "lost": values.get(f"{prefix}missing"),
+                "server_cpu_pct": values.get(f"{prefix}server_cpu_pct"), "error": values.get("error"),
+            }
+            if prefix == "with_":
+                case.update({"rest_clients": args.rest_clients, "calls_per_workspace": args.rest_calls,
+                             "rest_requests_per_s": values.get("rest_requests_per_s"),
+                             "rest_p99_ms": values.get("rest_p99_ms"),
+                             "p99_vs_without": values.get("p99_ratio")})
+            cases.append(case)
+    return cases
+
+
 def latest_document(summary: dict, args, command: str) -> dict:
     """bench/results/latest.json: one case per scenario and server, the shape issue #5 names."""
     cases = []
@@ -2161,6 +2335,9 @@ def latest_document(summary: dict, args, command: str) -> dict:
         fields = CASE_FIELDS.get(scenario, {})
         if scenario == "rest":
             cases.extend(rest_cases(record["median"], args))
+            continue
+        if scenario == "rest_streams":
+            cases.extend(rest_streams_cases(record["median"], args))
             continue
         for variant, medians in record["median"].items():
             def read(name, default=None, fields=fields, medians=medians):
@@ -2222,6 +2399,8 @@ BRIEF_KEYS = {
              "calls_filtered_requests_per_s", "ledger_requests_per_s", "campaigns_requests_per_s",
              "contacts_requests_per_s", "notifications_requests_per_s", "events_requests_per_s",
              "pages_by_index"],
+    "rest_streams": ["without_p99_ms", "with_p99_ms", "p99_ratio", "with_missing", "without_server_cpu_pct",
+                     "with_server_cpu_pct", "rest_requests_per_s", "rest_p99_ms", "rest_non_200"],
     "upload": ["csv_100000_rows_per_s", "csv_10000_rss_growth_mb", "csv_100000_rss_growth_mb",
                "json_100000_rows_per_s", "json_10000_rss_growth_mb", "json_100000_rss_growth_mb",
                "over_limit_status", "over_limit_seconds"],
@@ -2326,6 +2505,18 @@ ROWS = [
     ("rest", "detail_vs_floor", "REST: GET /calls/{id}, ours over the WSGI floor (requests/s)"),
     ("rest", "calls_vs_floor", "REST: GET /calls, ours over the WSGI floor (requests/s)"),
     ("rest", "calls_db_connections_peak", "REST: DB connections, peak (calls list)"),
+    *[row for prefix, label in (("without_", "alone"), ("with_", "under REST load"))
+      for row in [("rest_streams", f"{prefix}p50_ms", f"streams {label}: fan-out p50 (ms)"),
+                  ("rest_streams", f"{prefix}p99_ms", f"streams {label}: fan-out p99 (ms)"),
+                  ("rest_streams", f"{prefix}max_ms", f"streams {label}: fan-out max (ms)"),
+                  ("rest_streams", f"{prefix}deliveries", f"streams {label}: deliveries"),
+                  ("rest_streams", f"{prefix}missing", f"streams {label}: missing deliveries"),
+                  ("rest_streams", f"{prefix}server_cpu_pct", f"streams {label}: server CPU (% of one core)"),
+                  ("rest_streams", f"{prefix}machine_cpu_busy_pct",
+                   f"streams {label}: machine CPU busy (%)")]],
+    ("rest_streams", "p99_ratio", "streams: fan-out p99 under REST load over alone"),
+    ("rest_streams", "rest_requests_per_s", "streams: REST requests/s meanwhile"),
+    ("rest_streams", "rest_p99_ms", "streams: REST p99 meanwhile (ms)"),
     ("upload", "csv_10000_rows_per_s", "upload: CSV, 10,000 rows: rows/s"),
     ("upload", "csv_100000_rows_per_s", "upload: CSV, 100,000 rows: rows/s"),
     ("upload", "csv_10000_rss_growth_mb", "upload: CSV, 10,000 rows: web RSS peak over before (MB)"),
