@@ -1,0 +1,65 @@
+"""The pure parts of the rest_streams scenario (bench/run.py). Not in the suite's
+testpaths (bench/ is not the product): `pytest bench/tests`."""
+
+from argparse import Namespace
+
+from bench.run import (
+    ALL_SCENARIOS,
+    CONTRACT,
+    DEFAULT_VARIANTS,
+    SCENARIOS,
+    p99_ratio,
+    rest_mix,
+    rest_streams_cases,
+)
+
+
+def test_rest_streams_is_registered_for_ours_only():
+    assert "rest_streams" in ALL_SCENARIOS
+    assert SCENARIOS["rest_streams"].__name__ == "scenario_rest_streams"
+    assert DEFAULT_VARIANTS["rest_streams"] == ["ours"]
+    assert any(scenario == "rest_streams" and metric == "p99_ratio" for scenario, metric, *_ in CONTRACT)
+
+
+def test_every_listed_scenario_has_a_function_and_variants():
+    for scenario in ALL_SCENARIOS:
+        assert scenario in SCENARIOS
+        assert scenario in DEFAULT_VARIANTS
+
+
+def test_rest_mix_takes_the_kinds_in_turn_and_cycles_the_shorter():
+    paths = {"detail": ["/d/1", "/d/2", "/d/3"], "calls": ["/calls"], "ledger": ["/l"]}
+    assert rest_mix(paths, ["detail", "calls"]) == ["/d/1", "/calls", "/d/2", "/calls", "/d/3", "/calls"]
+    assert rest_mix(paths, ["calls"]) == ["/calls"]
+
+
+def test_rest_mix_skips_kinds_without_paths_and_refuses_none():
+    assert rest_mix({"detail": ["/d/1"], "calls": []}, ["detail", "calls", "unknown"]) == ["/d/1"]
+    try:
+        rest_mix({"detail": []}, ["detail"])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("no paths at all must be refused")
+
+
+def test_p99_ratio():
+    assert p99_ratio(60.0, 40.0) == 1.5
+    assert p99_ratio(None, 40.0) is None
+    assert p99_ratio(60.0, None) is None
+    assert p99_ratio(60.0, 0) is None
+
+
+def test_rest_streams_cases_one_per_phase():
+    args = Namespace(rest_streams_subscribers=1000, rest_streams_rate=10, rest_clients=20, rest_calls=10_000)
+    medians = {"ours": {"subscribers": 200, "rate": 10, "without_p50_ms": 10.0, "without_p99_ms": 20.0,
+                        "with_p50_ms": 15.0, "with_p99_ms": 30.0, "without_missing": 0, "with_missing": 2,
+                        "rest_requests_per_s": 180.0, "rest_p99_ms": 90.0, "p99_ratio": 1.5}}
+    without, with_rest = rest_streams_cases(medians, args)
+    assert without["name"] == "rest_streams/without_rest/ours"
+    assert (without["subscribers"], without["p99_ms"], without["lost"]) == (200, 20.0, 0)
+    assert "rest_requests_per_s" not in without
+    assert with_rest["name"] == "rest_streams/with_rest/ours"
+    assert (with_rest["p99_ms"], with_rest["lost"], with_rest["p99_vs_without"]) == (30.0, 2, 1.5)
+    rest = (with_rest["rest_requests_per_s"], with_rest["rest_p99_ms"], with_rest["rest_clients"])
+    assert rest == (180.0, 90.0, 20)
