@@ -17,11 +17,23 @@ unchanged. A request that finds no idle thread gets a new one, which joins the
 list when it is done: no request waits for another's thread (a slow file
 download holds one, as before), and threads are made only at a new peak of
 concurrent requests.
+
+At most `WEB_REQUEST_THREADS` requests run that code at once; the others
+wait on the event loop, holding no thread. More would not finish sooner (the
+process has one GIL and `DATABASE_POOL_MAX_SIZE` connections), and every
+runnable thread is one more the event loop waits behind for the GIL while it
+delivers the streams' events: with 20 clients reading, four at a time kept
+the fan-out's p99 within 1.2-1.7x of the p99 without them where unbounded
+was 1.9-2.3x, at the same requests/s (docs/PERFORMANCE.md "REST at scale").
+Only the view's work is bounded: reading a request's body and sending a
+response (a download to a slow client) take no slot.
 """
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 
@@ -34,6 +46,7 @@ class OneThreadPerRequestHandler(ASGIHandler):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self._idle: list[ThreadPoolExecutor] = []
+        self._slots: asyncio.Semaphore | None = None  # made on the server's event loop
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -49,4 +62,7 @@ class OneThreadPerRequestHandler(ASGIHandler):
                 executor.shutdown(wait=False)
 
     async def get_response_async(self, request):
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(settings.WEB_REQUEST_THREADS)
+        async with self._slots:
+            return await sync_to_async(self.get_response, thread_sensitive=True)(request)

@@ -593,6 +593,11 @@ REALTIME_BUFFER_HARD_LIMIT = env.int("REALTIME_BUFFER_HARD_LIMIT", default=5000)
 # thousands of small ones (1 MiB, as Centrifugo's client queue).
 REALTIME_BUFFER_SOFT_BYTES = env.int("REALTIME_BUFFER_SOFT_BYTES", default=256 * 1024)
 REALTIME_BUFFER_HARD_BYTES = env.int("REALTIME_BUFFER_HARD_BYTES", default=1024 * 1024)
+# Requests running Django's sync code at once in one web process (project/django_asgi.py);
+# the others wait for a slot on the event loop.
+WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=4)
+if WEB_REQUEST_THREADS < 1:
+    raise ImproperlyConfigured("WEB_REQUEST_THREADS must be at least 1.")
 # Kernel send buffer of each connection under uvicorn (project/serve_uvicorn.py):
 # bounded, so a slow client's backlog stays where the limits above can see it.
 STREAM_SOCKET_SEND_BUFFER_BYTES = env.int("STREAM_SOCKET_SEND_BUFFER_BYTES", default=256 * 1024)

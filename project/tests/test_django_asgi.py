@@ -17,6 +17,28 @@ seen: list[tuple[str, int]] = []
 both_inside = threading.Barrier(2, timeout=5)
 
 
+class Crowd:
+    """How many views are inside at once; they stay until `gate` opens."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.inside = self.peak = 0
+        self.gate = threading.Event()
+
+
+crowd = Crowd()
+
+
+def crowded(request):
+    with crowd.lock:
+        crowd.inside += 1
+        crowd.peak = max(crowd.peak, crowd.inside)
+    crowd.gate.wait(timeout=10)
+    with crowd.lock:
+        crowd.inside -= 1
+    return JsonResponse({})
+
+
 def where(request):
     seen.append(("view", threading.get_ident()))
     return JsonResponse({"thread": threading.get_ident()})
@@ -27,7 +49,7 @@ def meet(request):
     return JsonResponse({"thread": threading.get_ident()})
 
 
-urlpatterns = [path("where", where), path("meet", meet)]
+urlpatterns = [path("where", where), path("meet", meet), path("crowded", crowded)]
 
 
 def _scope(route: str) -> dict:
@@ -106,3 +128,25 @@ def test_concurrent_requests_run_on_threads_of_their_own(handler):
     # then both are answered (on one shared thread the first would wait for the second forever)
     assert [status for status, _ in answers] == [200, 200]
     assert answers[0][1] != answers[1][1]
+
+
+def test_no_more_requests_run_their_views_at_once_than_the_slots(handler):
+    # given two slots, and five requests whose views stay until the gate opens
+    crowd.__init__()
+
+    async def five():
+        requests = [asyncio.ensure_future(_get(handler, "crowded")) for _ in range(5)]
+        # Unbounded, all five would be inside: wait for that, or for a second.
+        deadline = asyncio.get_running_loop().time() + 1
+        while crowd.inside < 5 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        crowd.gate.set()
+        return await asyncio.gather(*requests)
+
+    # when they arrive together
+    with override_settings(WEB_REQUEST_THREADS=2):
+        answers = asyncio.run(five())
+
+    # then all are answered, never more than two views at once
+    assert [status for status, _ in answers] == [200] * 5
+    assert crowd.peak == 2
