@@ -10,9 +10,10 @@ request and a second one created to join it (asgiref's `ThreadSensitiveContext`)
 
 Here the chain is loaded in sync mode, as under WSGI, and a request runs it
 in one call on a thread taken from a free list: the request-started signal,
-the chain and the response's close each take one hop, all to the same
-thread, so its database connection is handed back to the pool where it was
-taken. The views, middleware and errors are Django's and django-ninja's,
+the chain and view, and the close of an answer that is not streamed (which
+hands the database connection back to the pool) in one hop to that thread,
+where Django's handler takes three hops and starts two tasks a request.
+The views, middleware and errors are Django's and django-ninja's,
 unchanged. A request that finds no idle thread gets a new one, which joins the
 list when it is done: no request waits for another's thread (a slow file
 download holds one, as before), and threads are made only at a new peak of
@@ -30,12 +31,17 @@ response (a download to a slow client) take no slot.
 """
 
 import asyncio
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
+from django.http import FileResponse
+from django.urls import set_script_prefix
 
 # Idle threads kept for the next requests; past this, a finished request's thread ends.
 MAX_IDLE_THREADS = 32
@@ -61,8 +67,39 @@ class OneThreadPerRequestHandler(ASGIHandler):
             else:
                 executor.shutdown(wait=False)
 
-    async def get_response_async(self, request):
+    async def handle(self, scope, receive, send):
+        """Django's `ASGIHandler.handle` in one hop to the request's thread: the
+        request-started signal, the middleware and view, and, for a response that
+        is not streamed, its close (the request-finished signal hands the database
+        connection back) before its bytes go out. Django's own takes three hops
+        and two tasks a request; a streamed response is still closed after it
+        was sent. A client that leaves while its view runs is not noticed until
+        the answer is sent, as Django does not stop a sync view either."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
         if self._slots is None:
             self._slots = asyncio.Semaphore(settings.WEB_REQUEST_THREADS)
-        async with self._slots:
-            return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        try:
+            async with self._slots:
+                response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.send_response(response, send)
+            if response.streaming:
+                await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def _respond(self, scope, body_file):
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()
+        return response

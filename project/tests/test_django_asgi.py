@@ -7,7 +7,7 @@ import threading
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.core.signals import request_finished, request_started
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.test import override_settings
 from django.urls import path
 
@@ -49,7 +49,6 @@ def meet(request):
     return JsonResponse({"thread": threading.get_ident()})
 
 
-urlpatterns = [path("where", where), path("meet", meet), path("crowded", crowded)]
 
 
 def _scope(route: str) -> dict:
@@ -150,3 +149,29 @@ def test_no_more_requests_run_their_views_at_once_than_the_slots(handler):
     # then all are answered, never more than two views at once
     assert [status for status, _ in answers] == [200] * 5
     assert crowd.peak == 2
+
+
+def streamed(request):
+    def parts():
+        seen.append(("streaming", threading.get_ident()))
+        yield b"one,"
+        yield b"two"
+    return StreamingHttpResponse(parts())
+
+
+urlpatterns = [path("where", where), path("meet", meet), path("crowded", crowded), path("streamed", streamed)]
+
+
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
+def test_an_answer_is_closed_before_it_is_sent_and_a_streamed_one_after(handler):
+    # given
+    # when a plain answer and a streamed one go through
+    plain = asyncio.run(_get(handler, "where"))
+    streamed_answer = asyncio.run(_get(handler, "streamed"))
+
+    # then the plain one finished (its connection handed back) in the view's hop, and
+    # the streamed one only after its parts were read
+    assert plain[0] == streamed_answer[0] == 200
+    assert streamed_answer[1] == b"one,two"
+    names = [name for name, _ in seen]
+    assert names == ["started", "view", "finished", "started", "streaming", "finished"]
