@@ -2002,15 +2002,25 @@ def derived(scenario: str, result: dict) -> dict:
     return out
 
 
-def compare_with_floor(medians: dict) -> None:
-    """Ours' requests/s over the WSGI floor's, per REST kind, into ours' medians."""
-    ours, floor = medians.get("ours"), medians.get("wsgi-floor")
+def compare_with_floor(record: dict) -> None:
+    """Ours' requests/s over the WSGI floor's, per REST kind, into ours' medians: the
+    median of the ratios of the repetitions run side by side (ours' first with the
+    floor's first, ...), or of the medians when there is only one of the floor."""
+    ours, floor = record["median"].get("ours"), record["median"].get("wsgi-floor")
     if not ours or not floor:
         return
     for kind in REST_KINDS:
-        mine, theirs = ours.get(f"{kind}_requests_per_s"), floor.get(f"{kind}_requests_per_s")
-        if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
-            ours[f"{kind}_vs_floor"] = round(mine / theirs, 2)
+        key = f"{kind}_requests_per_s"
+        pairs = [(mine.get(key), theirs.get(key))
+                 for mine, theirs in zip(record["runs"]["ours"], record["runs"]["wsgi-floor"], strict=False)]
+        ratios = [mine / theirs for mine, theirs in pairs
+                  if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs]
+        if len(ratios) < 2:
+            mine, theirs = ours.get(key), floor.get(key)
+            ratios = [mine / theirs] if isinstance(mine, int | float) and isinstance(theirs, int | float) \
+                and theirs else []
+        if ratios:
+            ours[f"{kind}_vs_floor"] = round(statistics.median(ratios), 2)
 
 
 def judge(op: str, value, target) -> bool | None:
@@ -2206,31 +2216,36 @@ def main(argv=None) -> int:
                 variants = variants[:1]  # the shape of ours; stock's curve is the full run's
             record = {"scenario": scenario, "command": command, "started": stamp, "machine": machine(),
                       "database": setup.db.kind, "params": vars(args), "runs": {}, "median": {}}
-            for name in variants:
-                variant = Variant(name, setup)
-                runs = []
-                # Medians of --repeat for ours under the production server; the others
-                # (daphne, stock) were stable across runs and run --repeat-others times,
-                # which keeps the default run within 20 minutes.
-                repeat = args.repeat if name == "ours" else min(args.repeat, args.repeat_others)
-                if scenario in ONCE:
-                    repeat = 1
-                for rep in range(repeat):
+            # Medians of --repeat for ours under the production server; the others
+            # (daphne, stock) were stable across runs and run --repeat-others times,
+            # which keeps the default run within 20 minutes.
+            repeats = {name: 1 if scenario in ONCE
+                       else args.repeat if name == "ours" else min(args.repeat, args.repeat_others)
+                       for name in variants}
+            runs = {name: [] for name in variants}
+            # One repetition of each variant in turn, not all of one then all of the next:
+            # this machine's speed drifts by tens of percent over minutes, and a
+            # comparison of two variants should meet the same drift.
+            for rep in range(max(repeats.values(), default=0)):
+                for name in variants:
+                    if rep >= repeats[name]:
+                        continue
                     tag = f"{scenario}-{name.replace('+', '-')}-{rep}"
-                    log(f"{scenario} / {name} / repetition {rep + 1} of {repeat}")
+                    log(f"{scenario} / {name} / repetition {rep + 1} of {repeats[name]}")
                     t0 = time.monotonic()
                     try:
-                        result = derived(scenario, SCENARIOS[scenario](variant, args, tag))
+                        result = derived(scenario, SCENARIOS[scenario](Variant(name, setup), args, tag))
                     except Exception as error:  # one failed run must not lose the others
                         log(f"  failed: {error.__class__.__name__}: {error}")
                         result = {"error": f"{error.__class__.__name__}: {error}"}
                     result["wall_s"] = round(time.monotonic() - t0, 1)
-                    runs.append(result)
+                    runs[name].append(result)
                     log("  " + brief(scenario, result))
-                record["runs"][name] = runs
-                record["median"][name] = median_result(runs)
+            for name in variants:
+                record["runs"][name] = runs[name]
+                record["median"][name] = median_result(runs[name])
             if scenario == "rest":
-                compare_with_floor(record["median"])
+                compare_with_floor(record)
             record["contract"] = [
                 {"line": text.format(**vars(args)), "metric": metric,
                  "target": (getattr(args, target) if isinstance(target, str) else target),

@@ -1,5 +1,5 @@
-"""The pure parts of the rest_streams scenario (bench/run.py). Not in the suite's
-testpaths (bench/ is not the product): `pytest bench/tests`."""
+"""The pure parts of the benchmark harness (bench/run.py): the rest_streams scenario's
+registration and arithmetic, and how REST is compared with its floor."""
 
 from argparse import Namespace
 
@@ -8,6 +8,7 @@ from bench.run import (
     CONTRACT,
     DEFAULT_VARIANTS,
     SCENARIOS,
+    compare_with_floor,
     p99_ratio,
     rest_mix,
     rest_streams_cases,
@@ -63,3 +64,35 @@ def test_rest_streams_cases_one_per_phase():
     assert (with_rest["p99_ms"], with_rest["lost"], with_rest["p99_vs_without"]) == (30.0, 2, 1.5)
     rest = (with_rest["rest_requests_per_s"], with_rest["rest_p99_ms"], with_rest["rest_clients"])
     assert rest == (180.0, 90.0, 20)
+
+
+def test_ours_over_the_floor_is_the_median_of_the_repetitions_run_side_by_side():
+    # given three repetitions of each, the machine at another speed in each pair
+    record = {
+        "runs": {"ours": [{"detail_requests_per_s": 100}, {"detail_requests_per_s": 200},
+                          {"detail_requests_per_s": 90}],
+                 "wsgi-floor": [{"detail_requests_per_s": 200}, {"detail_requests_per_s": 250},
+                                {"detail_requests_per_s": 100}]},
+        "median": {"ours": {"detail_requests_per_s": 100}, "wsgi-floor": {"detail_requests_per_s": 200}},
+    }
+
+    # when
+    compare_with_floor(record)
+
+    # then the median of the pairs' ratios (0.5, 0.8, 0.9), not the medians' ratio (0.5)
+    assert record["median"]["ours"]["detail_vs_floor"] == 0.8
+
+
+def test_with_one_floor_repetition_the_medians_are_compared():
+    # given
+    record = {
+        "runs": {"ours": [{"calls_requests_per_s": 50}, {"calls_requests_per_s": 70}],
+                 "wsgi-floor": [{"calls_requests_per_s": 80}]},
+        "median": {"ours": {"calls_requests_per_s": 60}, "wsgi-floor": {"calls_requests_per_s": 80}},
+    }
+
+    # when
+    compare_with_floor(record)
+
+    # then
+    assert record["median"]["ours"]["calls_vs_floor"] == 0.75
