@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -354,6 +355,35 @@ def private_redis():
 
     with PrivateRedis() as redis_server:
         yield redis_server
+
+
+def at_once(work, times: int, *, timeout: float = 60) -> list:
+    """`work()` in `times` threads let go together (a barrier), each closing its own
+    database connection when done: what each returned, in the order they finished.
+    The first error a thread met is raised here."""
+    start = threading.Barrier(times)
+    results: list = []
+    errors: list[BaseException] = []
+
+    def run():
+        from django.db import connection
+
+        try:
+            start.wait(timeout)
+            results.append(work())
+        except BaseException as error:  # raised below, in the test's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    if errors:
+        raise errors[0]
+    return results
 
 
 def wait_for(predicate, *, timeout: float, message, interval: float = 0.1):

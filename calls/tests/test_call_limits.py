@@ -2,8 +2,6 @@
 `variables` of bounded size and depth, and at most CALLS_MAX_ACTIVE_PER_WORKSPACE
 active calls, held under concurrency. Past either: a clean 4xx, nothing created."""
 
-import threading
-
 import pytest
 from django.db import connection
 from django.test import Client
@@ -12,6 +10,7 @@ from calls import services
 from calls.models import Call
 from calls.tests.helpers import place
 from conftest import KeyedClient
+from project.testing import at_once
 from realtime.models import Event
 
 URL = "/api/v1/calls"
@@ -101,23 +100,13 @@ def test_creates_at_once_cannot_both_take_the_last_slot(write_key, workspace, se
     settings.VOICE_RUNTIME = "ingest"
     settings.CALLS_MAX_ACTIVE_PER_WORKSPACE = 3
     place(workspace), place(workspace)
-    statuses: list[int] = []
-    start = threading.Barrier(6)
 
     def create():
         client = KeyedClient(key=write_key.key, api_key=write_key.api_key, client=Client())
-        try:
-            start.wait(10)
-            statuses.append(client.post(URL, {"to_number": NUMBER}).status_code)
-        finally:
-            connection.close()
+        return client.post(URL, {"to_number": NUMBER}).status_code
 
     # when six clients place a call at the same moment
-    threads = [threading.Thread(target=create) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    statuses = at_once(create, 6)
 
     # then exactly one takes the slot, the others are refused, and the cap holds
     assert sorted(statuses) == [201] + [429] * 5

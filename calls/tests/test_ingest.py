@@ -9,6 +9,7 @@ from django.db import connection
 
 from calls import services
 from calls.models import Call, CallEvent, RuntimeReceipt
+from project.testing import at_once
 from realtime.models import Event
 
 URL = "/api/v1/runtime/events"
@@ -182,21 +183,7 @@ def test_only_runtime_keys_report_and_oversized_batches_are_refused(
 def test_two_identical_batches_at_once_apply_each_event_once(runtime_key, workspace):
     call = place(workspace)
     batch = answered_items(call, prefix="race")
-    answers: list[dict] = []
-    start = threading.Barrier(2)
-
-    def send():
-        try:
-            start.wait(5)
-            answers.append(runtime_key.post(URL, {"events": batch}).json())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    answers = at_once(lambda: runtime_key.post(URL, {"events": batch}).json(), 2, timeout=30)
 
     assert sorted(answer["accepted"] for answer in answers) == sorted(
         5 - answer["duplicates"] for answer in answers

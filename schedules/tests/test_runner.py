@@ -3,7 +3,6 @@ a run missed by more than its grace is recorded `missed` and not executed late, 
 failing action records its error, and daylight saving neither skips nor doubles a
 run. The same rules with real beat and worker processes: test_runner_processes.py."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +14,7 @@ from calls.models import Agent, Call
 from campaigns import services as campaigns
 from campaigns.models import Campaign
 from campaigns.tests.lifecycle_helpers import add_contacts
-from project.testing import emitted
+from project.testing import at_once, emitted
 from schedules import runner, timing
 from schedules.models import Schedule, ScheduleRun
 from schedules.tests.helpers import call_action, one_off, recurring
@@ -120,22 +119,9 @@ def test_runners_at_the_same_moment_execute_a_due_run_once(workspace):
     # given ten schedules due now
     due = now() - timedelta(seconds=1)
     schedules = [recurring(workspace, due=due, action=call_action(f"+1415555{n:04d}")) for n in range(10)]
-    start = threading.Barrier(4)
-    recorded: list[int] = []
-
-    def tick():
-        try:
-            start.wait(10)
-            recorded.append(runner.run_due_schedules())
-        finally:
-            connection.close()
 
     # when four runners tick at the same moment
-    threads = [threading.Thread(target=tick) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    recorded = at_once(runner.run_due_schedules, 4)
 
     # then each schedule ran once between them, with one call each
     assert sum(recorded) == 10

@@ -1,7 +1,6 @@
 """Row tallies: the count of an unfiltered list, kept exact by PostgreSQL triggers
 whatever path writes the rows (workspaces/tallies.py)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -14,6 +13,7 @@ from calls.tests.helpers import place
 from campaigns import services as campaigns
 from campaigns.models import Contact
 from campaigns.tests.lifecycle_helpers import add_contacts
+from project.testing import at_once
 from workspaces.models import RowTally, Workspace
 from workspaces.tallies import tallied_count
 
@@ -143,26 +143,13 @@ def test_the_lists_count_what_they_hold(workspace, other_workspace, read_key):
 def test_concurrent_writers_of_one_workspace_are_all_counted(workspace):
     # given two sessions placing calls at once, each in its own transactions
     agent = place(workspace).agent
-    start = threading.Barrier(2)
-    failures: list[BaseException] = []
 
     def writer():
-        try:
-            start.wait(timeout=10)
-            for _ in range(10):
-                Call.objects.create(workspace=workspace, agent=agent, to_number="+14155550199")
-        except BaseException as error:  # reported by the test below
-            failures.append(error)
-        finally:
-            connection.close()
+        for _ in range(10):
+            Call.objects.create(workspace=workspace, agent=agent, to_number="+14155550199")
 
     # when
-    threads = [threading.Thread(target=writer) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    at_once(writer, 2)
 
     # then
-    assert failures == []
     assert tallied_count(Call, workspace) == 21 == Call.objects.filter(workspace=workspace).count()
