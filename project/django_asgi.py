@@ -23,9 +23,11 @@ At most `WEB_REQUEST_THREADS` requests run that code at once; the others
 wait on the event loop, holding no thread. More would not finish sooner (the
 process has one GIL and `DATABASE_POOL_MAX_SIZE` connections), and every
 runnable thread is one more the event loop waits behind for the GIL while it
-delivers the streams' events: with 20 clients reading, four at a time kept
-the fan-out's p99 within 1.2-1.7x of the p99 without them where unbounded
-was 1.9-2.3x, at the same requests/s (docs/PERFORMANCE.md "REST at scale").
+delivers the streams' events: with 20 clients reading, the fan-out's p99
+was 1.3x its p99 without them with two at a time, 1.6x with four and
+1.9-2.3x unbounded, at the same REST requests/s in that mix; REST alone lost
+about a tenth with two against four, still above the WSGI floor
+(docs/PERFORMANCE.md "REST at scale").
 Only the view's work is bounded: reading a request's body and sending a
 response (a download to a slow client) take no slot.
 """

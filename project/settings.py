@@ -595,7 +595,7 @@ REALTIME_BUFFER_SOFT_BYTES = env.int("REALTIME_BUFFER_SOFT_BYTES", default=256 *
 REALTIME_BUFFER_HARD_BYTES = env.int("REALTIME_BUFFER_HARD_BYTES", default=1024 * 1024)
 # Requests running Django's sync code at once in one web process (project/django_asgi.py);
 # the others wait for a slot on the event loop.
-WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=4)
+WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=2)
 if WEB_REQUEST_THREADS < 1:
     raise ImproperlyConfigured("WEB_REQUEST_THREADS must be at least 1.")
 # Kernel send buffer of each connection under uvicorn (project/serve_uvicorn.py):
