@@ -8,7 +8,7 @@ from billing import services
 from billing.models import LedgerEntry
 from billing.schemas import BalanceOut, LedgerEntryOut, LedgerPage, LedgerParams, TopUpIn
 from project.errors import BadRequest, documented_errors
-from project.pagination import PageParams, paginated, unfiltered
+from project.pagination import PageParams, paginated
 from workspaces.auth import ADMIN, READ, WorkspaceAuth
 from workspaces.tallies import tallied_count
 
@@ -40,7 +40,7 @@ def balance(request: HttpRequest):
 def ledger(request: HttpRequest, filters: Query[LedgerParams], params: Query[PageParams]):
     """The ledger, newest first: every change of the balance with the balance it left."""
     entries = services.ledger(request.auth.workspace, kind=filters.kind, call_id=filters.call_id)
-    total = tallied_count(LedgerEntry, request.auth.workspace) if unfiltered(filters) else None
+    total = tallied_count(LedgerEntry, request.auth.workspace, filters=filters)
     return paginated(entries, params, entry_out, total_count=total)
 
 

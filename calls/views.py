@@ -26,7 +26,7 @@ from calls.schemas import (
     SubscriptionOut,
 )
 from project.errors import PayloadTooLarge, documented_errors
-from project.pagination import PageParams, paginate, paginated, unfiltered
+from project.pagination import PageParams, paginate, paginated
 from realtime import subscriptions
 from workspaces.auth import ADMIN, READ, RUNTIME, WRITE, WorkspaceAuth
 from workspaces.scoping import get_scoped_or_404, scoped
@@ -60,7 +60,7 @@ def call_create(request: HttpRequest, payload: CallIn):
 @router.get("/calls", response={200: CallPage, **AUTH_ERRORS}, auth=WorkspaceAuth(READ))
 def call_list(request: HttpRequest, filters: Query[CallListParams], params: Query[PageParams]):
     calls = selectors.call_list(request.auth.workspace, **filters.dict())
-    total = tallied_count(Call, request.auth.workspace) if unfiltered(filters) else None
+    total = tallied_count(Call, request.auth.workspace, filters=filters)
     return paginated(calls, params, selectors.call_object, total_count=total)
 
 

@@ -22,7 +22,7 @@ from campaigns.contact_schemas import (
 from campaigns.models import Contact
 from campaigns.uploads import MAX_ROWS, copy_body
 from project.errors import BadRequest, UnsupportedMediaType, documented_errors
-from project.pagination import PageParams, paginated, unfiltered
+from project.pagination import PageParams, paginated
 from workspaces.auth import READ, WRITE, WorkspaceAuth
 from workspaces.tallies import tallied_count
 
@@ -101,7 +101,7 @@ def contact_list(request: HttpRequest, campaign_id: str, filters: Query[ContactL
                  params: Query[PageParams]):
     found = contacts.contact_list(request.auth.workspace, campaign_id, status=filters.status)
     # contact_list answered 404 for a campaign that is not the workspace's.
-    total = tallied_count(Contact, request.auth.workspace, scope=campaign_id) if unfiltered(filters) else None
+    total = tallied_count(Contact, request.auth.workspace, scope=campaign_id, filters=filters)
     return paginated(found, params, contacts.contact_object, total_count=total)
 
 

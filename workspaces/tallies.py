@@ -21,7 +21,9 @@ from uuid import UUID
 from django.db import connection
 from django.db.migrations import RunPython
 from django.db.models import Model
+from ninja import Schema
 
+from project.pagination import unfiltered
 from workspaces.models import RowTally, Workspace
 from workspaces.scoping import scoped
 
@@ -30,10 +32,12 @@ _TABLE = "workspaces_rowtally"
 _EVENTS = ("added", "removed", "truncated", "moved")
 
 
-def tallied_count(model: type[Model], workspace: Workspace, scope: UUID | str | None = None) -> int | None:
+def tallied_count(model: type[Model], workspace: Workspace, scope: UUID | str | None = None, *,
+                  filters: Schema | None = None) -> int | None:
     """How many `model` rows the workspace holds (within `scope`, a campaign, when
-    the tally is kept per campaign); None where no tally is kept."""
-    if connection.vendor != "postgresql":
+    the tally is kept per campaign); None where no tally is kept, or when one of
+    the list's `filters` is set (the list then counts what matches)."""
+    if connection.vendor != "postgresql" or (filters is not None and not unfiltered(filters)):
         return None
     # Summed here: an aggregate costs Django more to compile than the query costs to run.
     shards = scoped(RowTally, workspace).filter(kind=model._meta.label_lower, scope=scope or workspace.pk)

@@ -91,6 +91,21 @@ def test_a_counted_row_cannot_move_to_another_workspace(workspace, other_workspa
     assert (tallied_count(Call, workspace), tallied_count(Call, other_workspace)) == (1, 0)
 
 
+@pytest.mark.django_db(transaction=True)  # TRUNCATE waits for no deferred check
+def test_truncating_a_counted_table_forgets_its_tallies(workspace):
+    # given
+    campaign = campaigns.campaign_create(workspace=workspace, name="First")
+    add_contacts(campaign, "pending", "pending")
+
+    # when
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Contact._meta.db_table}")
+
+    # then
+    assert tallied_count(Contact, workspace, scope=campaign.pk) == 0
+    assert not RowTally.objects.filter(kind="campaigns.contact").exists()
+
+
 def test_a_deleted_workspace_leaves_no_tally_behind(workspace):
     # given a workspace whose counted rows are its ledger's (its opening credit): one
     # with calls or campaigns cannot be deleted (their agents are protected)
