@@ -1387,17 +1387,32 @@ def scenario_rest_streams(variant: Variant, args, tag: str) -> dict:
         alone = _measured_delivery(variant, args, f"{tag}-without", server, clients, pub, target,
                                    opened["established"], rate, duration)
         wait_for_quiet(server, 10)
+        # The control: the same REST load on a second process of ours. What the streams
+        # lose then is the machine's (two cores shared with Postgres and the load
+        # generators), not the process's; the same-process phase is set against it.
+        beside_server = Server(variant, f"{tag}-beside", env=env)
+        try:
+            with RestLoad(beside_server, env, key, paths, args, f"{tag}-beside", duration + 2) as beside_load:
+                beside = _measured_delivery(variant, args, f"{tag}-beside", server, clients, pub, target,
+                                            opened["established"], rate, duration)
+        finally:
+            beside_server.stop()
+        wait_for_quiet(server, 10)
         # The clients run 2 s past the publishing: the last events' deliveries stay under load.
         with RestLoad(server, env, key, paths, args, tag, duration + 2) as load:
             loaded = _measured_delivery(variant, args, f"{tag}-with", server, clients, pub, target,
                                         opened["established"], rate, duration)
-    for prefix, measured in (("without_", alone), ("with_", loaded)):
+    for prefix, measured in (("without_", alone), ("beside_", beside), ("with_", loaded)):
         result.update({prefix + name: measured.get(name) for name in REST_STREAMS_PHASE_KEYS})
-    result.update({"rest_" + name: load.result.get(name) for name in (
-        "requests", "requests_per_s", "p50_ms", "p95_ms", "p99_ms", "non_200", "client_cpu_pct")})
+    for prefix, rest in (("rest_", load.result), ("beside_rest_", beside_load.result)):
+        result.update({prefix + name: rest.get(name) for name in (
+            "requests", "requests_per_s", "p50_ms", "p95_ms", "p99_ms", "non_200", "client_cpu_pct")})
     # Under REST load the server's CPU is mostly the REST requests': per delivery only alone.
     result["without_server_cpu_us_per_delivery"] = alone["server_cpu_us_per_delivery"]
     result["p99_ratio"] = p99_ratio(result["with_p99_ms"], result["without_p99_ms"])
+    result["beside_p99_ratio"] = p99_ratio(result["beside_p99_ms"], result["without_p99_ms"])
+    # Above 1 by what sharing the process costs the streams beyond sharing the machine.
+    result["same_process_p99_ratio"] = p99_ratio(result["with_p99_ms"], result["beside_p99_ms"])
     return result
 
 
@@ -1952,8 +1967,13 @@ CONTRACT = [
     ("rest", "detail_vs_floor", ">=", 0.8,
      "GET /calls/{{id}}: ours ≥ 80 % of the WSGI floor's requests/s (gunicorn, same app and database)"),
     ("rest", "calls_vs_floor", ">=", 0.8, "GET /calls: ours ≥ 80 % of the WSGI floor's requests/s"),
-    # Issue #20's third goal. "Not slower" needs a tolerance on this shared 2-core machine,
-    # where the same fan-out's p99 moves by tens of per cent between runs: 1.5x.
+    # Issue #20's third goal. On two cores the REST load slows the streams wherever it
+    # runs; what the goal is about is the process: the p99 with the load in the same
+    # process over the p99 with it in another (one machine, both). The same fan-out's
+    # p99 moves by tens of per cent between runs here: 1.2x, and 1.5x over alone.
+    ("rest_streams", "same_process_p99_ratio", "<=", 1.2,
+     "streams no slower for sharing the process: fan-out p99 with {rest_clients} REST clients on the "
+     "same process ≤ 1.2x with them on another process of the same machine"),
     ("rest_streams", "p99_ratio", "<=", 1.5,
      "streams not slower under REST load: fan-out p99 with {rest_clients} REST clients ≤ 1.5x without, "
      "same process (run: {rest_streams_subscribers:,} x {rest_streams_rate:g}/s, {rest_calls:,} calls)"),
@@ -2325,7 +2345,8 @@ def rest_streams_cases(medians: dict, args) -> list[dict]:
     clients got meanwhile, and the ratio of the p99s)."""
     cases = []
     for variant, values in medians.items():
-        for prefix, phase in (("without_", "without_rest"), ("with_", "with_rest")):
+        for prefix, phase in (("without_", "without_rest"), ("beside_", "rest_in_other_process"),
+                              ("with_", "with_rest")):
             case = {
                 "name": f"rest_streams/{phase}/{variant}", "system": "callboard", "server": "uvicorn",
                 "subscribers": values.get("subscribers", args.rest_streams_subscribers),
@@ -2336,11 +2357,15 @@ def rest_streams_cases(medians: dict, args) -> list[dict]:
                 "deliveries": values.get(f"{prefix}deliveries"), "lost": values.get(f"{prefix}missing"),
                 "server_cpu_pct": values.get(f"{prefix}server_cpu_pct"), "error": values.get("error"),
             }
-            if prefix == "with_":
+            if prefix != "without_":
+                rest = "rest_" if prefix == "with_" else "beside_rest_"
                 case.update({"rest_clients": args.rest_clients, "calls_per_workspace": args.rest_calls,
-                             "rest_requests_per_s": values.get("rest_requests_per_s"),
-                             "rest_p99_ms": values.get("rest_p99_ms"),
-                             "p99_vs_without": values.get("p99_ratio")})
+                             "rest_requests_per_s": values.get(f"{rest}requests_per_s"),
+                             "rest_p99_ms": values.get(f"{rest}p99_ms"),
+                             "p99_vs_without": values.get("p99_ratio" if prefix == "with_" else
+                                                          "beside_p99_ratio")})
+            if prefix == "with_":
+                case["p99_vs_rest_in_other_process"] = values.get("same_process_p99_ratio")
             cases.append(case)
     return cases
 
@@ -2522,7 +2547,8 @@ ROWS = [
     ("rest", "detail_vs_floor", "REST: GET /calls/{id}, ours over the WSGI floor (requests/s)"),
     ("rest", "calls_vs_floor", "REST: GET /calls, ours over the WSGI floor (requests/s)"),
     ("rest", "calls_db_connections_peak", "REST: DB connections, peak (calls list)"),
-    *[row for prefix, label in (("without_", "alone"), ("with_", "under REST load"))
+    *[row for prefix, label in (("without_", "alone"), ("beside_", "beside REST in another process"),
+                                ("with_", "under REST load"))
       for row in [("rest_streams", f"{prefix}p50_ms", f"streams {label}: fan-out p50 (ms)"),
                   ("rest_streams", f"{prefix}p99_ms", f"streams {label}: fan-out p99 (ms)"),
                   ("rest_streams", f"{prefix}max_ms", f"streams {label}: fan-out max (ms)"),
@@ -2534,6 +2560,10 @@ ROWS = [
     ("rest_streams", "p99_ratio", "streams: fan-out p99 under REST load over alone"),
     ("rest_streams", "rest_requests_per_s", "streams: REST requests/s meanwhile"),
     ("rest_streams", "rest_p99_ms", "streams: REST p99 meanwhile (ms)"),
+    ("rest_streams", "beside_p99_ratio", "streams: fan-out p99 beside REST in another process over alone"),
+    ("rest_streams", "same_process_p99_ratio",
+     "streams: fan-out p99 under REST load in the same process over in another"),
+    ("rest_streams", "beside_rest_requests_per_s", "streams: REST requests/s in the other process"),
     ("upload", "csv_10000_rows_per_s", "upload: CSV, 10,000 rows: rows/s"),
     ("upload", "csv_100000_rows_per_s", "upload: CSV, 100,000 rows: rows/s"),
     ("upload", "csv_10000_rss_growth_mb", "upload: CSV, 10,000 rows: web RSS peak over before (MB)"),

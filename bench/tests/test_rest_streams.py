@@ -54,14 +54,21 @@ def test_p99_ratio():
 def test_rest_streams_cases_one_per_phase():
     args = Namespace(rest_streams_subscribers=1000, rest_streams_rate=10, rest_clients=20, rest_calls=10_000)
     medians = {"ours": {"subscribers": 200, "rate": 10, "without_p50_ms": 10.0, "without_p99_ms": 20.0,
+                        "beside_p99_ms": 26.0, "beside_missing": 0,
                         "with_p50_ms": 15.0, "with_p99_ms": 30.0, "without_missing": 0, "with_missing": 2,
-                        "rest_requests_per_s": 180.0, "rest_p99_ms": 90.0, "p99_ratio": 1.5}}
-    without, with_rest = rest_streams_cases(medians, args)
+                        "rest_requests_per_s": 180.0, "rest_p99_ms": 90.0, "p99_ratio": 1.5,
+                        "beside_rest_requests_per_s": 170.0, "beside_rest_p99_ms": 95.0,
+                        "beside_p99_ratio": 1.3, "same_process_p99_ratio": 1.15}}
+    without, beside, with_rest = rest_streams_cases(medians, args)
     assert without["name"] == "rest_streams/without_rest/ours"
     assert (without["subscribers"], without["p99_ms"], without["lost"]) == (200, 20.0, 0)
     assert "rest_requests_per_s" not in without
+    assert beside["name"] == "rest_streams/rest_in_other_process/ours"
+    assert (beside["p99_ms"], beside["p99_vs_without"], beside["rest_requests_per_s"]) == (26.0, 1.3, 170.0)
+    assert "p99_vs_rest_in_other_process" not in beside
     assert with_rest["name"] == "rest_streams/with_rest/ours"
     assert (with_rest["p99_ms"], with_rest["lost"], with_rest["p99_vs_without"]) == (30.0, 2, 1.5)
+    assert with_rest["p99_vs_rest_in_other_process"] == 1.15
     rest = (with_rest["rest_requests_per_s"], with_rest["rest_p99_ms"], with_rest["rest_clients"])
     assert rest == (180.0, 90.0, 20)
 
