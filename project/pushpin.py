@@ -50,7 +50,7 @@ MESSAGE_RATE_UNLIMITED = 0
 MESSAGE_HWM = 250_000
 # Channels one held stream may subscribe to (default 20; extras are cut with
 # "too many subscriptions"): a stream holds six channels of its own plus one
-# per subscribed call (/tmp design memo §4, docs/operations.md).
+# per subscribed call (docs/operations.md, "Pushpin in front").
 CONNECTION_SUBSCRIPTION_MAX = 64
 
 
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         command = pushpin_command(config_path)
     except (PushpinMissing, ValueError) as error:
         sys.exit(f"project.pushpin: {error}")
-    # The runner in our place: honcho's SIGTERM and the terminal's SIGINT reach
+    # The runner in our place: honcho's SIGTERM (to this process's group) reaches
     # it directly, and it stops its services itself.
     os.execv(command[0], command)
 
