@@ -25,6 +25,7 @@ work directory, so an unprivileged user can run several Pushpins at once:
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -66,15 +67,19 @@ def pushpin_binary() -> str:
     return found
 
 
-def routes_text(origins: list[int]) -> str:
+def routes_text(origins: list[int], *, probe_host: str | None = None) -> str:
     """Every request to the origins on 127.0.0.1, in one route line. Pushpin
     tries a line's targets in order and moves to the next only when one fails
     to connect (proxysession.cpp tryNextTarget): failover, not load sharing.
     WebSocket is passed through as WebSocket (no `over_http`), so the web
-    process serves it as it does without Pushpin."""
+    process serves it as it does without Pushpin.
+
+    With `probe_host`, requests for that host go to Pushpin's built-in test
+    handler instead (running_pushpin's readiness probe, _holds_a_stream)."""
     if not origins:
         raise ValueError("Pushpin needs at least one origin port")
-    return "* " + " ".join(f"127.0.0.1:{port}" for port in origins) + "\n"
+    probe = f"{probe_host} test\n" if probe_host else ""
+    return probe + "* " + " ".join(f"127.0.0.1:{port}" for port in origins) + "\n"
 
 
 def config_text(*, rundir: Path, logdir: Path, routes_path: Path, http_port: int, publish_port: int,
@@ -141,7 +146,7 @@ stats_format=tnetstring
 
 
 def render_config(workdir: Path, *, http_port: int, publish_port: int, origins: list[int],
-                  sig_key: str) -> Path:
+                  sig_key: str, probe_host: str | None = None) -> Path:
     """Writes pushpin.conf and its routes file into `workdir` (with run/ and log/
     beside them); the path of pushpin.conf."""
     if not sig_key or "\n" in sig_key:
@@ -151,7 +156,7 @@ def render_config(workdir: Path, *, http_port: int, publish_port: int, origins: 
     rundir.mkdir(parents=True, exist_ok=True)
     logdir.mkdir(parents=True, exist_ok=True)
     routes_path = workdir / "routes"
-    routes_path.write_text(routes_text(origins))
+    routes_path.write_text(routes_text(origins, probe_host=probe_host))
     config_path = workdir / "pushpin.conf"
     config_path.write_text(config_text(rundir=rundir, logdir=logdir, routes_path=routes_path,
                                        http_port=http_port, publish_port=publish_port, sig_key=sig_key))
@@ -225,14 +230,17 @@ def running_pushpin(workdir: Path, *, origins: list[int], sig_key: str, startup_
                     http_port: int | None = None, publish_port: int | None = None):
     """A Pushpin in front of `origins` (ports on 127.0.0.1), configured in
     `workdir`, on free loopback ports unless given; yields a RunningPushpin once
-    its proxy port accepts and its publish endpoint answers. Leaving stops it
-    and every process it started (one session: stop_session)."""
+    its publish endpoint answers and it holds a stream (a probe through its
+    built-in test handler). Leaving stops it and every process it started (one
+    session: stop_session)."""
     if http_port is None or publish_port is None:
         free_http, free_publish = free_loopback_ports(2)
         http_port, publish_port = http_port or free_http, publish_port or free_publish
     workdir = Path(workdir)
+    # A host name nobody else sends: the readiness probe's route, out of reach of other clients.
+    probe_host = f"probe-{secrets.token_hex(8)}.invalid"
     config_path = render_config(workdir, http_port=http_port, publish_port=publish_port, origins=origins,
-                                sig_key=sig_key)
+                                sig_key=sig_key, probe_host=probe_host)
     command = pushpin_command(config_path)
     log_path = workdir / "pushpin.log"
     with log_path.open("wb") as log:
@@ -242,29 +250,21 @@ def running_pushpin(workdir: Path, *, origins: list[int], sig_key: str, startup_
                              publish_url=f"http://127.0.0.1:{publish_port}/publish/",
                              process=process, log_path=log_path)
     try:
-        _wait_until_ready(pushpin, http_port, startup_timeout)
+        _wait_until_ready(pushpin, probe_host, startup_timeout)
         yield pushpin
     finally:
         stop_session(process)
 
 
-def _wait_until_ready(pushpin: RunningPushpin, http_port: int, timeout: float) -> None:
+def _wait_until_ready(pushpin: RunningPushpin, probe_host: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pushpin.process.poll() is not None:
             raise RuntimeError(f"pushpin exited with {pushpin.process.returncode}:\n{pushpin.log()}")
-        if _accepts(http_port) and _publish_answers(pushpin.publish_url):
+        if _publish_answers(pushpin.publish_url) and _holds_a_stream(pushpin.url, probe_host):
             return
         time.sleep(0.1)
     raise RuntimeError(f"pushpin was not ready within {timeout}s:\n{pushpin.log()}")
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _publish_answers(publish_url: str) -> bool:
@@ -272,6 +272,20 @@ def _publish_answers(publish_url: str) -> bool:
     try:
         httpx.post(publish_url, json={"items": []}, timeout=1)
         return True
+    except httpx.TransportError:
+        return False
+
+
+def _holds_a_stream(url: str, probe_host: str) -> bool:
+    """A stream held by Pushpin's built-in test handler, on a channel of the
+    probe's own. The proxy port accepting and the handler answering publishes
+    are not enough: until the handler has connected to the proxy's accept
+    socket, a GRIP hold is answered "Accept service unavailable." (seen on 1.36
+    within the first 100 ms)."""
+    try:
+        with httpx.stream("GET", f"{url}/stream", params={"channel": probe_host},
+                          headers={"Host": probe_host}, timeout=1) as response:
+            return response.status_code == 200 and next(response.iter_lines(), "") == "[stream opened]"
     except httpx.TransportError:
         return False
 
@@ -289,8 +303,8 @@ def main(argv: list[str] | None = None) -> None:
     sig_key = os.environ.get(args.sig_key_env, "")
     if not sig_key:
         parser.error(f"{args.sig_key_env} is not set: Pushpin signs what it forwards with it")
-    origins = [int(port) for port in args.origins.split(",") if port.strip()]
     try:
+        origins = [int(port) for port in args.origins.split(",") if port.strip()]
         config_path = render_config(Path(args.workdir), http_port=args.port, publish_port=args.publish_port,
                                     origins=origins, sig_key=sig_key)
         command = pushpin_command(config_path)

@@ -4,6 +4,8 @@ it, its publish endpoint, its routes, its rate limit and its stop."""
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -21,6 +23,7 @@ from project.pushpin import (
     render_config,
     running_pushpin,
     session_members,
+    stop_session,
 )
 from project.testing import PUSHPIN_TEST_SIG_KEY, running_server
 from realtime.tests.streaming import WAIT, emit_marker, open_stream, stream_request
@@ -211,6 +214,45 @@ def test_stopping_leaves_no_pushpin_process_behind(tmp_path):
     assert not [pid for pid in started if Path(f"/proc/{pid}").exists()]
     with pytest.raises(httpx.TransportError):
         httpx.get(pushpin.url, timeout=1)
+
+
+@pytest.mark.usefixtures("pushpin_installed")
+def test_the_command_line_runs_pushpin_in_the_foreground_in_front_of_the_origins(tmp_path):
+    # given an origin, and the command Procfile.pushpin runs
+    origin_port, proxy_port, publish_port = free_loopback_ports(3)
+    command = [sys.executable, "-m", "project.pushpin", "--port", str(proxy_port),
+               "--publish-port", str(publish_port), "--origins", str(origin_port),
+               "--sig-key-env", "TEST_GRIP_KEY", "--workdir", str(tmp_path / "pushpin")]
+    with origin(_PortEcho, origin_port), (tmp_path / "out.log").open("wb") as out:
+        # when it runs (in a session of its own, as honcho starts it)
+        process = subprocess.Popen(command, env={**os.environ, "TEST_GRIP_KEY": "key"}, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            answer = wait_for_answer(f"http://127.0.0.1:{proxy_port}/")
+            runner = command_name(process.pid)
+            published = publish_to(f"http://127.0.0.1:{publish_port}/publish/")
+        finally:
+            stop_session(process)
+
+    # then Pushpin itself is the process (no Python parent to outlive it), and it proxies and publishes
+    assert runner == "pushpin"
+    assert answer == str(origin_port), (tmp_path / "out.log").read_text()
+    assert published == "Published"
+    assert session_members(process.pid) == []
+
+
+def wait_for_answer(url: str) -> str:
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            return httpx.get(url, timeout=1).text
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"nothing answered at {url}"
+            time.sleep(0.1)
+
+
+def publish_to(publish_url: str) -> str:
+    return httpx.post(publish_url, json={"items": []}, timeout=WAIT).text.strip()
 
 
 def test_the_config_listens_on_loopback_and_signs_with_the_callers_key(tmp_path):
