@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint lint-api venv bench
+.PHONY: run run-pushpin test lint lint-api venv bench
 
 # A venv with the pinned runtime and test dependencies, rebuilt when they change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -16,6 +16,11 @@ venv: $(STAMP)
 # The whole system: web (uvicorn), Celery worker and beat, demo data.
 run: $(STAMP)
 	$(BIN)/python -m project.local_redis bin/run-dev
+
+# The same with Pushpin in front of two web processes, on WEB_PORT (needs
+# Debian's pushpin; docs/operations.md, "Pushpin in front").
+run-pushpin: $(STAMP)
+	$(BIN)/python -m project.local_redis bin/run-pushpin
 
 # The full suite. Tests refuse the development key, so they get one of their own.
 test: $(STAMP)
