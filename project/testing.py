@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -50,12 +50,22 @@ test_database_url.__test__ = False  # a helper: pytest collects it where a test 
 
 @dataclass
 class ServerProcess:
+    """A running web process. Behind Pushpin (server="pushpin") `url` is
+    Pushpin's, `origin_url` the web process's own and `publish_url` Pushpin's
+    GRIP publish endpoint; `process` and `log_path` stay the web process's."""
+
     url: str
     process: subprocess.Popen
     log_path: Path
+    origin_url: str | None = None
+    publish_url: str | None = None
+    pushpin_log_path: Path | None = None
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        log = self.log_path.read_text(errors="replace")
+        if self.pushpin_log_path and self.pushpin_log_path.exists():
+            log += "\n--- pushpin ---\n" + self.pushpin_log_path.read_text(errors="replace")
+        return log
 
 
 def _server_command(server: str, port: int) -> list[str]:
@@ -73,16 +83,25 @@ SERVER_METRICS_TOKEN = "test-metrics-token"  # noqa: S105
 SERVERS = ("uvicorn", "daphne")
 default_server = "uvicorn"
 
+# The GRIP signing key of the Pushpins running_server(server="pushpin") starts.
+PUSHPIN_TEST_SIG_KEY = "test-grip-sig-key"
+
 
 @contextmanager
 def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: float = 30,
                    server: str | None = None, port: int | None = None):
     """A real ASGI server (uvicorn via project.serve_uvicorn, or daphne via
     project.serve) on a free loopback port (or `port`, to restart one in place),
-    sharing this test run's database and Redis; stopped with SIGTERM at the end."""
+    sharing this test run's database and Redis; stopped with SIGTERM at the end.
+    server="pushpin" is uvicorn with a Pushpin in front (_running_behind_pushpin)."""
     from project.local_redis import free_loopback_port
 
     server = server or default_server
+    if server == "pushpin":
+        with _running_behind_pushpin(tmp_path, env=env, startup_timeout=startup_timeout,
+                                     port=port) as fronted:
+            yield fronted
+        return
 
     port = port or free_loopback_port()
     log_path = tmp_path / f"{server}-{port}.log"
@@ -107,6 +126,28 @@ def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: 
         yield server
     finally:
         stop_process(process)
+
+
+@contextmanager
+def _running_behind_pushpin(tmp_path: Path, *, env: dict | None, startup_timeout: float, port: int | None):
+    """uvicorn told it has Pushpin in front (REALTIME_FRONT=pushpin, GRIP_PUBLISH_URL,
+    GRIP_SIG_KEY), and that Pushpin, on ports of their own. Pushpin's ports are
+    chosen before uvicorn starts: its environment names the publish endpoint."""
+    from project.pushpin import free_loopback_ports, running_pushpin
+
+    origin_port, proxy_port, publish_port = free_loopback_ports(3)
+    grip_env = {"REALTIME_FRONT": "pushpin", "GRIP_PUBLISH_URL": f"http://127.0.0.1:{publish_port}/publish/",
+                "GRIP_SIG_KEY": PUSHPIN_TEST_SIG_KEY, **(env or {})}
+    with running_server(tmp_path, env=grip_env, startup_timeout=startup_timeout, server="uvicorn",
+                        port=port or origin_port) as origin:
+        origin_port = int(origin.url.rpartition(":")[2])
+        with running_pushpin(tmp_path / f"pushpin-{origin_port}", origins=[origin_port],
+                             sig_key=grip_env["GRIP_SIG_KEY"], startup_timeout=startup_timeout,
+                             http_port=proxy_port, publish_port=publish_port) as pushpin:
+            fronted = replace(origin, url=pushpin.url, origin_url=origin.url, publish_url=pushpin.publish_url,
+                              pushpin_log_path=pushpin.log_path)
+            _wait_until_healthy(fronted, startup_timeout)
+            yield fronted
 
 
 @contextmanager
