@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from project.redis_client import get_redis
-from realtime import metrics, reactions
+from realtime import grip, metrics, reactions
 from realtime.channels import workspace_channel
 from realtime.models import Event, PendingPublish
 from realtime.wire import encode_event, envelope
@@ -31,16 +31,22 @@ def message_of(row: Event) -> bytes:
                         envelope_body=envelope_of(row))
 
 
-def publish(messages: list[tuple[str, bytes]], pending_id: int | None = None) -> bool:
-    """Hands (workspace id, message) pairs to Redis; then the outbox row of the
-    batch (`pending_id`, None when nothing was persisted) goes. Never raises: a
-    failure leaves the row for the sweeper."""
+def publish(messages: list[tuple[str, bytes]], pending_id: int | None = None, *,
+            sweeping: bool = False) -> bool:
+    """Hands (workspace id, message) pairs to Redis, and with REALTIME_FRONT=pushpin
+    to Pushpin too; then the outbox row of the batch (`pending_id`, None when
+    nothing was persisted) goes. Never raises: a failure of either leaves the row
+    for the sweeper (`sweeping`), which publishes to both again (the hubs drop
+    cursors they have delivered; see grip.publish for Pushpin)."""
     try:
         pipeline = get_redis().pipeline(transaction=False)
         for workspace_id, message in messages:
             pipeline.publish(workspace_channel(workspace_id), message)
-        pipeline.execute()
-    except Exception:  # Redis down or slow: the sweeper retries from the database
+        held = grip.queue_reads(pipeline, messages) if grip.pushpin_front() else None
+        results = pipeline.execute()
+        if held is not None:
+            grip.publish(messages, held, results[len(messages):], sweeping=sweeping)
+    except Exception:  # Redis or Pushpin down or slow: the sweeper retries from the database
         logger.warning("publishing %d event(s) failed; the sweeper will retry", len(messages),
                        exc_info=True)
         metrics.publish_failures.inc()
@@ -76,7 +82,7 @@ def sweep_unpublished(*, grace_seconds: float) -> int:
             rows += Event.objects.filter(
                 workspace_id=batch.workspace_id, seq__gte=batch.first_seq, seq__lte=batch.last_seq
             ).order_by("seq")
-        published = publish([(str(row.workspace_id), message_of(row)) for row in rows])
+        published = publish([(str(row.workspace_id), message_of(row)) for row in rows], sweeping=True)
         if published:
             PendingPublish.objects.filter(pk__in=[batch.pk for batch in pending]).delete()
     if published:
