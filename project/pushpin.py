@@ -31,9 +31,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -67,19 +69,19 @@ def pushpin_binary() -> str:
     return found
 
 
-def routes_text(origins: list[int], *, probe_host: str | None = None) -> str:
+def routes_text(origins: list[int], *, probe: tuple[str, int] | None = None) -> str:
     """Every request to the origins on 127.0.0.1, in one route line. Pushpin
     tries a line's targets in order and moves to the next only when one fails
     to connect (proxysession.cpp tryNextTarget): failover, not load sharing.
     WebSocket is passed through as WebSocket (no `over_http`), so the web
     process serves it as it does without Pushpin.
 
-    With `probe_host`, requests for that host go to Pushpin's built-in test
-    handler instead (running_pushpin's readiness probe, _holds_a_stream)."""
+    With `probe` (host, port), requests for that host go to that port instead
+    (running_pushpin's readiness probe, _holds_a_stream)."""
     if not origins:
         raise ValueError("Pushpin needs at least one origin port")
-    probe = f"{probe_host} test\n" if probe_host else ""
-    return probe + "* " + " ".join(f"127.0.0.1:{port}" for port in origins) + "\n"
+    probe_line = f"{probe[0]} 127.0.0.1:{probe[1]}\n" if probe else ""
+    return probe_line + "* " + " ".join(f"127.0.0.1:{port}" for port in origins) + "\n"
 
 
 def config_text(*, rundir: Path, logdir: Path, routes_path: Path, http_port: int, publish_port: int,
@@ -146,7 +148,7 @@ stats_format=tnetstring
 
 
 def render_config(workdir: Path, *, http_port: int, publish_port: int, origins: list[int],
-                  sig_key: str, probe_host: str | None = None) -> Path:
+                  sig_key: str, probe: tuple[str, int] | None = None) -> Path:
     """Writes pushpin.conf and its routes file into `workdir` (with run/ and log/
     beside them); the path of pushpin.conf."""
     if not sig_key or "\n" in sig_key:
@@ -156,7 +158,7 @@ def render_config(workdir: Path, *, http_port: int, publish_port: int, origins: 
     rundir.mkdir(parents=True, exist_ok=True)
     logdir.mkdir(parents=True, exist_ok=True)
     routes_path = workdir / "routes"
-    routes_path.write_text(routes_text(origins, probe_host=probe_host))
+    routes_path.write_text(routes_text(origins, probe=probe))
     config_path = workdir / "pushpin.conf"
     config_path.write_text(config_text(rundir=rundir, logdir=logdir, routes_path=routes_path,
                                        http_port=http_port, publish_port=publish_port, sig_key=sig_key))
@@ -230,27 +232,40 @@ def running_pushpin(workdir: Path, *, origins: list[int], sig_key: str, startup_
                     http_port: int | None = None, publish_port: int | None = None):
     """A Pushpin in front of `origins` (ports on 127.0.0.1), configured in
     `workdir`, on free loopback ports unless given; yields a RunningPushpin once
-    its publish endpoint answers and it holds a stream (a probe through its
-    built-in test handler). Leaving stops it and every process it started (one
-    session: stop_session)."""
+    its publish endpoint answers and it holds a stream (a probe origin of its
+    own answers with a GRIP hold). Leaving stops it and every process it
+    started (one session: stop_session)."""
     if http_port is None or publish_port is None:
         free_http, free_publish = free_loopback_ports(2)
         http_port, publish_port = http_port or free_http, publish_port or free_publish
     workdir = Path(workdir)
     # A host name nobody else sends: the readiness probe's route, out of reach of other clients.
     probe_host = f"probe-{secrets.token_hex(8)}.invalid"
-    config_path = render_config(workdir, http_port=http_port, publish_port=publish_port, origins=origins,
-                                sig_key=sig_key, probe_host=probe_host)
-    command = pushpin_command(config_path)
-    log_path = workdir / "pushpin.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    pushpin = RunningPushpin(url=f"http://127.0.0.1:{http_port}",
-                             publish_url=f"http://127.0.0.1:{publish_port}/publish/",
-                             process=process, log_path=log_path)
+    probe_origin = ThreadingHTTPServer(("127.0.0.1", 0), _ProbeHold)
+    probe_thread = threading.Thread(target=probe_origin.serve_forever, daemon=True)
+    probe_thread.start()
     try:
-        _wait_until_ready(pushpin, probe_host, startup_timeout)
+        config_path = render_config(workdir, http_port=http_port, publish_port=publish_port, origins=origins,
+                                    sig_key=sig_key, probe=(probe_host, probe_origin.server_address[1]))
+        command = pushpin_command(config_path)
+        log_path = workdir / "pushpin.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        pushpin = RunningPushpin(url=f"http://127.0.0.1:{http_port}",
+                                 publish_url=f"http://127.0.0.1:{publish_port}/publish/",
+                                 process=process, log_path=log_path)
+        try:
+            _wait_until_ready(pushpin, probe_host, startup_timeout)
+        except BaseException:
+            stop_session(process)
+            raise
+    finally:
+        # Its route stays, for a host name no client sends.
+        probe_origin.shutdown()
+        probe_origin.server_close()
+        probe_thread.join(5)
+    try:
         yield pushpin
     finally:
         stop_session(process)
@@ -276,16 +291,37 @@ def _publish_answers(publish_url: str) -> bool:
         return False
 
 
+class _ProbeHold(BaseHTTPRequestHandler):
+    """The readiness probe's origin: every GET becomes a stream Pushpin holds."""
+
+    def do_GET(self):
+        body = _PROBE_BODY + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Grip-Hold", "stream")
+        self.send_header("Grip-Channel", self.headers.get("Host", "probe"))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+_PROBE_BODY = b"held by pushpin"
+
+
 def _holds_a_stream(url: str, probe_host: str) -> bool:
-    """A stream held by Pushpin's built-in test handler, on a channel of the
-    probe's own. The proxy port accepting and the handler answering publishes
+    """A stream held from an origin's GRIP answer, the way the web processes'
+    streams are. The proxy port accepting and the handler answering publishes
     are not enough: until the handler has connected to the proxy's accept
     socket, a GRIP hold is answered "Accept service unavailable." (seen on 1.36
-    within the first 100 ms)."""
+    within the first 100 ms). Pushpin's built-in test handler was the probe
+    first, and a GRIP hold from an origin still met that answer once after it."""
     try:
-        with httpx.stream("GET", f"{url}/stream", params={"channel": probe_host},
-                          headers={"Host": probe_host}, timeout=1) as response:
-            return response.status_code == 200 and next(response.iter_lines(), "") == "[stream opened]"
+        with httpx.stream("GET", f"{url}/", headers={"Host": probe_host}, timeout=1) as response:
+            return (response.status_code == 200
+                    and next(response.iter_lines(), "") == _PROBE_BODY.decode())
     except httpx.TransportError:
         return False
 
