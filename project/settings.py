@@ -628,8 +628,10 @@ REALTIME_REPLAY_CACHE_MB = env.int("REALTIME_REPLAY_CACHE_MB", default=64)
 REALTIME_FRONT = env.str("REALTIME_FRONT", default="inprocess")
 if REALTIME_FRONT not in ("inprocess", "pushpin"):
     raise ImproperlyConfigured(f"REALTIME_FRONT must be 'inprocess' or 'pushpin', not {REALTIME_FRONT!r}.")
-# Pushpin's HTTP publish endpoint (its push_in_http_port), e.g. http://127.0.0.1:5561/publish/.
-GRIP_PUBLISH_URL = env.str("GRIP_PUBLISH_URL", default="")
+# Pushpin's control endpoint (its push_in_http_port), e.g. http://127.0.0.1:5561, the
+# name the contract gives it; the relay POSTs to its /publish/.
+GRIP_URL = env.str("GRIP_URL", default="")
+GRIP_PUBLISH_URL = GRIP_URL.rstrip("/") + "/publish/" if GRIP_URL else ""
 # Pushpin's sig_key: its requests carry Grip-Sig, a JWT signed with it; without a
 # valid one a stream request is served in-process, and the next link refuses it.
 GRIP_SIG_KEY = env.str("GRIP_SIG_KEY", default="")
@@ -638,9 +640,9 @@ GRIP_SIG_KEY = env.str("GRIP_SIG_KEY", default="")
 # outlive it (3 times this at most, so at most realtime.limits.EXPIRY_SECONDS / 2).
 GRIP_REFRESH_SECONDS = env.int("GRIP_REFRESH_SECONDS", default=10)
 if REALTIME_FRONT == "pushpin":
-    if not GRIP_PUBLISH_URL.startswith(("http://", "https://")):
-        raise ImproperlyConfigured("REALTIME_FRONT=pushpin needs GRIP_PUBLISH_URL, Pushpin's publish URL "
-                                   "(e.g. http://127.0.0.1:5561/publish/).")
+    if not GRIP_URL.startswith(("http://", "https://")):
+        raise ImproperlyConfigured("REALTIME_FRONT=pushpin needs GRIP_URL, Pushpin's control endpoint "
+                                   "(e.g. http://127.0.0.1:5561).")
     if len(GRIP_SIG_KEY) < 32:  # HS256 wants a key as long as its hash (RFC 7518 3.2)
         raise ImproperlyConfigured("REALTIME_FRONT=pushpin needs GRIP_SIG_KEY, Pushpin's sig_key "
                                    "(32 characters at least).")

@@ -130,13 +130,13 @@ def running_server(tmp_path: Path, *, env: dict | None = None, startup_timeout: 
 
 @contextmanager
 def _running_behind_pushpin(tmp_path: Path, *, env: dict | None, startup_timeout: float, port: int | None):
-    """uvicorn told it has Pushpin in front (REALTIME_FRONT=pushpin, GRIP_PUBLISH_URL,
+    """uvicorn told it has Pushpin in front (REALTIME_FRONT=pushpin, GRIP_URL,
     GRIP_SIG_KEY), and that Pushpin, on ports of their own. Pushpin's ports are
     chosen before uvicorn starts: its environment names the publish endpoint."""
     from project.pushpin import free_loopback_ports, running_pushpin
 
     origin_port, proxy_port, publish_port = free_loopback_ports(3)
-    grip_env = {"REALTIME_FRONT": "pushpin", "GRIP_PUBLISH_URL": f"http://127.0.0.1:{publish_port}/publish/",
+    grip_env = {"REALTIME_FRONT": "pushpin", "GRIP_URL": f"http://127.0.0.1:{publish_port}",
                 "GRIP_SIG_KEY": PUSHPIN_TEST_SIG_KEY, **(env or {})}
     with running_server(tmp_path, env=grip_env, startup_timeout=startup_timeout, server="uvicorn",
                         port=port or origin_port) as origin:

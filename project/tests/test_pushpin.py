@@ -137,7 +137,7 @@ def test_the_server_behind_pushpin_is_told_where_to_publish(tmp_path, db):
 
     # then it names Pushpin's publish endpoint and the key Pushpin signs with
     assert environ["REALTIME_FRONT"] == "pushpin"
-    assert environ["GRIP_PUBLISH_URL"] == server.publish_url
+    assert environ["GRIP_URL"] + "/publish/" == server.publish_url
     assert environ["GRIP_SIG_KEY"] == PUSHPIN_TEST_SIG_KEY
 
 

@@ -67,15 +67,15 @@ def test_with_a_secret_key_it_starts_with_debug_off():
     assert result.stdout.strip() == "started"
 
 
-PUBLISH_URL = {"GRIP_PUBLISH_URL": "http://127.0.0.1:5561/publish/"}
+PUBLISH_URL = {"GRIP_URL": "http://127.0.0.1:5561"}
 SIG_KEY = {"GRIP_SIG_KEY": "k" * 32}
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(("env", "message"), [
     ({"REALTIME_FRONT": "nginx"}, "REALTIME_FRONT must be 'inprocess' or 'pushpin'"),
-    ({"REALTIME_FRONT": "pushpin", **SIG_KEY}, "needs GRIP_PUBLISH_URL"),
-    ({"REALTIME_FRONT": "pushpin", **SIG_KEY, "GRIP_PUBLISH_URL": "localhost:5561"}, "GRIP_PUBLISH_URL"),
+    ({"REALTIME_FRONT": "pushpin", **SIG_KEY}, "needs GRIP_URL"),
+    ({"REALTIME_FRONT": "pushpin", **SIG_KEY, "GRIP_URL": "localhost:5561"}, "GRIP_URL"),
     ({"REALTIME_FRONT": "pushpin", **PUBLISH_URL}, "needs GRIP_SIG_KEY"),
     ({"REALTIME_FRONT": "pushpin", **PUBLISH_URL, "GRIP_SIG_KEY": "k" * 31}, "32 characters"),
     ({"GRIP_REFRESH_SECONDS": "60"}, "GRIP_REFRESH_SECONDS must be 1 to 15"),
