@@ -620,3 +620,29 @@ REALTIME_REPLAY_BATCH = env.int("REALTIME_REPLAY_BATCH", default=500)
 # read for the stream alone, filtered in the database.
 REALTIME_REPLAY_SHARED_EVENTS = env.int("REALTIME_REPLAY_SHARED_EVENTS", default=20_000)
 REALTIME_REPLAY_CACHE_MB = env.int("REALTIME_REPLAY_CACHE_MB", default=64)
+
+# Who holds the SSE connections (docs/architecture.md "Pushpin in front"):
+# "inprocess", this process's hub; "pushpin", a Pushpin (GRIP proxy) in front,
+# which holds them while Django answers the opening request with GRIP headers
+# and the relay publishes each committed event to it.
+REALTIME_FRONT = env.str("REALTIME_FRONT", default="inprocess")
+if REALTIME_FRONT not in ("inprocess", "pushpin"):
+    raise ImproperlyConfigured(f"REALTIME_FRONT must be 'inprocess' or 'pushpin', not {REALTIME_FRONT!r}.")
+# Pushpin's HTTP publish endpoint (its push_in_http_port), e.g. http://127.0.0.1:5561/publish/.
+GRIP_PUBLISH_URL = env.str("GRIP_PUBLISH_URL", default="")
+# Pushpin's sig_key: its requests carry Grip-Sig, a JWT signed with it; without a
+# valid one a stream request is served in-process, and the next link refuses it.
+GRIP_SIG_KEY = env.str("GRIP_SIG_KEY", default="")
+# How often Pushpin asks the next link of a held stream again: the bound on a
+# revocation reaching a held stream, and how long its admission slot and view
+# outlive it (3 times this at most, so at most realtime.limits.EXPIRY_SECONDS / 2).
+GRIP_REFRESH_SECONDS = env.int("GRIP_REFRESH_SECONDS", default=10)
+if REALTIME_FRONT == "pushpin":
+    if not GRIP_PUBLISH_URL.startswith(("http://", "https://")):
+        raise ImproperlyConfigured("REALTIME_FRONT=pushpin needs GRIP_PUBLISH_URL, Pushpin's publish URL "
+                                   "(e.g. http://127.0.0.1:5561/publish/).")
+    if len(GRIP_SIG_KEY) < 32:  # HS256 wants a key as long as its hash (RFC 7518 3.2)
+        raise ImproperlyConfigured("REALTIME_FRONT=pushpin needs GRIP_SIG_KEY, Pushpin's sig_key "
+                                   "(32 characters at least).")
+if not 1 <= GRIP_REFRESH_SECONDS <= 15:
+    raise ImproperlyConfigured("GRIP_REFRESH_SECONDS must be 1 to 15.")

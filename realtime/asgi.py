@@ -27,14 +27,24 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import JsonResponse
 from pydantic import ValidationError
 
-from project.errors import ApiError, ServiceUnavailable, api_error_response, validation_error_response
+from project.errors import (
+    ApiError,
+    Forbidden,
+    ServiceUnavailable,
+    api_error_response,
+    validation_error_response,
+)
 from project.middleware import accept_request_id, record_request
 from project.request_context import bind_workspace, request_id_var, workspace_id_var
+from realtime import grip
+from realtime.connection import StreamFilters
+from realtime.held import Answer, follow_link, open_held
 from realtime.hub import get_hub
 from realtime.streams import (
     RETRY_AFTER_SECONDS,
     STREAM_HEADERS,
     Stream,
+    parse_event_types,
 )
 from realtime.views import StreamParams, TicketStreamParams, redeem_stream_ticket, workspace_stream_for
 from workspaces.auth import READ, authenticate, recently_verified_principal, require
@@ -44,6 +54,9 @@ logger = logging.getLogger(__name__)
 WORKSPACE_STREAM = "/api/v1/events/stream"
 TICKET_STREAM = "/api/v1/sse/connect"
 _ROUTES = {WORKSPACE_STREAM: "api/v1/events/stream", TICKET_STREAM: "api/v1/sse/connect"}
+# Pushpin's next-link requests (realtime/grip.py NEXT_PATH, then the link's token).
+_GRIP_NEXT = re.compile(re.escape(grip.NEXT_PATH) + rf"[A-Za-z0-9_:.-]{{1,{grip.MAX_TOKEN_LENGTH}}}")
+_GRIP_NEXT_ROUTE = "api/v1/grip/next/<token>"
 _RESPONSE_HEADERS = [(name.lower().encode(), value.encode()) for name, value in STREAM_HEADERS.items()]
 
 
@@ -104,6 +117,9 @@ class StreamRouter:
             if scope["path"] in _ROUTES:
                 await self._serve(scope, receive, send)
                 return
+            if grip.pushpin_front() and _GRIP_NEXT.fullmatch(scope["path"]):
+                await self._serve_next(scope, send)
+                return
             app_stream = _app_stream_for(scope["path"])
             if app_stream is not None:
                 await self._serve(scope, receive, send, app_stream)
@@ -117,8 +133,13 @@ class StreamRouter:
         request_id = accept_request_id(request.headers.get("x-request-id", ""))
         request_id_var.set(request_id)
         workspace_id_var.set("-")
+        # Pushpin will hold the stream: the answer is its opening and GRIP headers.
+        # Anyone else (a direct client, a test) gets the in-process stream.
+        held = app_stream is None and grip.signed_by_pushpin(request.headers.get("grip-sig"))
         try:
-            if app_stream is None:
+            if held:
+                answer = await self._open_held(request)
+            elif app_stream is None:
                 stream = await self._open(request)
             else:
                 stream = await self._open_app_stream(request, *app_stream)
@@ -134,9 +155,58 @@ class StreamRouter:
             status = await self._send_json(send, api_error_response(_stream_unavailable()), request_id)
         else:
             self._log(request.path, route, 200, started)
-            await self._stream(stream, receive, send, request_id)
+            if held:
+                await self._send_answer(send, answer, request_id)
+            else:
+                await self._stream(stream, receive, send, request_id)
             return
         self._log(request.path, route, status, started)
+
+    async def _serve_next(self, scope, send) -> None:
+        """Pushpin's next-link request for a stream it holds (realtime/held.py);
+        nobody else may ask: Pushpin signs its requests."""
+        started = time.perf_counter()
+        request = StreamRequest(scope)
+        request_id = accept_request_id(request.headers.get("x-request-id", ""))
+        request_id_var.set(request_id)
+        workspace_id_var.set("-")
+        if not grip.signed_by_pushpin(request.headers.get("grip-sig")):
+            forbidden = Forbidden("Only the GRIP proxy may follow a stream's next link.",
+                                         code="grip_signature_required")
+            status = await self._send_json(send, api_error_response(forbidden), request_id)
+        else:
+            try:
+                token = request.path.removeprefix(grip.NEXT_PATH)
+                answer = await follow_link(token, request.headers.get("grip-last"))
+            except Exception:
+                # A non-2xx makes Pushpin retry with backoff (1, 2, 4, 8, 16 s), then end the stream.
+                logger.exception("could not answer a next link")
+                status = await self._send_json(send, api_error_response(_stream_unavailable()), request_id)
+            else:
+                status = 200
+                await self._send_answer(send, answer, request_id)
+        # The token stays out of the log: it is long, and it names a principal.
+        record_request(method="GET", path=grip.NEXT_PATH, route=_GRIP_NEXT_ROUTE, status=status,
+                       seconds=time.perf_counter() - started, streaming=False)
+
+    async def _open_held(self, request: "StreamRequest") -> Answer:
+        ticket_path = request.path == TICKET_STREAM
+        params = _stream_params(request.query, ticket_path)
+        if ticket_path:
+            principal = await sync_to_async(self._authenticate)(request.django_request(), params.ticket)
+        else:
+            principal = await self._principal(request)
+        bind_workspace(principal.workspace.pk)
+        filters = StreamFilters(event_types=parse_event_types(params.event_types),
+                                call_id=params.call_id, agent=params.agent)
+        return await open_held(principal, filters=filters,
+                               last_event_id=request.headers.get("last-event-id") or params.last_event_id,
+                               include_history=params.include_history)
+
+    async def _send_answer(self, send, answer: Answer, request_id: str) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*answer.response_headers(), (b"x-request-id", request_id.encode())]})
+        await send({"type": "http.response.body", "body": answer.body})
 
     async def _open(self, request: "StreamRequest") -> Stream:
         ticket_path = request.path == TICKET_STREAM

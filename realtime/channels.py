@@ -30,3 +30,32 @@ def reactions_queued_key(workspace_id: str) -> str:
     """Set while a run of the workspace's reactions is queued and not yet started
     (realtime/reactions.py `trigger`)."""
     return f"{PREFIX}:reactions-queued:{workspace_id}"
+
+
+# --- GRIP (REALTIME_FRONT=pushpin): Pushpin's channels, and our keys about them ------------
+
+GRIP_PREFIX = "cb"
+
+
+def grip_view_channel(workspace_id: str, view_name: str) -> str:
+    """Every persisted event of the workspace, for the held streams of one view (its
+    filters): the frame when the view wants the event, else empty content, so that
+    the channel's ids are the workspace's dense cursors (docs/architecture.md)."""
+    return f"{GRIP_PREFIX}.v.{workspace_id}.{view_name}"
+
+
+def grip_call_marker(call_id: str) -> str:
+    """Carries nothing: a held stream subscribed to a call would hold it, and
+    Pushpin's require-sub filter passes that call's events only to such streams."""
+    return f"{GRIP_PREFIX}.s.{call_id}"
+
+
+def grip_views_key(workspace_id: str) -> str:
+    """Sorted set of the views held through Pushpin in a workspace (member: the
+    view's spec, score: expiry); the relay publishes one item per view."""
+    return f"{PREFIX}:views:{workspace_id}"
+
+
+def grip_recoveries_key(client_id: str) -> str:
+    """How many gaps a held stream had recovered in the current minute."""
+    return f"{PREFIX}:grip-recoveries:{client_id}"

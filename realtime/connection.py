@@ -33,6 +33,13 @@ class StreamFilters:
     call_id: str | None = None
     agent: str | None = None
 
+    def passes(self, delivery: Delivery) -> bool:
+        if self.event_types is not None and delivery.type not in self.event_types:
+            return False
+        if self.call_id is not None and delivery.call_id != self.call_id:
+            return False
+        return self.agent is None or delivery.agent == self.agent
+
 
 @dataclass(eq=False)
 class Connection:
@@ -75,12 +82,7 @@ class Connection:
         return self.passes_filters(delivery)
 
     def passes_filters(self, delivery: Delivery) -> bool:
-        filters = self.filters
-        if filters.event_types is not None and delivery.type not in filters.event_types:
-            return False
-        if filters.call_id is not None and delivery.call_id != filters.call_id:
-            return False
-        return filters.agent is None or delivery.agent == filters.agent
+        return self.filters.passes(delivery)
 
     # --- the hub's side ---------------------------------------------------------------
 

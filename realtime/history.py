@@ -62,6 +62,14 @@ def position(workspace_id: str) -> Position:
 
 
 @_read
+def last_cursor(workspace_id: str) -> int:
+    """The last cursor handed out in the workspace: every event up to it is committed."""
+    return (
+        StreamCounter.objects.filter(workspace_id=workspace_id).values_list("last_seq", flat=True).first()
+    ) or 0
+
+
+@_read
 def is_retained(workspace_id: str, seq: int) -> bool:
     """Whether the event with this cursor is still stored. Cursors have no holes
     (a rolled-back draw rolls back too), so a missing one was trimmed."""

@@ -82,15 +82,31 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
     workspace's active calls (of its own call, for a call's stream)."""
     cursor = parse_cursor(last_event_id)
     hub = get_hub()
+    connection = new_connection(workspace_id=str(principal.workspace.pk), subject_id=principal.subject_id,
+                                stream=stream, filters=filters, follow_call_id=follow_call_id, wire=wire)
+    await admit(hub, connection)
+    history_first = include_history and cursor is None
+    return Stream(connection=connection, frames=_frames(hub, connection, cursor, history_first))
+
+
+def new_connection(*, workspace_id: str, subject_id: str, stream: str = "workspace",
+                   filters: StreamFilters, follow_call_id: str | None = None, wire: str = SSE,
+                   client_id: str | None = None) -> Connection:
+    extra = {"client_id": client_id} if client_id is not None else {}
+    return Connection(
+        workspace_id=workspace_id, subject_id=subject_id, stream=stream,
+        soft_limit=settings.REALTIME_BUFFER_SOFT_LIMIT, hard_limit=settings.REALTIME_BUFFER_HARD_LIMIT,
+        soft_bytes=settings.REALTIME_BUFFER_SOFT_BYTES, hard_bytes=settings.REALTIME_BUFFER_HARD_BYTES,
+        filters=filters, follow_call_id=follow_call_id, wire=wire, **extra,
+    )
+
+
+async def admit(hub, connection: Connection) -> None:
+    """Takes the connection's slot under the caps; raises the API error to answer
+    instead (503 shutting down, 429 over a cap)."""
     if hub.shutting_down:
         raise ServiceUnavailable("The server is restarting; reconnect shortly.", code="shutting_down",
                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    connection = Connection(
-        workspace_id=str(principal.workspace.pk), subject_id=principal.subject_id, stream=stream,
-        soft_limit=settings.REALTIME_BUFFER_SOFT_LIMIT, hard_limit=settings.REALTIME_BUFFER_HARD_LIMIT,
-        soft_bytes=settings.REALTIME_BUFFER_SOFT_BYTES, hard_bytes=settings.REALTIME_BUFFER_HARD_BYTES,
-        filters=filters, follow_call_id=follow_call_id, wire=wire,
-    )
     verdict = await hub.gate.admit(connection)
     if verdict != limits.ADMITTED:
         scope = "workspace" if verdict == limits.WORKSPACE_FULL else "principal"
@@ -99,11 +115,9 @@ async def open_stream(*, principal, filters: StreamFilters, last_event_id: str |
             code="too_many_streams", details={"scope": scope},
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    history_first = include_history and cursor is None
-    return Stream(connection=connection, frames=_frames(hub, connection, cursor, history_first))
 
 
-def _preamble(connection: Connection, *, resumed: bool) -> bytes:
+def preamble(connection: Connection, *, resumed: bool) -> bytes:
     connected = {
         "client_id": connection.client_id, "stream": connection.stream, "resumed": resumed,
         "server_time": timestamp_now(),
@@ -133,13 +147,13 @@ async def _frames(hub, connection: Connection, cursor: int | None, history_first
         # Only now: `connected` promises that every event committed after it arrives.
         # The opening bytes (connected, a short replay, what came live meanwhile)
         # leave in one write: a syscall each was a tenth of a reconnect storm.
-        opening = [_preamble(connection, resumed=cursor is not None)]
+        opening = [preamble(connection, resumed=cursor is not None)]
         opening_bytes = 0
         backlog = None
         if cursor is not None:
             backlog = _replay(hub, connection, cursor, current)
         elif history_first:
-            backlog = _active_calls_history(connection, current)
+            backlog = active_calls_history(connection, current)
         if backlog is not None:
             async for frames in backlog:
                 opening.extend(frames)
@@ -176,7 +190,7 @@ async def _replay(hub, connection: Connection, cursor: int, current: int):
             # Ahead of this process: in flight to it, or a cursor from nowhere.
             position = await sync_to_async(history.position)(connection.workspace_id)
             if cursor > position.current:
-                yield [_reset(connection, "cursor-ahead", position)]
+                yield [reset_frame(connection, "cursor-ahead", position)]
                 return
         # The client has everything up to its cursor: nothing below it may go out
         # again, even when this process is behind the one the client came from.
@@ -190,7 +204,7 @@ async def _replay(hub, connection: Connection, cursor: int, current: int):
         return
     if not await sync_to_async(history.is_retained)(connection.workspace_id, cursor + 1):
         position = await sync_to_async(history.position)(connection.workspace_id)
-        yield [_reset(connection, "cursor-expired", position)]
+        yield [reset_frame(connection, "cursor-expired", position)]
         return
     connection.cursor = cursor
     after = cursor
@@ -217,7 +231,7 @@ async def _replay_from_pages(hub, connection: Connection, cursor: int, current: 
         if first:  # is the event right after the cursor still kept?
             if not page.holds(cursor + 1):
                 position = await sync_to_async(history.position)(connection.workspace_id)
-                yield [_reset(connection, "cursor-expired", position)]
+                yield [reset_frame(connection, "cursor-expired", position)]
                 return
             connection.cursor = cursor
             first = False
@@ -226,7 +240,7 @@ async def _replay_from_pages(hub, connection: Connection, cursor: int, current: 
             yield wanted
 
 
-async def _active_calls_history(connection: Connection, current: int):
+async def active_calls_history(connection: Connection, current: int):
     """The persisted events (any audience, the stream's filters applied) of the
     calls active now, up to `current`, oldest first: what a dashboard that
     opens mid-call has missed of them. Later events come live. A call's own
@@ -252,7 +266,7 @@ async def _active_calls_history(connection: Connection, current: int):
         after = batch[-1].seq
 
 
-def _reset(connection: Connection, reason: str, position: history.Position) -> bytes:
+def reset_frame(connection: Connection, reason: str, position: history.Position) -> bytes:
     oldest = str(position.oldest) if position.oldest is not None else None
     return control_frame("stream-reset", {"reason": reason, "oldest_available": oldest},
                          workspace_id=connection.workspace_id, call_id=connection.follow_call_id,
