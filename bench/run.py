@@ -27,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -501,6 +502,12 @@ class Server:
                     "GRIP_PUBLISH_URL": f"http://127.0.0.1:{publish_port}/publish/",
                     "GRIP_SIG_KEY": setup.grip_sig_key}
         self.log_path = setup.logs / f"{tag}-server.log"
+        # Pushpin's ZeroMQ ipc sockets live in its work directory, and a socket's path
+        # must fit in sun_path (107 bytes): under the logs directory the handler died on
+        # an assertion. A short directory in /tmp; its log is copied to the logs at stop.
+        workdir = Path(tempfile.mkdtemp(prefix="ppbench-"))
+        self._stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        self._stack.callback(_keep_log, workdir / "pushpin.log", setup.logs / f"{tag}-pushpin.log")
         try:
             for n, port in enumerate(origin_ports):
                 log_path = self.log_path if n == 0 else setup.logs / f"{tag}-server{n + 1}.log"
@@ -509,7 +516,7 @@ class Server:
             for process, port in zip(self.origins, origin_ports, strict=True):
                 self._wait_listening(process, port, self.log_path, 30)
             self.front = self._stack.enter_context(running_pushpin(
-                setup.logs / f"{tag}-pushpin", origins=origin_ports, sig_key=setup.grip_sig_key,
+                workdir, origins=origin_ports, sig_key=setup.grip_sig_key,
                 http_port=http_port, publish_port=publish_port))
             self.pushpin_processes = pushpin_roles(self.front.process.pid)
         except BaseException:
@@ -601,6 +608,11 @@ class Server:
                 stop_process(process)
         for log_file in self._logs:
             log_file.close()
+
+
+def _keep_log(source: Path, target: Path) -> None:
+    with contextlib.suppress(OSError):
+        shutil.copyfile(source, target)
 
 
 def pushpin_roles(session: int) -> dict[str, int]:

@@ -2,6 +2,7 @@
 (bench/run.py, issue #21): registration, the contract's lines judged on
 ours-pushpin, where the idle streams' memory went, and the latest.json cases."""
 
+import contextlib
 from argparse import Namespace
 
 from bench.run import (
@@ -39,10 +40,8 @@ def test_the_default_engines_leave_ours_pushpin_out(monkeypatch):
         raise SystemExit(0)
 
     monkeypatch.setattr("bench.run.Setup", stop_at_setup)
-    try:
+    with contextlib.suppress(SystemExit):
         main([])
-    except SystemExit:
-        pass
     assert "ours-pushpin" not in seen["engines"].split(",")
     assert "ours" in seen["engines"].split(",")
 
@@ -88,7 +87,8 @@ def test_held_memory_splits_the_web_processes_from_pushpin():
     base = {"rss_kb": 100_000, "django_rss_kb": 80_000, "by_process": {"django-1": 80_000, "condure": 20_000}}
     full = {"rss_kb": 300_000, "django_rss_kb": 90_000,
             "by_process": {"django-1": 90_000, "condure": 210_000}}
-    after = {"rss_kb": 150_000, "django_rss_kb": 90_000, "by_process": {"django-1": 90_000, "condure": 60_000}}
+    after = {"rss_kb": 150_000, "django_rss_kb": 90_000,
+             "by_process": {"django-1": 90_000, "condure": 60_000}}
     memory = held_memory(base, full, after, established=20_001)
     assert memory["django_rss_growth_mb"] == round(10_000 / 1024, 1)
     assert memory["django_rss_per_stream_kb"] == 0.5
@@ -109,7 +109,8 @@ def test_latest_cases_of_ours_pushpin_carry_the_split():
     cases = {case["name"]: case for case in latest_document(summary, ARGS, "cmd")["cases"]}
     assert cases["idle/ours"]["server"] == "uvicorn" and "django_rss_growth_mb" not in cases["idle/ours"]
     held = cases["idle/ours-pushpin"]
-    assert (held["server"], held["system"], held["django_rss_growth_mb"]) == ("pushpin+uvicorn", "callboard", 4.2)
+    assert (held["server"], held["system"]) == ("pushpin+uvicorn", "callboard")
+    assert held["django_rss_growth_mb"] == 4.2
     failover = cases["pushpin_failover/ours-pushpin"]
     assert (failover["subscribers"], failover["rate"], failover["lost"], failover["streams_lost"]) == (
         1_000, 10, 0, 0)
