@@ -84,7 +84,7 @@ SERVERS = ("uvicorn", "daphne")
 default_server = "uvicorn"
 
 # The GRIP signing key of the Pushpins running_server(server="pushpin") starts.
-PUSHPIN_TEST_SIG_KEY = "test-grip-sig-key"
+PUSHPIN_TEST_SIG_KEY = "test-grip-sig-key-of-32-characters-at-least"
 
 
 @contextmanager

@@ -59,3 +59,9 @@ def grip_views_key(workspace_id: str) -> str:
 def grip_recoveries_key(client_id: str) -> str:
     """How many gaps a held stream had recovered in the current minute."""
     return f"{PREFIX}:grip-recoveries:{client_id}"
+
+
+def grip_published_key(workspace_id: str) -> str:
+    """The highest cursor of the workspace that Pushpin has taken (the relay's POST
+    returned): below it a gap in a held stream is a loss, above it an event in flight."""
+    return f"{PREFIX}:grip-published:{workspace_id}"

@@ -20,6 +20,7 @@ next link to fill the gap from the database.
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -27,10 +28,11 @@ import jwt
 from django.conf import settings
 from django.core import signing
 
+from project.redis_client import get_redis
 from realtime.catalogue import Audience
-from realtime.channels import grip_call_marker, grip_view_channel
+from realtime.channels import grip_call_marker, grip_published_key, grip_view_channel, grip_views_key
 from realtime.connection import StreamFilters
-from realtime.wire import Delivery
+from realtime.wire import Delivery, decode
 
 # A held stream's next link is NEXT_PATH + its token: in the path, not the query,
 # because Pushpin shares one next-link request among sessions whose link has the
@@ -212,6 +214,61 @@ def items_for(workspace_id: str, deliveries: list[Delivery], views: list[View]) 
                 item["meta"] = meta
             items.append(item)
     return items
+
+
+def queue_reads(pipeline, messages: list[tuple[str, bytes]]) -> list[str]:
+    """Queues, in the relay's Redis round trip, what publishing to Pushpin needs to
+    know of each workspace of the batch: its held views and its published
+    position. The workspaces, in the order of the reads (two results each)."""
+    workspaces = list(dict.fromkeys(workspace_id for workspace_id, _ in messages))
+    now = time.time()
+    for workspace_id in workspaces:
+        pipeline.zrangebyscore(grip_views_key(workspace_id), now, "+inf")
+        pipeline.get(grip_published_key(workspace_id))
+    return workspaces
+
+
+def publish(messages: list[tuple[str, bytes]], workspaces: list[str], results: list, *,
+            sweeping: bool = False) -> None:
+    """POSTs the batch's items to Pushpin, then records how far each workspace got
+    there; raises if Pushpin does not take them.
+
+    The sweeper (`sweeping`) leaves out events older than what Pushpin has already
+    taken of their workspace. A later event went there first, so every held stream
+    has met, or will meet, the gap and fill it from the database; sent now, the old
+    item would move Pushpin's sequencer back (its last id per channel becomes the
+    old one), hold the next event up to 5 s, and make every stream recover once."""
+    items, reached = [], {}
+    for index, workspace_id in enumerate(workspaces):
+        views, published = results[2 * index], int(results[2 * index + 1] or 0)
+        deliveries = []
+        for message_workspace, message in messages:
+            if message_workspace != workspace_id:
+                continue
+            delivery = decode(message)
+            persisted = isinstance(delivery, Delivery) and delivery.seq is not None
+            if persisted and not (sweeping and delivery.seq <= published):
+                deliveries.append(delivery)
+        if deliveries:
+            # Recorded even when no view is held: a stream held later starts from it.
+            reached[workspace_id] = deliveries[-1].seq
+            if views:
+                items += items_for(workspace_id, deliveries, [View.from_spec(spec) for spec in views])
+    if items:
+        post_items(items)
+    if reached:
+        pipeline = get_redis().pipeline(transaction=False)
+        for workspace_id, seq in reached.items():
+            pipeline.eval(_RAISE_TO, 1, grip_published_key(workspace_id), seq, PUBLISHED_TTL_SECONDS)
+        pipeline.execute()
+
+
+# Sets the key to ARGV[1] unless it holds more already (publishers race after commit).
+_RAISE_TO = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+"""
+PUBLISHED_TTL_SECONDS = 24 * 3600
 
 
 _local = threading.local()

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from realtime import history
 from realtime.access import lifetime_end
-from realtime.channels import grip_recoveries_key, grip_views_key
+from realtime.channels import grip_published_key, grip_recoveries_key, grip_views_key
 from realtime.connection import Connection, StreamFilters
 from realtime.grip import Link, View, hold_headers, last_id, paging_headers, read_link
 from realtime.hub import get_hub
@@ -43,6 +43,7 @@ PAGE_BYTES = 256 * 1024
 # stream past its buffer's hard limit is: each recovery is a replay from the
 # database, and a client that keeps falling behind would make them a storm.
 MAX_RECOVERIES_PER_MINUTE = 30
+NEVER = 2**63 - 1  # a published position above any cursor
 
 
 @dataclass(frozen=True)
@@ -91,17 +92,15 @@ async def _opening(hub, connection: Connection, cursor: int | None, include_hist
     view = View(connection.filters)
     link = Link(client_id=connection.client_id, workspace_id=connection.workspace_id,
                 subject_id=connection.subject_id, view=view, ends_at=lifetime_end(time.time()))
-    await _register(hub, connection, view, admitted=True)
+    published = await _register(hub, connection, view, admitted=True)
     current = await sync_to_async(history.last_cursor)(connection.workspace_id)
     opening = [preamble(connection, resumed=cursor is not None)]
     if cursor is not None:
-        window = await replay_window(hub, connection, after=cursor, current=current)
-    elif include_history:
-        window = Window([frame async for frames in active_calls_history(connection, current)
-                         for frame in frames], current)
-    else:
-        window = Window([], current)
-    return _answer(connection, link, opening + window.frames, window.upto, current)
+        return await _go_on(hub, connection, link, opening, cursor, current, published, recovering=False)
+    target = _target(0, current, published)
+    if include_history:
+        opening += [frame async for frames in active_calls_history(connection, target) for frame in frames]
+    return _answer(connection, link, opening, target, target)
 
 
 async def follow_link(token: str | None, grip_last: str | None) -> Answer:
@@ -121,8 +120,7 @@ async def follow_link(token: str | None, grip_last: str | None) -> Answer:
     loss, current = await sync_to_async(_link_state)(link)
     if loss is not None:
         return _ended(connection, "stream-closed", {"reason": "access-revoked"})
-    channel = link.view.channel(link.workspace_id)
-    delivered = last_id(grip_last, channel)
+    delivered = last_id(grip_last, link.view.channel(link.workspace_id))
     paging = delivered is None and link.after is not None
     after = link.after if paging else delivered
     if after is None:
@@ -130,21 +128,43 @@ async def follow_link(token: str | None, grip_last: str | None) -> Answer:
         # not Pushpin's request as we know it): ending loses nothing, the client
         # resumes from its own cursor.
         return _ended(connection, "shutdown", {"reconnect": True, "retry_ms": settings.REALTIME_RETRY_MS})
-    await _register(hub, connection, link.view)
-    if after < current and not paging and await _too_many_recoveries(hub, connection):
+    published = await _register(hub, connection, link.view)
+    if not paging and after < min(current, published) and await _too_many_recoveries(hub, connection):
         return Answer(b"", [])
-    window = await replay_window(hub, connection, after=after, current=current)
-    frames = window.frames
-    if window.wanted and not paging:
-        # The client missed events it wants (Pushpin dropped them, or a publish
-        # overtook another): it learns it was behind, then gets them.
-        frames = [_lag_warning(connection, window), *frames]
-    return _answer(connection, link, frames, window.upto, current)
+    return await _go_on(hub, connection, link, [], after, current, published, recovering=not paging)
 
 
-def _answer(connection: Connection, link: Link, frames: list[bytes], upto: int, current: int) -> Answer:
+def _target(after: int, current: int, published: int) -> int:
+    """Where the stream is held from: the last cursor Pushpin has taken, not the
+    last committed one (the events between are on their way to Pushpin and will
+    follow the chain; replayed and held past them, the stream would meet them
+    as a gap), and never below what the client has."""
+    return max(after, min(current, published))
+
+
+async def _go_on(hub, connection: Connection, link: Link, frames: list[bytes], after: int, current: int,
+                 published: int, *, recovering: bool) -> Answer:
+    """The replay after `after`, then the hold; or a reset when that cursor is not
+    one the stream can go on from."""
+    if after > current:  # a cursor from nowhere (or another workspace)
+        position = await sync_to_async(history.position)(connection.workspace_id)
+        target = _target(0, current, published)
+        return _answer(connection, link, [*frames, reset_frame(connection, "cursor-ahead", position)],
+                       target, target)
+    target = _target(after, current, published)
+    window = await replay_window(hub, connection, after=after, upto=target)
+    lag = []
+    if recovering and window.wanted:
+        # Pushpin had these events and the stream did not get them (a drop, or a
+        # publish that overtook another): the client learns it was behind, then
+        # gets them. Events still on their way to Pushpin are past `target`.
+        lag = [_lag_warning(connection, window)]
+    return _answer(connection, link, [*frames, *lag, *window.frames], window.upto, target)
+
+
+def _answer(connection: Connection, link: Link, frames: list[bytes], upto: int, target: int) -> Answer:
     body = b"".join(frames)
-    if upto < current:
+    if upto < target:
         page = Link(client_id=link.client_id, workspace_id=link.workspace_id, subject_id=link.subject_id,
                     view=link.view, ends_at=link.ends_at, after=upto)
         return Answer(body, paging_headers(page))
@@ -152,21 +172,18 @@ def _answer(connection: Connection, link: Link, frames: list[bytes], upto: int, 
                               workspace_id=connection.workspace_id)
     held = Link(client_id=link.client_id, workspace_id=link.workspace_id, subject_id=link.subject_id,
                 view=link.view, ends_at=link.ends_at)
-    return Answer(body, hold_headers(held, prev_id=current, keepalive_frame=keepalive))
+    return Answer(body, hold_headers(held, prev_id=target, keepalive_frame=keepalive))
 
 
-async def replay_window(hub, connection: Connection, *, after: int, current: int) -> Window:
-    """The view's persisted events in (after, current], cut at a page boundary past
-    PAGE_BYTES; a stream-reset when the cursor is gone or ahead (then the stream
-    goes on from `current`, as an in-process stream does)."""
-    if after >= current:
-        if after > current:
-            position = await sync_to_async(history.position)(connection.workspace_id)
-            return Window([reset_frame(connection, "cursor-ahead", position)], current)
-        return Window([], current)
-    if current - after <= settings.REALTIME_REPLAY_SHARED_EVENTS:
-        return await _from_pages(hub, connection, after, current)
-    return await _own_read(connection, after, current)
+async def replay_window(hub, connection: Connection, *, after: int, upto: int) -> Window:
+    """The view's persisted events in (after, upto], cut after PAGES_PER_ANSWER pages
+    or PAGE_BYTES; a stream-reset when the event after `after` is gone (the stream
+    then goes on from `upto`, as an in-process stream does)."""
+    if after >= upto:
+        return Window([], upto)
+    if upto - after <= settings.REALTIME_REPLAY_SHARED_EVENTS:
+        return await _from_pages(hub, connection, after, upto)
+    return await _own_read(connection, after, upto)
 
 
 async def _from_pages(hub, connection: Connection, after: int, current: int) -> Window:
@@ -231,19 +248,23 @@ async def _lost(connection: Connection) -> grants.Loss | None:
     return (await sync_to_async(grants.lost)({pair})).get(pair)
 
 
-async def _register(hub, connection: Connection, view: View, *, admitted: bool = False) -> None:
+async def _register(hub, connection: Connection, view: View, *, admitted: bool = False) -> int:
     """The view goes (back) into the workspace's registry, so the relay publishes on
     its channel, and the stream's admission slot is kept: both for about three
-    refresh periods, so a stream Pushpin no longer holds ages out."""
+    refresh periods, so a stream Pushpin no longer holds ages out. Returns how far
+    Pushpin has got in the workspace (grip.publish records it)."""
     key = grip_views_key(connection.workspace_id)
     now = time.time()
     pipeline = hub.redis.pipeline(transaction=False)
     pipeline.zremrangebyscore(key, "-inf", now)
     pipeline.zadd(key, {view.spec: now + EXPIRY_SECONDS})
     pipeline.expire(key, int(EXPIRY_SECONDS))
-    await pipeline.execute()
+    pipeline.get(grip_published_key(connection.workspace_id))
+    published = (await pipeline.execute())[-1]
     if not admitted:  # admission has just set it
         await refresh(hub.redis, [connection])
+    # Unknown (nothing published since the key expired): every committed event counts.
+    return int(published) if published is not None else NEVER
 
 
 async def _too_many_recoveries(hub, connection: Connection) -> bool:

@@ -1,7 +1,6 @@
 """Publishing committed events to Redis, and repairing what a crash left unpublished."""
 
 import logging
-import time
 from datetime import timedelta
 
 from django.db import transaction
@@ -10,9 +9,9 @@ from django.utils import timezone
 
 from project.redis_client import get_redis
 from realtime import grip, metrics, reactions
-from realtime.channels import grip_views_key, workspace_channel
+from realtime.channels import workspace_channel
 from realtime.models import Event, PendingPublish
-from realtime.wire import Delivery, decode, encode_event, envelope
+from realtime.wire import encode_event, envelope
 
 logger = logging.getLogger(__name__)
 
@@ -32,20 +31,21 @@ def message_of(row: Event) -> bytes:
                         envelope_body=envelope_of(row))
 
 
-def publish(messages: list[tuple[str, bytes]], pending_id: int | None = None) -> bool:
+def publish(messages: list[tuple[str, bytes]], pending_id: int | None = None, *,
+            sweeping: bool = False) -> bool:
     """Hands (workspace id, message) pairs to Redis, and with REALTIME_FRONT=pushpin
     to Pushpin too; then the outbox row of the batch (`pending_id`, None when
     nothing was persisted) goes. Never raises: a failure of either leaves the row
-    for the sweeper, which publishes to both again (the hubs drop cursors they
-    have delivered, Pushpin ids it has seen)."""
+    for the sweeper (`sweeping`), which publishes to both again (the hubs drop
+    cursors they have delivered; see grip.publish for Pushpin)."""
     try:
         pipeline = get_redis().pipeline(transaction=False)
         for workspace_id, message in messages:
             pipeline.publish(workspace_channel(workspace_id), message)
-        workspaces = grip_views_read(pipeline, messages) if grip.pushpin_front() else []
+        held = grip.queue_reads(pipeline, messages) if grip.pushpin_front() else None
         results = pipeline.execute()
-        if workspaces:
-            grip_publish(messages, dict(zip(workspaces, results[len(messages):], strict=True)))
+        if held is not None:
+            grip.publish(messages, held, results[len(messages):], sweeping=sweeping)
     except Exception:  # Redis or Pushpin down or slow: the sweeper retries from the database
         logger.warning("publishing %d event(s) failed; the sweeper will retry", len(messages),
                        exc_info=True)
@@ -58,32 +58,6 @@ def publish(messages: list[tuple[str, bytes]], pending_id: int | None = None) ->
         except Exception:  # the events went out; at worst the sweeper sends them again
             logger.warning("clearing outbox row %d failed", pending_id, exc_info=True)
     return True
-
-
-def grip_views_read(pipeline, messages: list[tuple[str, bytes]]) -> list[str]:
-    """Queues, in the publish's own round trip, the read of each workspace's views
-    held through Pushpin; the workspaces, in the order of the reads."""
-    workspaces = list(dict.fromkeys(workspace_id for workspace_id, _ in messages))
-    now = time.time()
-    for workspace_id in workspaces:
-        pipeline.zrangebyscore(grip_views_key(workspace_id), now, "+inf")
-    return workspaces
-
-
-def grip_publish(messages: list[tuple[str, bytes]], views: dict[str, list[str]]) -> None:
-    """POSTs the batch's items to Pushpin (raises if it does not take them)."""
-    by_workspace: dict[str, list[Delivery]] = {}
-    for workspace_id, message in messages:
-        if views[workspace_id]:
-            delivery = decode(message)
-            if isinstance(delivery, Delivery):
-                by_workspace.setdefault(workspace_id, []).append(delivery)
-    items = []
-    for workspace_id, deliveries in by_workspace.items():
-        held = [grip.View.from_spec(spec) for spec in views[workspace_id]]
-        items += grip.items_for(workspace_id, deliveries, held)
-    if items:
-        grip.post_items(items)
 
 
 def sweep_unpublished(*, grace_seconds: float) -> int:
@@ -108,7 +82,7 @@ def sweep_unpublished(*, grace_seconds: float) -> int:
             rows += Event.objects.filter(
                 workspace_id=batch.workspace_id, seq__gte=batch.first_seq, seq__lte=batch.last_seq
             ).order_by("seq")
-        published = publish([(str(row.workspace_id), message_of(row)) for row in rows])
+        published = publish([(str(row.workspace_id), message_of(row)) for row in rows], sweeping=True)
         if published:
             PendingPublish.objects.filter(pk__in=[batch.pk for batch in pending]).delete()
     if published:

@@ -65,3 +65,33 @@ def test_with_a_secret_key_it_starts_with_debug_off():
     # then
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "started"
+
+
+PUBLISH_URL = {"GRIP_PUBLISH_URL": "http://127.0.0.1:5561/publish/"}
+SIG_KEY = {"GRIP_SIG_KEY": "k" * 32}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("env", "message"), [
+    ({"REALTIME_FRONT": "nginx"}, "REALTIME_FRONT must be 'inprocess' or 'pushpin'"),
+    ({"REALTIME_FRONT": "pushpin", **SIG_KEY}, "needs GRIP_PUBLISH_URL"),
+    ({"REALTIME_FRONT": "pushpin", **SIG_KEY, "GRIP_PUBLISH_URL": "localhost:5561"}, "GRIP_PUBLISH_URL"),
+    ({"REALTIME_FRONT": "pushpin", **PUBLISH_URL}, "needs GRIP_SIG_KEY"),
+    ({"REALTIME_FRONT": "pushpin", **PUBLISH_URL, "GRIP_SIG_KEY": "k" * 31}, "32 characters"),
+    ({"GRIP_REFRESH_SECONDS": "60"}, "GRIP_REFRESH_SECONDS must be 1 to 15"),
+])
+def test_a_stream_front_it_cannot_use_refuses_to_start(env, message):
+    # when
+    result = start_django(SECRET_KEY="a-test-secret-key", DEBUG="false", **env)
+
+    # then
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+@pytest.mark.e2e
+def test_pushpin_in_front_starts_with_its_publish_url_and_key():
+    result = start_django(SECRET_KEY="a-test-secret-key", DEBUG="false", REALTIME_FRONT="pushpin",
+                          **PUBLISH_URL, **SIG_KEY)
+
+    assert result.returncode == 0, result.stderr
