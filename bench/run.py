@@ -441,6 +441,8 @@ class Server:
         self.env = env or variant.env()
         self.front = None  # the RunningPushpin in front (ours-pushpin)
         self.origins: list[subprocess.Popen] = []  # the web processes behind it
+        self.origin_ports: list[int] = []
+        self.origin_logs: list[Path] = []
         self.pushpin_processes: dict[str, int] = {}  # Pushpin's processes by role (their command name)
         self._logs = []
         self._stack = contextlib.ExitStack()
@@ -497,7 +499,7 @@ class Server:
 
         setup = self.variant.setup
         http_port, publish_port, *origin_ports = free_loopback_ports(2 + count)
-        self.port = http_port
+        self.port, self.origin_ports = http_port, origin_ports
         self.env = {**self.env, "REALTIME_FRONT": "pushpin",
                     "GRIP_PUBLISH_URL": f"http://127.0.0.1:{publish_port}/publish/",
                     "GRIP_SIG_KEY": setup.grip_sig_key}
@@ -511,6 +513,7 @@ class Server:
         try:
             for n, port in enumerate(origin_ports):
                 log_path = self.log_path if n == 0 else setup.logs / f"{tag}-server{n + 1}.log"
+                self.origin_logs.append(log_path)
                 self.origins.append(self._spawn(self._uvicorn_argv(port), self.env, log_path))
             self.process, self.pid = self.origins[0], self.origins[0].pid
             for process, port in zip(self.origins, origin_ports, strict=True):
@@ -1263,7 +1266,10 @@ def scenario_pushpin_failover(variant, args, tag) -> dict:
     link, every GRIP_REFRESH_SECONDS) must go to the second one."""
     streams, rate, duration = args.failover_streams, args.failover_rate, args.failover_duration
     kill_after = duration * args.failover_kill_at
-    with world(variant, tag, args.client_procs, origins=2) as (server, clients, pub):
+    # The web processes log every request they answer (the access log, at INFO): which
+    # one answered the next links after the kill is read from their logs.
+    env = {**variant.env(), "LOG_LEVEL": "INFO"}
+    with world(variant, tag, args.client_procs, env=env, origins=2) as (server, clients, pub):
         opened = clients.open(streams, args.connect_concurrency, args.connect_timeout, args.retries,
                               args.retry_delay)
         time.sleep(1)
@@ -1277,10 +1283,14 @@ def scenario_pushpin_failover(variant, args, tag) -> dict:
         second_cpu_at_kill = proc_cpu(second)
         server.kill_origin(0)
         killed_at = time.time()
+        first_refuses = port_refuses(server.origin_ports[0])
+        first_log_at_kill = requests_logged(server.origin_logs[0])
+        second_log_at_kill = requests_logged(server.origin_logs[1])
         published = pub.read(duration * 3 + 120)
         stats = clients.wait(timeout=max(30, duration * 2), idle=args.idle_timeout)
         second_cpu_end = proc_cpu(second)
         second_alive = server.origins[1].poll() is None
+    second_log_end = requests_logged(server.origin_logs[1])
     established = opened["established"]
     return {
         "streams": streams, "streams_established": established,
@@ -1305,7 +1315,38 @@ def scenario_pushpin_failover(variant, args, tag) -> dict:
         "second_origin_cpu_before_kill_s": round(second_cpu_at_kill - second_cpu0, 2),
         "second_origin_cpu_after_kill_s": round(second_cpu_end - second_cpu_at_kill, 2),
         "second_origin_alive_at_end": second_alive,
+        "first_origin_refused_connections_after_kill": first_refuses,
+        # From the access logs: openings and next links each web process answered.
+        "first_origin_requests_before_kill": first_log_at_kill,
+        "second_origin_requests_before_kill": second_log_at_kill,
+        "second_origin_next_links_after_kill": (second_log_end["next_links"]
+                                                - second_log_at_kill["next_links"]),
     }
+
+
+def port_refuses(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:`port` any more (a connect is refused)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+def requests_logged(log_path: Path) -> dict:
+    """Stream openings and next links in a web process's access log (LOG_LEVEL=INFO)."""
+    from realtime.grip import NEXT_PATH
+
+    counts = {"openings": 0, "next_links": 0}
+    with contextlib.suppress(OSError), log_path.open(errors="replace") as lines:
+        for line in lines:
+            if NEXT_PATH in line:
+                counts["next_links"] += 1
+            elif "/api/v1/events/stream" in line:
+                counts["openings"] += 1
+    return counts
 
 
 def scenario_connects(variant, args, tag) -> dict:
@@ -2783,8 +2824,9 @@ BRIEF_KEYS = {
                  "failing_run_p50_ms", "failing_run_p99_ms", "failing_run_failing_all_after_recovery",
                  "failing_run_missing"],
     "pushpin_failover": ["streams_established", "streams_lost", "missing", "duplicates", "order_violations",
-                         "streams_ended_by_server", "killed_after_s", "second_origin_cpu_before_kill_s",
-                         "second_origin_cpu_after_kill_s", "p99_ms"],
+                         "streams_ended_by_server", "killed_after_s",
+                         "first_origin_refused_connections_after_kill", "second_origin_next_links_after_kill",
+                         "p99_ms"],
     "exports": ["rows_per_s_100000", "peak_rss_mb_100000", "rows_per_s_1000000", "peak_rss_mb_1000000",
                 "first_event_ms_1000000", "first_progress_ms_1000000"],
 }
@@ -2966,6 +3008,8 @@ ROWS = [
      "Pushpin failover: second web process's CPU before the kill (s)"),
     ("pushpin_failover", "second_origin_cpu_after_kill_s",
      "Pushpin failover: second web process's CPU after the kill (s)"),
+    ("pushpin_failover", "second_origin_next_links_after_kill",
+     "Pushpin failover: next links the second web process answered after the kill"),
 ]
 
 
