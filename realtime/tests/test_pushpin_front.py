@@ -3,6 +3,7 @@ docs/architecture.md "Pushpin in front"): a real Pushpin holds the stream, a
 real uvicorn answers its opening and next-link requests, and this process's
 relay publishes each committed event to Pushpin, as a service's would."""
 
+import secrets
 import time
 from contextlib import contextmanager
 
@@ -11,7 +12,7 @@ import jwt
 import pytest
 
 from project.testing import PUSHPIN_TEST_SIG_KEY, running_server
-from realtime import grip, relay
+from realtime import grip, held, relay
 from realtime.connection import StreamFilters
 from realtime.emit import emit
 from realtime.models import PendingPublish
@@ -187,3 +188,31 @@ def test_the_next_link_answers_only_pushpin_and_only_links_we_signed(tmp_path, s
     assert forged.text.startswith("event: shutdown\n")
     assert revoked.status_code == 200 and "grip-hold" not in revoked.headers
     assert revoked.text.startswith("event: stream-closed\n") and '"reason":"access-revoked"' in revoked.text
+
+
+def test_the_next_link_ends_a_stream_past_its_life_or_recovering_without_end(tmp_path, settings, workspace,
+                                                                          read_key):
+    with pushpin_in_front(tmp_path, settings) as server:
+        emit_exports(workspace, 1)  # published: Pushpin has cursor 1
+
+        def follow(ends_at: float, client_id: str) -> httpx.Response:
+            link = grip.Link(client_id=client_id, workspace_id=str(workspace.pk),
+                             subject_id=f"key:{read_key.api_key.pk}", view=grip.View(StreamFilters()),
+                             ends_at=ends_at)
+            return httpx.get(server.origin_url + link.url(), timeout=WAIT, headers={
+                "Grip-Sig": grip_sig(), "Grip-Last": f"cb.v.{workspace.pk}.all; last-id=0"})
+
+        # when a stream's link is followed past the stream's end
+        expired = follow(time.time() - 1, secrets.token_hex(16))
+        # and when one stream asks to recover the same gap again and again
+        attempts, client_id = held.MAX_RECOVERIES_PER_MINUTE + 1, secrets.token_hex(16)
+        recoveries = [follow(time.time() + 60, client_id) for _ in range(attempts)]
+
+    # then the first ends with shutdown (the client resumes from its cursor), no hold
+    assert expired.status_code == 200 and "grip-hold" not in expired.headers
+    assert expired.text.startswith("event: shutdown\n")
+    # and each recovery replays the gap behind lag-warning, until the stream is ended
+    assert all(response.headers.get("grip-hold") == "stream" for response in recoveries[:-1])
+    assert recoveries[0].text.startswith("event: lag-warning\n") and "\nid: 1\n" in "\n" + recoveries[0].text
+    assert recoveries[-1].status_code == 200 and recoveries[-1].text == ""
+    assert "grip-hold" not in recoveries[-1].headers and "grip-link" not in recoveries[-1].headers
