@@ -3,6 +3,7 @@
 ours-pushpin, where the idle streams' memory went, and the latest.json cases."""
 
 import contextlib
+import socket
 from argparse import Namespace
 
 from bench.run import (
@@ -15,6 +16,8 @@ from bench.run import (
     held_memory,
     latest_document,
     main,
+    port_refuses,
+    requests_logged,
 )
 
 
@@ -114,3 +117,23 @@ def test_latest_cases_of_ours_pushpin_carry_the_split():
     failover = cases["pushpin_failover/ours-pushpin"]
     assert (failover["subscribers"], failover["rate"], failover["lost"], failover["streams_lost"]) == (
         1_000, 10, 0, 0)
+
+
+def test_requests_logged_counts_openings_and_next_links_in_an_access_log(tmp_path):
+    log = tmp_path / "server.log"
+    log.write_text(
+        '{"logger": "uvicorn.error", "message": "Uvicorn running on http://127.0.0.1:8001"}\n'
+        '{"logger": "callboard.request", "message": "GET /api/v1/events/stream 200"}\n'
+        '{"logger": "callboard.request", "message": "GET /api/v1/grip/next/ 200"}\n'
+        '{"logger": "callboard.request", "message": "GET /api/v1/grip/next/ 200"}\n')
+    assert requests_logged(log) == {"openings": 1, "next_links": 2}
+    assert requests_logged(tmp_path / "missing.log") == {"openings": 0, "next_links": 0}
+
+
+def test_port_refuses_only_when_nothing_listens():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert port_refuses(port) is False
+    assert port_refuses(port) is True
