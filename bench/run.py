@@ -516,8 +516,8 @@ class Server:
                 self.origin_logs.append(log_path)
                 self.origins.append(self._spawn(self._uvicorn_argv(port), self.env, log_path))
             self.process, self.pid = self.origins[0], self.origins[0].pid
-            for process, port in zip(self.origins, origin_ports, strict=True):
-                self._wait_listening(process, port, self.log_path, 30)
+            for process, port, log_path in zip(self.origins, origin_ports, self.origin_logs, strict=True):
+                self._wait_listening(process, port, log_path, 30)
             self.front = self._stack.enter_context(running_pushpin(
                 workdir, origins=origin_ports, sig_key=setup.grip_sig_key,
                 http_port=http_port, publish_port=publish_port))
