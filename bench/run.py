@@ -27,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -47,16 +48,19 @@ ALL_SCENARIOS = ["idle", "fanout", "many", "burst", "storm", "replay", "connects
                  "ingest-mixed", "rest", "rest_streams", "upload", "curves", "soak", "campaign", "schedules"]
 # Which servers each scenario measures (bench/README.md says why); --engines picks among them.
 # ours: our engine under uvicorn (project.serve_uvicorn, the production server);
-# ours-daphne: the same engine under daphne (project.serve).
+# ours-daphne: the same engine under daphne (project.serve); ours-pushpin: ours under
+# uvicorn with REALTIME_FRONT=pushpin behind a Pushpin that holds the streams (issue
+# #21). ours-pushpin is not among the default --engines: the default run would pass
+# 20 minutes with it, so it runs when named (bench/README.md).
 DEFAULT_VARIANTS = {
-    "idle": ["ours", "ours-daphne", "stock"],
-    "fanout": ["ours", "ours-daphne", "stock"],
-    "many": ["ours", "ours-daphne", "stock"],
+    "idle": ["ours", "ours-pushpin", "ours-daphne", "stock"],
+    "fanout": ["ours", "ours-pushpin", "ours-daphne", "stock"],
+    "many": ["ours", "ours-pushpin", "ours-daphne", "stock"],
     "burst": ["ours", "ours-daphne", "stock", "stock+storage"],
     # Stock with storage holds a thread per stream: its 10,000-stream storm alone took
     # minutes. It runs when asked for (--scenarios storm --engines stock+storage); the
     # default run stays within 20 minutes.
-    "storm": ["ours", "ours-daphne"],
+    "storm": ["ours", "ours-pushpin", "ours-daphne"],
     "replay": ["ours", "ours-daphne"],
     "connects": ["ours", "floor"],
     "decode": ["ours", "ours-daphne", "stock"],
@@ -73,8 +77,10 @@ DEFAULT_VARIANTS = {
     "schedules": ["ours"],
     "exports": ["ours"],
     "webhooks": ["ours"],
+    # Two web processes behind one Pushpin, the first killed mid-run (issue #21).
+    "pushpin_failover": ["ours-pushpin"],
 }
-VARIANT_COLUMNS = ["ours", "ours-daphne", "stock", "stock+storage", "floor", "wsgi-floor"]
+VARIANT_COLUMNS = ["ours", "ours-pushpin", "ours-daphne", "stock", "stock+storage", "floor", "wsgi-floor"]
 # Scenarios that draw a shape (cost as work grows), not a contract number: one run of
 # every variant (run F, with three of ours, took 22 minutes against a bound of 20).
 SHAPES = {"curves"}
@@ -334,6 +340,8 @@ class Setup:
         self.redis = PrivateRedis().start()
         self.db = Database(stamp)
         self.secret = "bench-secret-key-of-this-run-only-" + stamp
+        # ours-pushpin: the key Pushpin signs its requests with (HS256 wants 32 characters at least).
+        self.grip_sig_key = "bench-grip-sig-key-of-this-run-only-" + stamp
         self.db.recreate()
         env = self.ours_env()
         log(f"database: {self.db.kind}; migrating ours and stock")
@@ -418,12 +426,31 @@ class Variant:
 
 
 class Server:
-    def __init__(self, variant: Variant, tag: str, env: dict | None = None):
+    """The server under test on a free loopback port (`port`, where the clients
+    connect). For ours-pushpin that is a Pushpin in front of `origins` web
+    processes of ours (REALTIME_FRONT=pushpin): `pid` is then the first web
+    process, the one Pushpin's failover route sends every request to while it
+    is up, and what a scenario measures (RSS, CPU, fds, threads) is summed over
+    every serving process, Pushpin's included, with a breakdown by process."""
+
+    def __init__(self, variant: Variant, tag: str, env: dict | None = None, origins: int | None = None):
         self.variant = variant
         # A database other than the run's, when the env names one (the REST scenario's).
         self.database = urlparse(env["DATABASE_URL"]).path.lstrip("/") if env else None
-        self.port = free_loopback_port()
+        # The environment the server runs in; its publisher gets the same one (world()).
+        self.env = env or variant.env()
+        self.front = None  # the RunningPushpin in front (ours-pushpin)
+        self.origins: list[subprocess.Popen] = []  # the web processes behind it
+        self.origin_ports: list[int] = []
+        self.origin_logs: list[Path] = []
+        self.pushpin_processes: dict[str, int] = {}  # Pushpin's processes by role (their command name)
+        self._logs = []
+        self._stack = contextlib.ExitStack()
         args = variant.setup.args
+        if variant.name == "ours-pushpin":
+            self._start_behind_pushpin(tag, origins or args.pushpin_origins)
+            return
+        self.port = free_loopback_port()
         if args.listen_backlog:
             bind = ["-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog={args.listen_backlog}"]
         else:
@@ -440,19 +467,90 @@ class Server:
                     "--backlog", str(args.listen_backlog or 2048), "--loop", "uvloop", "--http", "httptools",
                     "--no-access-log", "--log-level", "warning", "--lifespan", "off"]
         elif variant.engine == "ours":
-            argv = [PY, "-m", "project.serve_uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
-                    "--backlog", str(args.listen_backlog or 2048)]
+            argv = self._uvicorn_argv(self.port)
         else:
             argv = [PY, "-m", "daphne", *bind, "bench.stock.asgi:application"]
         self.log_path = variant.setup.logs / f"{tag}-server.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=env or variant.env(), stdout=self._log,  # noqa: S603
-                                        stderr=subprocess.STDOUT)
+        self.process = self._spawn(argv, self.env, self.log_path)
         self.pid = self.process.pid
-        self._wait_listening(30)
-        if variant.name == "wsgi-floor":
-            # gunicorn's master only watches: its worker serves, so it is the one measured.
-            self.pid = self._worker_pid(10)
+        try:
+            self._wait_listening(self.process, self.port, self.log_path, 30)
+            if variant.name == "wsgi-floor":
+                # gunicorn's master only watches: its worker serves, so it is the one measured.
+                self.pid = self._worker_pid(10)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _uvicorn_argv(self, port: int) -> list[str]:
+        return [PY, "-m", "project.serve_uvicorn", "--host", "127.0.0.1", "--port", str(port),
+                "--backlog", str(self.variant.setup.args.listen_backlog or 2048)]
+
+    def _spawn(self, argv: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+        log_file = log_path.open("wb")
+        self._logs.append(log_file)
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log_file,  # noqa: S603
+                                stderr=subprocess.STDOUT)
+
+    def _start_behind_pushpin(self, tag: str, count: int) -> None:
+        """`count` web processes of ours told Pushpin is in front, then the Pushpin
+        (project.pushpin.running_pushpin: its config, readiness probe and stop)."""
+        from project.pushpin import free_loopback_ports, running_pushpin
+
+        setup = self.variant.setup
+        http_port, publish_port, *origin_ports = free_loopback_ports(2 + count)
+        self.port, self.origin_ports = http_port, origin_ports
+        self.env = {**self.env, "REALTIME_FRONT": "pushpin",
+                    "GRIP_PUBLISH_URL": f"http://127.0.0.1:{publish_port}/publish/",
+                    "GRIP_SIG_KEY": setup.grip_sig_key}
+        self.log_path = setup.logs / f"{tag}-server.log"
+        # Pushpin's ZeroMQ ipc sockets live in its work directory, and a socket's path
+        # must fit in sun_path (107 bytes): under the logs directory the handler died on
+        # an assertion. A short directory in /tmp; its log is copied to the logs at stop.
+        workdir = Path(tempfile.mkdtemp(prefix="ppbench-"))
+        self._stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        self._stack.callback(_keep_log, workdir / "pushpin.log", setup.logs / f"{tag}-pushpin.log")
+        try:
+            for n, port in enumerate(origin_ports):
+                log_path = self.log_path if n == 0 else setup.logs / f"{tag}-server{n + 1}.log"
+                self.origin_logs.append(log_path)
+                self.origins.append(self._spawn(self._uvicorn_argv(port), self.env, log_path))
+            self.process, self.pid = self.origins[0], self.origins[0].pid
+            for process, port, log_path in zip(self.origins, origin_ports, self.origin_logs, strict=True):
+                self._wait_listening(process, port, log_path, 30)
+            self.front = self._stack.enter_context(running_pushpin(
+                workdir, origins=origin_ports, sig_key=setup.grip_sig_key,
+                http_port=http_port, publish_port=publish_port))
+            self.pushpin_processes = pushpin_roles(self.front.process.pid)
+        except BaseException:
+            self.stop()
+            raise
+
+    def serving_pids(self) -> dict[str, int]:
+        """Every process that serves the streams, by role."""
+        if self.front is None:
+            return {"server": self.pid}
+        django = {f"django-{n + 1}": process.pid for n, process in enumerate(self.origins)}
+        return {**django, **self.pushpin_processes}
+
+    def django_pids(self) -> list[int]:
+        return [process.pid for process in self.origins] if self.front is not None else [self.pid]
+
+    @property
+    def holder_pid(self) -> int:
+        """The process holding the clients' sockets: Pushpin's condure, or the server."""
+        return self.pushpin_processes.get("condure", self.pid)
+
+    def cpu_split(self) -> tuple[float, float]:
+        """User and system CPU seconds of every serving process."""
+        splits = [proc_cpu_split(pid) for pid in self.serving_pids().values()]
+        return sum(user for user, _ in splits), sum(system for _, system in splits)
+
+    def cpu(self) -> float:
+        return sum(self.cpu_split())
+
+    def cpu_by_process(self) -> dict[str, float]:
+        return {role: proc_cpu(pid) for role, pid in self.serving_pids().items()}
 
     def _worker_pid(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
@@ -463,26 +561,73 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError("gunicorn started no worker")
 
-    def _wait_listening(self, timeout: float) -> None:
+    @staticmethod
+    def _wait_listening(process: subprocess.Popen, port: int, log_path: Path, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.5):
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
                 return
             time.sleep(0.1)
         raise RuntimeError(f"server did not listen within {timeout}s")
 
     def sample(self) -> dict:
-        status = proc_status(self.pid)
-        return {"rss_kb": status["rss_kb"], "threads": status["threads"], "fds": proc_fds(self.pid)}
+        """RSS, threads and fds, summed over the serving processes; behind Pushpin also
+        each process's RSS (`by_process`) and the web processes' together (`django_rss_kb`)."""
+        statuses = {role: proc_status(pid) for role, pid in self.serving_pids().items()}
+        fds = sum(proc_fds(pid) for pid in self.serving_pids().values())
+        if self.front is None:
+            status = statuses["server"]
+            return {"rss_kb": status["rss_kb"], "threads": status["threads"], "fds": fds}
+        django = [status["rss_kb"] or 0 for role, status in statuses.items() if role.startswith("django-")]
+        return {"rss_kb": sum(status["rss_kb"] or 0 for status in statuses.values()),
+                "threads": sum(status["threads"] or 0 for status in statuses.values()), "fds": fds,
+                "django_rss_kb": sum(django),
+                "by_process": {role: status["rss_kb"] for role, status in statuses.items()}}
 
     def db_connections(self) -> dict:
-        return self.variant.setup.db.connections(self.pid, self.variant.db_which, self.database)
+        counts = [self.variant.setup.db.connections(pid, self.variant.db_which, self.database)
+                  for pid in self.django_pids() if proc_status(pid)["rss_kb"] is not None]
+        if not counts:
+            return {"db_connections": 0}
+        total = {"db_connections": sum(count["db_connections"] for count in counts)}
+        if "db_connections_all_clients" in counts[0]:
+            total["db_connections_all_clients"] = counts[0]["db_connections_all_clients"]
+        return total
+
+    def kill_origin(self, index: int) -> None:
+        """SIGKILL to one web process behind Pushpin: no shutdown, no goodbye."""
+        process = self.origins[index]
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait(timeout=10)
 
     def stop(self) -> None:
-        stop_process(self.process)
-        self._log.close()
+        # Pushpin first (it would otherwise go on asking the web processes), then them.
+        self._stack.close()
+        for process in self.origins or [getattr(self, "process", None)]:
+            if process is not None:
+                stop_process(process)
+        for log_file in self._logs:
+            log_file.close()
+
+
+def _keep_log(source: Path, target: Path) -> None:
+    with contextlib.suppress(OSError):
+        shutil.copyfile(source, target)
+
+
+def pushpin_roles(session: int) -> dict[str, int]:
+    """Pushpin's processes, by their command name: the runner (`pushpin`) and the
+    services it started in its session (condure, zurl, pushpin-proxy, pushpin-handler)."""
+    from project.pushpin import session_members
+
+    roles = {}
+    for pid in session_members(session):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/comm") as comm:
+            roles[comm.read().strip()] = pid
+    return roles
 
 
 class Sampler:
@@ -496,7 +641,7 @@ class Sampler:
         self.helpers = helpers or {}
         self.interval = interval
         self.db_every = db_every
-        self.peak = {"rss_kb": 0, "threads": 0, "fds": 0, "db_connections": 0}
+        self.peak = {"rss_kb": 0, "threads": 0, "fds": 0, "db_connections": 0, "django_rss_kb": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -504,8 +649,9 @@ class Sampler:
         return {name: sum(proc_cpu(pid) for pid in pids) for name, pids in self.helpers.items()}
 
     def __enter__(self):
-        self.cpu0 = proc_cpu(self.server.pid)
-        self.sys0 = proc_cpu_split(self.server.pid)[1]
+        user, self.sys0 = self.server.cpu_split()
+        self.cpu0 = user + self.sys0
+        self.by_process0 = self.server.cpu_by_process()
         self.helpers0 = self._helper_cpu()
         self.machine0 = machine_cpu()
         self.t0 = time.monotonic()
@@ -527,10 +673,14 @@ class Sampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(timeout=10)
-        self.cpu_s = proc_cpu(self.server.pid) - self.cpu0
+        user, system = self.server.cpu_split()
+        self.cpu_s = user + system - self.cpu0
         # The kernel's share (TCP, epoll, copies): what no Python change can remove.
-        self.sys_s = proc_cpu_split(self.server.pid)[1] - self.sys0
+        self.sys_s = system - self.sys0
         self.wall_s = time.monotonic() - self.t0
+        by_process = self.server.cpu_by_process()
+        self.by_process_pct = {role: round(100 * (by_process[role] - self.by_process0.get(role, 0.0))
+                                           / self.wall_s, 1) for role in by_process}
         busy, total = machine_cpu()
         self.machine_busy_pct = 100 * (busy - self.machine0[0]) / max(1e-9, total - self.machine0[1])
         helpers = self._helper_cpu()
@@ -546,6 +696,12 @@ class Sampler:
                 "server_cpu_pct": round(100 * self.cpu_s / self.wall_s, 1) if self.wall_s else None,
                 "server_rss_peak_kb": self.peak["rss_kb"], "server_threads_peak": self.peak["threads"],
                 "server_db_connections_peak": self.peak["db_connections"],
+                # Behind Pushpin: the web processes' share and each process's (% of one core).
+                **({"django_cpu_pct": round(sum(value for role, value in self.by_process_pct.items()
+                                                if role.startswith("django-")), 1),
+                    "django_rss_peak_kb": self.peak["django_rss_kb"],
+                    "server_cpu_by_process_pct": self.by_process_pct}
+                   if self.server.front is not None else {}),
                 # Of both cores together: server, load generators, publisher, Redis, PostgreSQL
                 # and whatever else runs on this shared machine.
                 "machine_cpu_busy_pct": round(self.machine_busy_pct, 1),
@@ -768,16 +924,19 @@ def _round(value, digits=1):
 
 @contextlib.contextmanager
 def world(variant: Variant, tag: str, procs: int, publisher: bool = True, env: dict | None = None,
-          headers: list[str] | None = None):
+          headers: list[str] | None = None, origins: int | None = None):
     """A fresh server, its publisher and the load generators; all stopped at the end.
     `env` puts server and publisher on another database (the REST seed's), `headers`
-    are then the streams' (a key of that database)."""
-    server = Server(variant, tag, env=env)
+    are then the streams' (a key of that database); `origins`: web processes behind
+    Pushpin (ours-pushpin; --pushpin-origins unless given)."""
+    server = Server(variant, tag, env=env, origins=origins)
     clients = pub = None
     try:
         if publisher:
+            # The server's own environment: behind Pushpin it names the publish endpoint,
+            # which the publisher's relay posts each committed event to.
             pub = JsonProcess("publisher", [PY, "-m", "bench.publish", "--engine", variant.engine],
-                              env or variant.env(), variant.setup.logs / f"{tag}-publisher.log")
+                              server.env, variant.setup.logs / f"{tag}-publisher.log")
         clients = Clients(variant, server, procs, tag, headers=headers)
         yield server, clients, pub
     finally:
@@ -807,21 +966,23 @@ def client_sockets(pid: int, port: int) -> int:
 
 
 def helper_pids(variant: Variant, clients: "Clients", pub) -> dict:
+    """The load generators, the publisher and our Redis: where the CPU beside the
+    server's went (Sampler)."""
     redis_process = variant.setup.redis._process
     return {"loadgen": [w.pid for w in clients.workers], "publisher": [pub.pid] if pub else [],
             "redis": [redis_process.pid] if redis_process else []}
 
 
 def wait_for_quiet(server: Server, timeout: float, busy_below: float = 0.1, window: float = 0.3) -> float:
-    """Seconds until the server's CPU stays below `busy_below` of a core for `window` s.
-    The kernel drops a reset socket from its tables before the server has run the
-    stream's teardown; a storm measured before that would bill N disconnects to N
-    connects."""
+    """Seconds until the server's CPU (every serving process's) stays below
+    `busy_below` of a core for `window` s. The kernel drops a reset socket from its
+    tables before the server has run the stream's teardown; a storm measured before
+    that would bill N disconnects to N connects."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        cpu0 = proc_cpu(server.pid)
+        cpu0 = server.cpu()
         time.sleep(window)
-        if proc_cpu(server.pid) - cpu0 < busy_below * window:
+        if server.cpu() - cpu0 < busy_below * window:
             break
     return round(time.monotonic() - started, 2)
 
@@ -833,8 +994,8 @@ def wait_for_streams_closed(server: Server, timeout: float, base_fds: int | None
     up to 110 more for the Redis connection pool)."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        if client_sockets(server.pid, server.port) == 0 and (
-                base_fds is None or proc_fds(server.pid) <= base_fds + 110):
+        if client_sockets(server.holder_pid, server.port) == 0 and (
+                base_fds is None or server.sample()["fds"] <= base_fds + 110):
             break
         time.sleep(0.1)
     return round(time.monotonic() - started, 2)
@@ -860,9 +1021,13 @@ def scenario_idle(variant: Variant, args, tag: str) -> dict:
         opened_rest = (clients.open(n - 1 - first, args.connect_concurrency, args.connect_timeout,
                                     args.retries, args.retry_delay) if n > first + 1 else None)
         time.sleep(args.settle)
-        cpu0, t0 = proc_cpu(server.pid), time.monotonic()
+        cpu0, t0 = server.cpu(), time.monotonic()
+        by_process0 = server.cpu_by_process()
         time.sleep(args.idle_hold)
-        idle_cpu = (proc_cpu(server.pid) - cpu0) / (time.monotonic() - t0)
+        held_s = time.monotonic() - t0
+        idle_cpu = (server.cpu() - cpu0) / held_s
+        idle_by_process = {role: round(100 * (cpu - by_process0[role]) / held_s, 1)
+                           for role, cpu in server.cpu_by_process().items()}
         full = server.sample()
         db_full = server.db_connections()
         still = clients.stats()
@@ -870,11 +1035,14 @@ def scenario_idle(variant: Variant, args, tag: str) -> dict:
         close_drain_s = wait_for_streams_closed(server, 60, base["fds"])
         time.sleep(1)
         after = server.sample()
-        after["client_sockets"] = client_sockets(server.pid, server.port)
+        after["client_sockets"] = client_sockets(server.holder_pid, server.port)
         after["redis_connections"] = len(_tcp_local_ports_to(server.pid, variant.setup.redis.port))
     established = 1 + opened["established"] + (opened_rest["established"] if opened_rest else 0)
     per_stream = (full["rss_kb"] - base["rss_kb"]) / max(1, established - 1)
+    front = (held_memory(base, full, after, established) | {"idle_cpu_by_process_pct": idle_by_process}
+             if "by_process" in full else {})
     return {
+        **front,
         "streams_requested": n, "streams_established": established, "streams_open_after_hold": still["open"],
         "rss_base_mb": round(base["rss_kb"] / 1024, 1), "rss_at_1000_mb": round(at_1000["rss_kb"] / 1024, 1),
         "rss_full_mb": round(full["rss_kb"] / 1024, 1),
@@ -893,6 +1061,29 @@ def scenario_idle(variant: Variant, args, tag: str) -> dict:
         "open_failures": {**opened["failures"], **(opened_rest["failures"] if opened_rest else {})},
         "open_statuses": {**opened["statuses"], **(opened_rest["statuses"] if opened_rest else {})},
         "error_sample": opened["error_sample"] or (opened_rest or {}).get("error_sample", ""),
+    }
+
+
+def held_memory(base: dict, full: dict, after: dict, established: int) -> dict:
+    """Behind Pushpin, where the idle streams' memory went: the web processes' RSS
+    (issue #21: flat while Pushpin holds the streams) and Pushpin's, at 1 stream,
+    with all, and after they closed; MB, and KB per stream beyond the first."""
+    def mb(kb):
+        return round(kb / 1024, 1)
+
+    def per_stream(kb):
+        return round(kb / max(1, established - 1), 2)
+
+    django = [sample["django_rss_kb"] for sample in (base, full, after)]
+    pushpin = [sample["rss_kb"] - sample["django_rss_kb"] for sample in (base, full, after)]
+    return {
+        "django_rss_base_mb": mb(django[0]), "django_rss_full_mb": mb(django[1]),
+        "django_rss_after_close_mb": mb(django[2]), "django_rss_growth_mb": mb(django[1] - django[0]),
+        "django_rss_per_stream_kb": per_stream(django[1] - django[0]),
+        "pushpin_rss_base_mb": mb(pushpin[0]), "pushpin_rss_full_mb": mb(pushpin[1]),
+        "pushpin_rss_after_close_mb": mb(pushpin[2]),
+        "pushpin_rss_per_stream_kb": per_stream(pushpin[1] - pushpin[0]),
+        "rss_full_by_process_mb": {role: mb(kb or 0) for role, kb in full["by_process"].items()},
     }
 
 
@@ -1024,7 +1215,7 @@ def scenario_replay(variant, args, tag) -> dict:
 
 def _reconnect_phase(variant, args, tag, n, missed, concurrency) -> dict:
     with world(variant, tag, args.client_procs) as (server, clients, pub):
-        base_fds = proc_fds(server.pid)
+        base_fds = server.sample()["fds"]
         opened = clients.open(n, args.connect_concurrency, args.connect_timeout, args.retries,
                               args.retry_delay)
         clients.reset(1)
@@ -1066,12 +1257,104 @@ def _reconnect_phase(variant, args, tag, n, missed, concurrency) -> dict:
     }
 
 
+def scenario_pushpin_failover(variant, args, tag) -> dict:
+    """Issue #21: two web processes behind one Pushpin, the first killed (SIGKILL)
+    in the middle of a steady publish. Pushpin's route fails over in order, so the
+    first one answered every opening and next link until then; the streams are held
+    by Pushpin, not by it. Every stream must stay open and get every event, in
+    order, once; what reaches the web processes after the kill (each stream's next
+    link, every GRIP_REFRESH_SECONDS) must go to the second one."""
+    streams, rate, duration = args.failover_streams, args.failover_rate, args.failover_duration
+    kill_after = duration * args.failover_kill_at
+    # The web processes log every request they answer (the access log, at INFO): which
+    # one answered the next links after the kill is read from their logs.
+    env = {**variant.env(), "LOG_LEVEL": "INFO"}
+    with world(variant, tag, args.client_procs, env=env, origins=2) as (server, clients, pub):
+        opened = clients.open(streams, args.connect_concurrency, args.connect_timeout, args.retries,
+                              args.retry_delay)
+        time.sleep(1)
+        _warm_up(clients, pub, variant.target, rate)
+        count = max(1, int(rate * duration))
+        clients.reset(count)
+        second = server.origins[1].pid
+        second_cpu0 = proc_cpu(second)
+        pub.send(cmd="publish", target=variant.target, count=count, rate=rate, start_n=0)
+        time.sleep(kill_after)
+        second_cpu_at_kill = proc_cpu(second)
+        server.kill_origin(0)
+        killed_at = time.time()
+        first_refuses = port_refuses(server.origin_ports[0])
+        first_log_at_kill = requests_logged(server.origin_logs[0])
+        second_log_at_kill = requests_logged(server.origin_logs[1])
+        published = pub.read(duration * 3 + 120)
+        stats = clients.wait(timeout=max(30, duration * 2), idle=args.idle_timeout)
+        second_cpu_end = proc_cpu(second)
+        second_alive = server.origins[1].poll() is None
+    second_log_end = requests_logged(server.origin_logs[1])
+    established = opened["established"]
+    return {
+        "streams": streams, "streams_established": established,
+        "open_failures": opened["failures"], "open_statuses": opened["statuses"],
+        "rate_offered": rate, "events_published": published["published"],
+        "publisher_rate": published["achieved_rate"],
+        "killed_after_s": round(killed_at - published["t_first"], 2),
+        "published_after_kill_s": round(published["t_last"] - killed_at, 2),
+        "expected_deliveries": published["published"] * established,
+        "unique": stats["unique"], "duplicates": stats["duplicates"],
+        "order_violations": stats["order_violations"], "id_regressions": stats["id_regressions"],
+        "missing": published["published"] * established - stats["unique"],
+        "streams_complete": stats["complete_streams"], "streams_open_at_end": stats["open"],
+        "streams_ended_by_server": stats["server_closes"],
+        # Zero only when every stream is still open and got every event: the loss itself
+        # is at least this many (the load generator counts the two, not their overlap).
+        "streams_lost": max(established - stats["open"], established - stats["complete_streams"]),
+        "p50_ms": stats["p50_ms"], "p99_ms": stats["p99_ms"], "max_ms": stats["max_ms"],
+        "controls": stats["controls"],
+        # Failover sends nothing to the second process while the first is up; after the
+        # kill it answers the next links (and any opening) alone.
+        "second_origin_cpu_before_kill_s": round(second_cpu_at_kill - second_cpu0, 2),
+        "second_origin_cpu_after_kill_s": round(second_cpu_end - second_cpu_at_kill, 2),
+        "second_origin_alive_at_end": second_alive,
+        "first_origin_refused_connections_after_kill": first_refuses,
+        # From the access logs: openings and next links each web process answered.
+        "first_origin_requests_before_kill": first_log_at_kill,
+        "second_origin_requests_before_kill": second_log_at_kill,
+        "second_origin_next_links_after_kill": (second_log_end["next_links"]
+                                                - second_log_at_kill["next_links"]),
+    }
+
+
+def port_refuses(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:`port` any more (a connect is refused)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+def requests_logged(log_path: Path) -> dict:
+    """Stream openings and next links in a web process's access log (LOG_LEVEL=INFO)."""
+    from realtime.grip import NEXT_PATH
+
+    counts = {"openings": 0, "next_links": 0}
+    with contextlib.suppress(OSError), log_path.open(errors="replace") as lines:
+        for line in lines:
+            if NEXT_PATH in line:
+                counts["next_links"] += 1
+            elif "/api/v1/events/stream" in line:
+                counts["openings"] += 1
+    return counts
+
+
 def scenario_connects(variant, args, tag) -> dict:
     """N streams drop and come back at once, with nothing to replay: the cost of a
     connect alone, for our stream beside the bare floor app (bench/floor.py)."""
     n = args.storm
     with world(variant, tag, args.client_procs, publisher=False) as (server, clients, _):
-        base_fds = proc_fds(server.pid)
+        base_fds = server.sample()["fds"]
         opened = clients.open(n, args.connect_concurrency, args.connect_timeout, args.retries,
                               args.retry_delay)
         clients.close()
@@ -1919,12 +2202,15 @@ SCENARIOS = {"idle": scenario_idle, "fanout": scenario_fanout, "many": scenario_
              "rest": scenario_rest, "rest_streams": scenario_rest_streams, "upload": scenario_upload,
              "curves": scenario_curves, "soak": scenario_soak, "campaign": scenario_campaign,
              "schedules": scenario_schedules,
-             "exports": scenario_exports, "webhooks": scenario_webhooks}
+             "exports": scenario_exports, "webhooks": scenario_webhooks,
+             "pushpin_failover": scenario_pushpin_failover}
 
 
 # --- the contract -------------------------------------------------------------------------
 
-# (scenario, metric, operator, target, the issue's line; {names} are this run's sizes)
+# (scenario, metric, operator, target, the issue's line; {names} are this run's sizes), judged
+# on ours' medians; a sixth element names another variant to judge (issue #21's lines, on
+# ours-pushpin), and such a line is listed only when that variant ran.
 CONTRACT = [
     ("idle", "streams_established", ">=", "streams", "10,000 concurrent idle streams (run: {streams:,})"),
     ("idle", "rss_per_stream_kb", "<=", 25, "≤ 25 KB RSS per idle stream"),
@@ -1997,7 +2283,49 @@ CONTRACT = [
      "every due run recorded once, by two beats and three workers "
      "(run: {schedules:,} schedules in {schedules_workspaces} workspaces)"),
     ("schedules", "calls_with_schedule_id", "==", "schedules", "one call per executed run"),
+    # Issue #21: Pushpin holds the streams. The web process holds none, so what they
+    # cost it is what the opening requests and the next links leave behind. "Flat":
+    # at most 1 KB a stream (20 MB at 20,000), where a stream held in the process
+    # costs 17.6 KB.
+    ("idle", "streams_established", ">=", "streams",
+     "through Pushpin: 20,000 idle streams held (run: {streams:,})", "ours-pushpin"),
+    ("idle", "django_rss_per_stream_kb", "<=", 1,
+     "through Pushpin: the web process's RSS flat, ≤ 1 KB per idle stream, 1 to {streams:,}",
+     "ours-pushpin"),
+    ("many", "p99_ms", "<=", 150,
+     "through Pushpin: fan-out p99 ≤ 150 ms, 5,000 subscribers x 4/s "
+     "(run: {many_subscribers:,} x {many_rate:g}/s)", "ours-pushpin"),
+    ("storm", "reconnected", ">=", "storm",
+     "through Pushpin: a reconnect storm of 10,000 with resume, all back (run: {storm:,})", "ours-pushpin"),
+    ("storm", "streams_caught_up", ">=", "storm", "through Pushpin: every stream caught up after the storm",
+     "ours-pushpin"),
+    ("storm", "duplicates", "==", 0, "through Pushpin: no duplicate in the storm's replay", "ours-pushpin"),
+    ("storm", "missing", "==", 0, "through Pushpin: nothing lost in the storm's replay", "ours-pushpin"),
+    ("pushpin_failover", "streams_lost", "==", 0,
+     "two web processes behind Pushpin, the first killed mid-run: no stream lost "
+     "(run: {failover_streams:,} streams, {failover_rate:g}/s for {failover_duration:g} s)", "ours-pushpin"),
+    ("pushpin_failover", "missing", "==", 0, "… every stream got every event", "ours-pushpin"),
+    ("pushpin_failover", "duplicates", "==", 0, "… none twice", "ours-pushpin"),
+    ("pushpin_failover", "order_violations", "==", 0, "… in order", "ours-pushpin"),
 ]
+
+
+def contract_lines(scenario: str, medians: dict, args) -> list[dict]:
+    """The contract's lines of `scenario`, judged on the variant each names (ours
+    unless a sixth element says which) in this run's `medians`; a line of a variant
+    other than ours is listed only when that variant ran."""
+    lines = []
+    for sc, metric, op, target, text, *judged in CONTRACT:
+        variant = judged[0] if judged else "ours"
+        if sc != scenario or (variant != "ours" and variant not in medians):
+            continue
+        goal = getattr(args, target) if isinstance(target, str) else target
+        value = medians.get(variant, {}).get(metric)
+        lines.append({"line": text.format(**vars(args)), "metric": metric, "target": goal, "variant": variant,
+                      "value": value, "met": judge(op, value, goal),
+                      # The earlier shape of a line: the value under "ours", for ours' lines.
+                      **({"ours": value} if variant == "ours" else {})})
+    return lines
 
 
 # The lists a dashboard reads beside the calls list, held to within 2x of it (issue #20).
@@ -2082,6 +2410,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
     parser.add_argument("--engines", default="ours,ours-daphne,stock,stock+storage,floor,wsgi-floor",
                         help="variants to run where the scenario measures them: ours (uvicorn), "
+                             "ours-pushpin (ours behind Pushpin, not run unless named), "
                              "ours-daphne, stock, stock+storage, floor (bench/floor.py), "
                              "wsgi-floor (our app under gunicorn, bench/wsgi_floor.py)")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions per scenario (median taken)")
@@ -2176,6 +2505,20 @@ def main(argv=None) -> int:
                         help="the failing run's first endpoint answers 500 this long")
     parser.add_argument("--webhooks-env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment of the webhooks worker and senders (repeatable)")
+    parser.add_argument("--pushpin-origins", type=int, default=1,
+                        help="web processes of ours behind the one Pushpin (ours-pushpin); its route "
+                             "fails over between them in order, it does not share the load")
+    parser.add_argument("--failover-streams", type=int, default=1_000,
+                        help="streams held through Pushpin while the first of two web processes is "
+                             "killed (pushpin_failover)")
+    parser.add_argument("--failover-rate", type=float, default=10,
+                        help="events/s meanwhile (pushpin_failover)")
+    parser.add_argument("--failover-duration", type=float, default=90,
+                        help="seconds of publishing (pushpin_failover). What follows the kill must "
+                             "outlast a refresh (GRIP_REFRESH_SECONDS, 10) and Pushpin's retries of a "
+                             "failed next link (1, 2, 4, 8, 16 s) before it ends a stream: 60 s")
+    parser.add_argument("--failover-kill-at", type=float, default=1 / 3,
+                        help="when the first web process is killed, as a share of --failover-duration")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--connect-concurrency", type=int, default=50,
                         help="connects in flight while a scenario sets up its streams")
@@ -2207,6 +2550,8 @@ def main(argv=None) -> int:
                  "curve_sizes": "100,1000", "curve_duration": 2,
                  "soak_minutes": 2.5, "soak_warmup_minutes": 1, "soak_interval": 2,
                  "campaign_contacts": 1_000, "campaign_concurrency": 50,
+                 # 30 s after the kill: a refresh (10 s) and most of Pushpin's retries (31 s).
+                 "failover_streams": 200, "failover_duration": 45,
                  # Ours under uvicorn beside stock without storage: under 3 minutes. Stock
                  # with storage alone took 90 s of a storm (a thread per stream).
                  "engines": "ours,stock,floor,wsgi-floor"}
@@ -2217,8 +2562,16 @@ def main(argv=None) -> int:
         args.repeat = 1 if args.quick else 3
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Whatever holds the streams (our server, or Pushpin's condure) needs an fd for
+    # each, and some more; every child inherits the limit. Only a privileged user
+    # (CAP_SYS_RESOURCE) may raise the hard limit: otherwise it stays, with a warning.
+    needed = max(args.streams, args.storm) + 1000
+    if hard < needed:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+            hard = needed
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if hard < max(args.streams, args.storm) + 1000:
+    if hard < needed:
         log(f"warning: RLIMIT_NOFILE hard limit {hard} is below the stream count")
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -2266,14 +2619,7 @@ def main(argv=None) -> int:
                 record["median"][name] = median_result(runs[name])
             if scenario == "rest":
                 compare_with_floor(record)
-            record["contract"] = [
-                {"line": text.format(**vars(args)), "metric": metric,
-                 "target": (getattr(args, target) if isinstance(target, str) else target),
-                 "ours": record["median"].get("ours", {}).get(metric),
-                 "met": judge(op, record["median"].get("ours", {}).get(metric),
-                              getattr(args, target) if isinstance(target, str) else target)}
-                for sc, metric, op, target, text in CONTRACT if sc == scenario
-            ]
+            record["contract"] = contract_lines(scenario, record["median"], args)
             path = RESULTS / f"{scenario}-{stamp}.json"
             path.write_text(json.dumps(record, indent=1, default=str))
             summary[scenario] = record
@@ -2312,7 +2658,24 @@ CASE_FIELDS = {
                      "lost": "lost"},
     "soak": {"subscribers": ("args", "soak_streams"), "rate": ("args", "soak_rate"),
              "p50_ms": "place_p50_ms", "p99_ms": "place_p99_ms"},
+    "pushpin_failover": {"subscribers": "streams_established", "rate": ("args", "failover_rate"),
+                         "lost": "missing"},
 }
+# Behind Pushpin, what a case of ours-pushpin adds: the web processes' part and Pushpin's
+# (idle: memory; the delivery and storm phases: CPU), and the failover's verdicts.
+PUSHPIN_CASE_KEYS = ("django_rss_base_mb", "django_rss_full_mb", "django_rss_growth_mb",
+                     "django_rss_per_stream_kb", "pushpin_rss_full_mb", "pushpin_rss_per_stream_kb",
+                     "rss_full_by_process_mb", "django_cpu_pct", "server_cpu_pct",
+                     "server_cpu_by_process_pct",
+                     "streams_lost", "streams_ended_by_server", "duplicates", "order_violations",
+                     "second_origin_cpu_after_kill_s")
+
+
+def case_server(variant: str) -> str:
+    """What serves the streams of a variant's case in latest.json."""
+    if variant == "ours-pushpin":
+        return "pushpin+uvicorn"
+    return "daphne" if variant in ("ours-daphne", "stock", "stock+storage") else "uvicorn"
 # (scenario, metric, higher is better): ours over stock, as "how many times better".
 RATIOS = [("idle", "rss_per_stream_kb", False), ("idle", "threads_full", False),
           ("fanout", "deliveries_per_s", True), ("fanout", "p99_ms", False),
@@ -2391,7 +2754,7 @@ def latest_document(summary: dict, args, command: str) -> dict:
                 "name": f"{scenario}/{variant}",
                 "system": "callboard" if variant.startswith("ours") else
                           "floor" if variant == "floor" else "baseline",
-                "server": "daphne" if variant in ("ours-daphne", "stock", "stock+storage") else "uvicorn",
+                "server": case_server(variant),
                 "subscribers": read("subscribers"), "rate": read("rate"),
                 "p50_ms": read("p50_ms"), "p99_ms": read("p99_ms"),
                 "deliveries_per_s": read("deliveries_per_s"),
@@ -2399,6 +2762,8 @@ def latest_document(summary: dict, args, command: str) -> dict:
                 "threads": medians.get("threads_full", medians.get("server_threads_peak")),
                 "lost": read("lost"), "error": medians.get("error"),
             })
+            if variant == "ours-pushpin":
+                cases[-1].update({key: medians[key] for key in PUSHPIN_CASE_KEYS if key in medians})
             if scenario == "soak" and "processes" in medians:
                 # RSS per process: after warm-up, at the end, and the slope between (MB/min).
                 keys = ("rss_after_warmup_mb", "rss_end_mb", "slope_mb_per_min")
@@ -2458,6 +2823,10 @@ BRIEF_KEYS = {
                  "deliveries_per_s_publishing", "senders_cpu_pct", "worker_cpu_pct",
                  "failing_run_p50_ms", "failing_run_p99_ms", "failing_run_failing_all_after_recovery",
                  "failing_run_missing"],
+    "pushpin_failover": ["streams_established", "streams_lost", "missing", "duplicates", "order_violations",
+                         "streams_ended_by_server", "killed_after_s",
+                         "first_origin_refused_connections_after_kill", "second_origin_next_links_after_kill",
+                         "p99_ms"],
     "exports": ["rows_per_s_100000", "peak_rss_mb_100000", "rows_per_s_1000000", "peak_rss_mb_1000000",
                 "first_event_ms_1000000", "first_progress_ms_1000000"],
 }
@@ -2482,6 +2851,11 @@ ROWS = [
     ("idle", "db_connections_at_1000", "DB connections at 1,000 streams"),
     ("idle", "db_connections_full", "DB connections at all streams"),
     ("idle", "idle_server_cpu_pct", "server CPU while idle (%)"),
+    ("idle", "django_rss_base_mb", "behind Pushpin: web processes' RSS, 1 stream (MB)"),
+    ("idle", "django_rss_full_mb", "behind Pushpin: web processes' RSS, all streams (MB)"),
+    ("idle", "django_rss_per_stream_kb", "behind Pushpin: web processes' RSS per idle stream (KB)"),
+    ("idle", "pushpin_rss_full_mb", "behind Pushpin: Pushpin's RSS, all streams (MB)"),
+    ("idle", "pushpin_rss_per_stream_kb", "behind Pushpin: Pushpin's RSS per idle stream (KB)"),
     ("fanout", "deliveries_per_s", "fan-out deliveries/s"),
     ("fanout", "p50_ms", "fan-out p50 (ms)"),
     ("fanout", "p95_ms", "fan-out p95 (ms)"),
@@ -2491,6 +2865,7 @@ ROWS = [
     ("fanout", "server_cpu_pct", "fan-out server CPU (% of one core)"),
     ("fanout", "server_cpu_us_per_delivery", "fan-out server CPU per delivery (µs)"),
     ("fanout", "other_processes_cpu_pct", "fan-out CPU of other processes (% of one core)"),
+    ("fanout", "django_cpu_pct", "behind Pushpin: fan-out web processes' CPU (% of one core)"),
     ("many", "deliveries_per_s", "many: deliveries/s"),
     ("many", "p50_ms", "many: p50 (ms)"),
     ("many", "p99_ms", "many: p99 (ms)"),
@@ -2498,6 +2873,7 @@ ROWS = [
     ("many", "server_cpu_pct", "many: server CPU (% of one core)"),
     ("many", "server_cpu_us_per_delivery", "many: server CPU per delivery (µs)"),
     ("many", "other_processes_cpu_pct", "many: CPU of other processes (% of one core)"),
+    ("many", "django_cpu_pct", "behind Pushpin: many: web processes' CPU (% of one core)"),
     ("burst", "received_unique", "burst: events received (unique)"),
     ("burst", "duplicates", "burst: duplicates"),
     ("burst", "order_violations", "burst: order violations"),
@@ -2516,6 +2892,8 @@ ROWS = [
     ("storm", "db_connections_before", "storm: DB connections, streams open"),
     ("storm", "server_db_connections_peak", "storm: DB connections, peak during storm"),
     ("storm", "server_threads_peak", "storm: threads, peak"),
+    ("storm", "streams_caught_up", "storm: streams caught up"),
+    ("storm", "django_cpu_pct", "behind Pushpin: storm: web processes' CPU (% of one core)"),
     ("connects", "reconnected", "connects: streams back (of all)"),
     ("connects", "reconnects_per_s", "connects: reconnects/s"),
     ("connects", "reconnect_all_back_s", "connects: all back after (s)"),
@@ -2616,6 +2994,22 @@ ROWS = [
     ("webhooks", "failing_run_p50_ms", "webhooks, one endpoint failing 30 s: the others' p50 (ms)"),
     ("webhooks", "failing_run_p99_ms", "webhooks, one endpoint failing 30 s: the others' p99 (ms)"),
     ("webhooks", "failing_run_failing_all_after_recovery", "webhooks: the failing one's events all after"),
+    ("pushpin_failover", "streams_established", "Pushpin failover: streams held"),
+    ("pushpin_failover", "events_published", "Pushpin failover: events published"),
+    ("pushpin_failover", "killed_after_s", "Pushpin failover: first web process killed after (s)"),
+    ("pushpin_failover", "streams_lost", "Pushpin failover: streams lost"),
+    ("pushpin_failover", "streams_ended_by_server", "Pushpin failover: streams ended by the server"),
+    ("pushpin_failover", "missing", "Pushpin failover: missing deliveries"),
+    ("pushpin_failover", "duplicates", "Pushpin failover: duplicates"),
+    ("pushpin_failover", "order_violations", "Pushpin failover: order violations"),
+    ("pushpin_failover", "p99_ms", "Pushpin failover: p99 (ms)"),
+    ("pushpin_failover", "max_ms", "Pushpin failover: max (ms)"),
+    ("pushpin_failover", "second_origin_cpu_before_kill_s",
+     "Pushpin failover: second web process's CPU before the kill (s)"),
+    ("pushpin_failover", "second_origin_cpu_after_kill_s",
+     "Pushpin failover: second web process's CPU after the kill (s)"),
+    ("pushpin_failover", "second_origin_next_links_after_kill",
+     "Pushpin failover: next links the second web process answered after the kill"),
 ]
 
 
@@ -2645,11 +3039,11 @@ def render_table(summary: dict, command: str, elapsed: float, db_kind: str, args
         medians = summary[scenario]["median"]
         cells = [fmt(medians.get(v, {}).get(metric)) if v in medians else "n/a" for v in present]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "| contract line | ours | met |", "|---|---|---|"]
+    lines += ["", "| contract line | variant | value | met |", "|---|---|---|---|"]
     for record in summary.values():
         for line in record["contract"]:
             met = {True: "met", False: "MISSED", None: "not measured"}[line["met"]]
-            lines.append(f"| {line['line']} | {fmt(line['ours'])} | {met} |")
+            lines.append(f"| {line['line']} | {line['variant']} | {fmt(line['value'])} | {met} |")
     return "\n".join(lines) + "\n"
 
 
