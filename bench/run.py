@@ -501,7 +501,7 @@ class Server:
         http_port, publish_port, *origin_ports = free_loopback_ports(2 + count)
         self.port, self.origin_ports = http_port, origin_ports
         self.env = {**self.env, "REALTIME_FRONT": "pushpin",
-                    "GRIP_PUBLISH_URL": f"http://127.0.0.1:{publish_port}/publish/",
+                    "GRIP_URL": f"http://127.0.0.1:{publish_port}",
                     "GRIP_SIG_KEY": setup.grip_sig_key}
         self.log_path = setup.logs / f"{tag}-server.log"
         # Pushpin's ZeroMQ ipc sockets live in its work directory, and a socket's path
