@@ -401,7 +401,8 @@ def private_redis():
 def at_once(work, times: int, *, timeout: float = 60) -> list:
     """`work()` in `times` threads let go together (a barrier), each closing its own
     database connection when done: what each returned, in the order they finished.
-    The first error a thread met is raised here."""
+    The first error a thread met is raised here, and TimeoutError when a thread
+    is still at work after `timeout` seconds."""
     start = threading.Barrier(times)
     results: list = []
     errors: list[BaseException] = []
@@ -420,10 +421,14 @@ def at_once(work, times: int, *, timeout: float = 60) -> list:
     threads = [threading.Thread(target=run) for _ in range(times)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + timeout
     for thread in threads:
-        thread.join(timeout)
+        thread.join(max(0.0, deadline - time.monotonic()))
     if errors:
         raise errors[0]
+    if any(thread.is_alive() for thread in threads):
+        raise TimeoutError(f"{sum(thread.is_alive() for thread in threads)} of {times} threads "
+                           f"did not finish within {timeout} s")
     return results
 
 

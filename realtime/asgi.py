@@ -92,6 +92,15 @@ def _app_stream_for(path: str) -> tuple[AppStream, dict[str, str]] | None:
     return None
 
 
+def _begin(request: "StreamRequest") -> str:
+    """The request's id (the client's, when acceptable), set for the log with no
+    workspace yet."""
+    request_id = accept_request_id(request.headers.get("x-request-id", ""))
+    request_id_var.set(request_id)
+    workspace_id_var.set("-")
+    return request_id
+
+
 def _stream_unavailable() -> ServiceUnavailable:
     return ServiceUnavailable("Streams are unavailable for a moment; retry shortly.",
                               code="stream_unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
@@ -130,9 +139,7 @@ class StreamRouter:
         started = time.perf_counter()
         request = StreamRequest(scope)
         route = _ROUTES[request.path] if app_stream is None else app_stream[0].route
-        request_id = accept_request_id(request.headers.get("x-request-id", ""))
-        request_id_var.set(request_id)
-        workspace_id_var.set("-")
+        request_id = _begin(request)
         # Pushpin will hold the stream: the answer is its opening and GRIP headers.
         # Anyone else (a direct client, a test) gets the in-process stream.
         held = app_stream is None and grip.signed_by_pushpin(request.headers.get("grip-sig"))
@@ -167,12 +174,10 @@ class StreamRouter:
         nobody else may ask: Pushpin signs its requests."""
         started = time.perf_counter()
         request = StreamRequest(scope)
-        request_id = accept_request_id(request.headers.get("x-request-id", ""))
-        request_id_var.set(request_id)
-        workspace_id_var.set("-")
+        request_id = _begin(request)
         if not grip.signed_by_pushpin(request.headers.get("grip-sig")):
             forbidden = Forbidden("Only the GRIP proxy may follow a stream's next link.",
-                                         code="grip_signature_required")
+                                  code="grip_signature_required")
             status = await self._send_json(send, api_error_response(forbidden), request_id)
         else:
             try:
@@ -190,13 +195,7 @@ class StreamRouter:
                        seconds=time.perf_counter() - started, streaming=False)
 
     async def _open_held(self, request: "StreamRequest") -> Answer:
-        ticket_path = request.path == TICKET_STREAM
-        params = _stream_params(request.query, ticket_path)
-        if ticket_path:
-            principal = await sync_to_async(self._authenticate)(request.django_request(), params.ticket)
-        else:
-            principal = await self._principal(request)
-        bind_workspace(principal.workspace.pk)
+        principal, params = await self._workspace_stream_principal(request)
         filters = StreamFilters(event_types=parse_event_types(params.event_types),
                                 call_id=params.call_id, agent=params.agent)
         return await open_held(principal, filters=filters,
@@ -208,7 +207,9 @@ class StreamRouter:
                     "headers": [*answer.response_headers(), (b"x-request-id", request_id.encode())]})
         await send({"type": "http.response.body", "body": answer.body})
 
-    async def _open(self, request: "StreamRequest") -> Stream:
+    async def _workspace_stream_principal(self, request: "StreamRequest") -> tuple:
+        """The workspace stream's parameters and who asks (by ticket on the ticket
+        path, else by session or key), its workspace bound to the request's log."""
         ticket_path = request.path == TICKET_STREAM
         params = _stream_params(request.query, ticket_path)
         if ticket_path:
@@ -216,6 +217,10 @@ class StreamRouter:
         else:
             principal = await self._principal(request)
         bind_workspace(principal.workspace.pk)
+        return principal, params
+
+    async def _open(self, request: "StreamRequest") -> Stream:
+        principal, params = await self._workspace_stream_principal(request)
         return await workspace_stream_for(principal, params,
                                           last_event_id_header=request.headers.get("last-event-id"))
 

@@ -10,7 +10,7 @@ state stays in the process: the next link's signed token carries the stream.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -165,14 +165,10 @@ async def _go_on(hub, connection: Connection, link: Link, frames: list[bytes], a
 def _answer(connection: Connection, link: Link, frames: list[bytes], upto: int, target: int) -> Answer:
     body = b"".join(frames)
     if upto < target:
-        page = Link(client_id=link.client_id, workspace_id=link.workspace_id, subject_id=link.subject_id,
-                    view=link.view, ends_at=link.ends_at, after=upto)
-        return Answer(body, paging_headers(page))
+        return Answer(body, paging_headers(replace(link, after=upto)))
     keepalive = control_frame("keep-alive", {"server_time": timestamp_now()},
                               workspace_id=connection.workspace_id)
-    held = Link(client_id=link.client_id, workspace_id=link.workspace_id, subject_id=link.subject_id,
-                view=link.view, ends_at=link.ends_at)
-    return Answer(body, hold_headers(held, prev_id=target, keepalive_frame=keepalive))
+    return Answer(body, hold_headers(replace(link, after=None), prev_id=target, keepalive_frame=keepalive))
 
 
 async def replay_window(hub, connection: Connection, *, after: int, upto: int) -> Window:

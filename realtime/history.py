@@ -52,11 +52,15 @@ def delivery_of(row: Event) -> Delivery:
                     agent=row.agent, envelope_json=dumps(envelope_of(row)))
 
 
-@_read
-def position(workspace_id: str) -> Position:
-    current = (
+def _last_cursor(workspace_id: str) -> int:
+    return (
         StreamCounter.objects.filter(workspace_id=workspace_id).values_list("last_seq", flat=True).first()
     ) or 0
+
+
+@_read
+def position(workspace_id: str) -> Position:
+    current = _last_cursor(workspace_id)
     oldest = Event.objects.filter(workspace_id=workspace_id).aggregate(oldest=Min("seq"))["oldest"]
     return Position(current=current, oldest=oldest)
 
@@ -64,9 +68,7 @@ def position(workspace_id: str) -> Position:
 @_read
 def last_cursor(workspace_id: str) -> int:
     """The last cursor handed out in the workspace: every event up to it is committed."""
-    return (
-        StreamCounter.objects.filter(workspace_id=workspace_id).values_list("last_seq", flat=True).first()
-    ) or 0
+    return _last_cursor(workspace_id)
 
 
 @_read

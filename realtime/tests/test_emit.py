@@ -13,6 +13,7 @@ import pytest
 from django.db import connection, transaction
 from pydantic import ValidationError
 
+from project.testing import at_once
 from realtime import relay
 from realtime.emit import Emission, EmitError, emit, emit_many
 from realtime.models import Event, StreamCounter
@@ -356,30 +357,14 @@ def test_concurrent_writers_get_every_cursor_exactly_once(workspace):
     require_postgresql()
     # given
     writers, per_writer = 8, 25
-    start = threading.Barrier(writers, timeout=WAIT)
-    errors: list[BaseException] = []
 
     def write():
-        try:
-            start.wait()
-            for _ in range(per_writer):
-                with transaction.atomic():
-                    emit(workspace, "campaign-status-changed", CAMPAIGN)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=write) for _ in range(writers)]
+        for _ in range(per_writer):
+            with transaction.atomic():
+                emit(workspace, "campaign-status-changed", CAMPAIGN)
 
     # when
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + WAIT
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    at_once(write, writers, timeout=WAIT)
 
     # then
-    assert not any(thread.is_alive() for thread in threads), "writers did not finish"
-    assert errors == []
     assert seqs(workspace) == list(range(1, writers * per_writer + 1))
